@@ -1,0 +1,78 @@
+"""Per-query retrieval metrics (nDCG@k, MRR@k, Recall@k, MAP) computed with torchmetrics.
+
+Conventions follow trec_eval / pytrec_eval, which the tests check to 1e-6 on real runs:
+
+* nDCG uses the graded relevance as a linear gain (pytrec_eval's ``ndcg_cut``); the ideal ranking
+  is built from *all* judged documents, retrieved or not.
+* MRR, Recall and MAP are binary: a document counts as relevant when its grade is at least
+  ``min_relevance`` (TREC DL passage convention: 2; BEIR sets: 1).
+* MAP is average precision over the retrieved depth with *all* relevant documents in the
+  denominator (trec_eval ``map``). torchmetrics divides by the relevant documents it saw, so we
+  rescale by retrieved-relevant / all-relevant.
+
+Rankings are passed to torchmetrics as strictly decreasing pseudo-scores, so ties between equal
+cosine scores cannot reorder documents differently from the run itself.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torchmetrics.functional.retrieval import (
+    retrieval_average_precision,
+    retrieval_normalized_dcg,
+    retrieval_recall,
+    retrieval_reciprocal_rank,
+)
+
+Run = Mapping[str, Sequence[str]]  # query id → ranked doc ids, best first
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+def metric_names(k_values: Iterable[int], depth: int) -> list[str]:
+    ks = sorted(set(int(k) for k in k_values))
+    return [f"{m}@{k}" for m in ("ndcg", "mrr", "recall") for k in ks] + [f"map@{depth}"]
+
+
+def _query_tensors(ranked: Sequence[str], judged: Mapping[str, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pseudo-scores and graded targets: retrieved docs in rank order, then unretrieved judged docs."""
+    ranked = list(dict.fromkeys(ranked))  # a doc retrieved twice counts once, at its best rank
+    retrieved = set(ranked)
+    missing = [doc for doc, grade in judged.items() if grade > 0 and doc not in retrieved]
+    depth = len(ranked)
+    # Retrieved: depth..1 (all > 0, which torchmetrics' AP requires); unretrieved relevant: ≤ 0.
+    scores = [float(depth - i) for i in range(depth)] + [float(-i) for i in range(len(missing))]
+    grades = [max(int(judged.get(doc, 0)), 0) for doc in ranked] + [int(judged[doc]) for doc in missing]
+    return torch.tensor(scores, dtype=torch.float64), torch.tensor(grades, dtype=torch.long)
+
+
+def per_query_metrics(
+    run: Run, qrels: Qrels, k_values: Iterable[int] = (1, 5, 10, 100), depth: int = 100, min_relevance: int = 1,
+) -> dict[str, dict[str, float]]:
+    """Return {metric name: {query id: value}} for every query in ``qrels``.
+
+    A query absent from ``run`` scores 0 on every metric (it retrieved nothing).
+    """
+    ks = sorted(set(int(k) for k in k_values))
+    names = metric_names(ks, depth)
+    result: dict[str, dict[str, float]] = {name: {} for name in names}
+    for qid, judged in qrels.items():
+        ranked = list(run.get(qid, ()))[:depth]
+        scores, grades = _query_tensors(ranked, judged)
+        binary = grades >= min_relevance
+        n_relevant = int(binary.sum())
+        for k in ks:
+            result[f"ndcg@{k}"][qid] = float(retrieval_normalized_dcg(scores, grades, top_k=k))
+            result[f"mrr@{k}"][qid] = float(retrieval_reciprocal_rank(scores, binary, top_k=k))
+            result[f"recall@{k}"][qid] = float(retrieval_recall(scores, binary, top_k=k))
+        found = int(binary[: len(ranked)].sum())
+        ap_seen = float(retrieval_average_precision(scores, binary, top_k=max(len(ranked), 1)))
+        result[f"map@{depth}"][qid] = ap_seen * found / n_relevant if n_relevant else 0.0
+    return result
+
+
+def means(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {name: float(np.mean(list(values.values()))) if values else float("nan")
+            for name, values in per_query.items()}

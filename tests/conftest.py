@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny random BERT (fast, offline), a tiny BEIR folder, and the real MiniLM."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub name must fail fast, never hang on the network
+os.environ.setdefault("WANDB_MODE", "offline")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from recft.encoder import BiEncoder, minilm_path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT with MiniLM's real tokenizer, saved like a hub model."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_encoder(tiny_model_dir) -> BiEncoder:
+    return BiEncoder.from_pretrained(str(tiny_model_dir), max_length=64, batch_size=4, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def minilm() -> BiEncoder:
+    return BiEncoder.from_pretrained(minilm_path(), name="all-MiniLM-L6-v2", max_length=256, device="cpu")
+
+
+def write_beir(folder: Path, corpus: dict, queries: dict, qrels: list[tuple[str, str, int]], split="test"):
+    """Write a BEIR folder from plain Python objects (corpus values: (title, text))."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "corpus.jsonl", "w") as handle:
+        for doc_id, (title, text) in corpus.items():
+            handle.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w") as handle:
+        for qid, text in queries.items():
+            handle.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels").mkdir(exist_ok=True)
+    with open(folder / "qrels" / f"{split}.tsv", "w") as handle:
+        handle.write("query-id\tcorpus-id\tscore\n")
+        for qid, doc_id, score in qrels:
+            handle.write(f"{qid}\t{doc_id}\t{score}\n")
+    return folder
+
+
+TINY_CORPUS = {
+    "d1": ("Fleas", "A flea can live up to a year, depending on its hosts."),
+    "d2": ("Wings", "An experimental study of a wing in a propeller slipstream."),
+    "d3": ("Cells", "Stem cells differentiate into many tissue types."),
+    "d4": ("", "The violin was taught to him by his mother."),
+    "d5": ("Salaries", "Dental hygienists in Nebraska earn an average salary."),
+}
+TINY_QUERIES = {
+    "q1": "how long do fleas live",
+    "q2": "lift increase in a propeller slipstream",
+    "q3": "what do stem cells become",
+    "q4": "average dental hygienist salary nebraska",
+}
+TINY_QRELS = [("q1", "d1", 2), ("q2", "d2", 1), ("q3", "d3", 1), ("q3", "d1", 1), ("q4", "d5", 3)]
+
+
+@pytest.fixture
+def tiny_beir(tmp_path) -> Path:
+    return write_beir(tmp_path / "tiny", TINY_CORPUS, TINY_QUERIES, TINY_QRELS)
