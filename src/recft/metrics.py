@@ -36,16 +36,21 @@ def metric_names(k_values: Iterable[int], depth: int) -> list[str]:
     return [f"{m}@{k}" for m in ("ndcg", "mrr", "recall") for k in ks] + [f"map@{depth}"]
 
 
-def _query_tensors(ranked: Sequence[str], judged: Mapping[str, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pseudo-scores and graded targets: retrieved docs in rank order, then unretrieved judged docs."""
-    ranked = list(dict.fromkeys(ranked))  # a doc retrieved twice counts once, at its best rank
+def _query_tensors(
+    ranked: Sequence[str], judged: Mapping[str, int], max_k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pseudo-scores and graded targets for one query.
+
+    Order: the retrieved docs (rank order), non-relevant filler up to ``max_k`` positions (so a short
+    run cannot pull unretrieved documents into the top k), then the unretrieved relevant docs, which
+    only the ideal ranking of nDCG and the denominator of Recall may see.
+    """
     retrieved = set(ranked)
     missing = [doc for doc, grade in judged.items() if grade > 0 and doc not in retrieved]
-    depth = len(ranked)
-    # Retrieved: depth..1 (all > 0, which torchmetrics' AP requires); unretrieved relevant: ≤ 0.
-    scores = [float(depth - i) for i in range(depth)] + [float(-i) for i in range(len(missing))]
-    grades = [max(int(judged.get(doc, 0)), 0) for doc in ranked] + [int(judged[doc]) for doc in missing]
-    return torch.tensor(scores, dtype=torch.float64), torch.tensor(grades, dtype=torch.long)
+    filler = max(0, max_k - len(ranked))
+    grades = [max(int(judged.get(doc, 0)), 0) for doc in ranked] + [0] * filler + [judged[d] for d in missing]
+    scores = torch.arange(len(grades), 0, -1, dtype=torch.float64)  # strictly decreasing, all > 0
+    return scores, torch.tensor(grades, dtype=torch.long)
 
 
 def per_query_metrics(
@@ -59,8 +64,8 @@ def per_query_metrics(
     names = metric_names(ks, depth)
     result: dict[str, dict[str, float]] = {name: {} for name in names}
     for qid, judged in qrels.items():
-        ranked = list(run.get(qid, ()))[:depth]
-        scores, grades = _query_tensors(ranked, judged)
+        ranked = list(dict.fromkeys(run.get(qid, ())))[:depth]  # a doc listed twice counts once
+        scores, grades = _query_tensors(ranked, judged, max(ks))
         binary = grades >= min_relevance
         n_relevant = int(binary.sum())
         for k in ks:
