@@ -34,6 +34,13 @@ from recft.evaluate import evaluate_dataset  # noqa: E402
 from recft.index import Index  # noqa: E402
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
 def timed(fn):
     start = time.perf_counter()
     value = fn()
@@ -60,7 +67,7 @@ def main() -> None:
     path = minilm_path()
     results: dict = {
         "docs": len(texts), "queries": len(queries), "batch_size": args.batch_size, "max_length": 256,
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model(),
         "cpu_has_bf16": cpu_has_bf16(),
     }
 

@@ -82,3 +82,19 @@ TINY_QRELS = [("q1", "d1", 2), ("q2", "d2", 1), ("q3", "d3", 1), ("q3", "d1", 1)
 @pytest.fixture
 def tiny_beir(tmp_path) -> Path:
     return write_beir(tmp_path / "tiny", TINY_CORPUS, TINY_QUERIES, TINY_QRELS)
+
+
+TRAIN_QUERIES = {f"t{i}": text for i, text in enumerate([
+    "flea lifespan", "how long can a flea live", "fleas and their hosts", "wing slipstream experiment",
+    "propeller slipstream lift", "spanwise lift distribution", "stem cell differentiation", "tissue types from stem cells",
+    "who taught him the violin", "violin lessons from his mother", "dental hygienist pay", "salary in nebraska",
+])}
+TRAIN_QRELS = [(f"t{i}", doc, 1) for i, doc in enumerate(["d1", "d1", "d1", "d2", "d2", "d2", "d3", "d3", "d4", "d4", "d5", "d5"])]
+
+
+@pytest.fixture
+def tiny_train_beir(tmp_path) -> Path:
+    """Tiny BEIR folder with a 12-pair train split and the 4-query test split."""
+    folder = write_beir(tmp_path / "tiny", TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TINY_QRELS)
+    write_beir(folder, TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TRAIN_QRELS, split="train")
+    return folder

@@ -45,10 +45,10 @@ def test_prompts_only_on_their_side(tiny_model_dir):
 
 def test_fingerprint_tracks_weights(tiny_encoder):
     before = tiny_encoder.fingerprint
-    assert tiny_encoder.refresh_fingerprint() == before
+    assert tiny_encoder.fingerprint == before
     with torch.no_grad():
         tiny_encoder.model.embeddings.word_embeddings.weight[0, 0] += 1
-    assert tiny_encoder.refresh_fingerprint() != before
+    assert tiny_encoder.fingerprint != before
 
 
 def test_precision_auto_detects_instead_of_assuming(monkeypatch):

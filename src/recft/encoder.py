@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from functools import cached_property
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -113,6 +113,7 @@ class BiEncoder(torch.nn.Module):
         self.max_length = max_length
         self.prompts = {"query": query_prompt or "", "passage": passage_prompt or ""}
         self.batch_size = batch_size
+        self.passage_uses_base = False  # set by a query-side-only adapter (adapters.query_lora)
         self.device_ = resolve_device(device)
         self.precision = resolve_precision(precision, self.device_)
         self.to(self.device_)
@@ -133,9 +134,13 @@ class BiEncoder(torch.nn.Module):
             max_length=self.max_length, return_tensors="pt",
         )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: Kind = "passage", **extra,
+    ) -> torch.Tensor:
         """Embed a tokenized batch; differentiable (training uses this directly)."""
-        output = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
+        base_only = kind == "passage" and self.passage_uses_base
+        with self.model.disable_adapter() if base_only else nullcontext():
+            output = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
         hidden = output.last_hidden_state
         if self.pooling == "cls":
             pooled = hidden[:, 0]
@@ -169,20 +174,34 @@ class BiEncoder(torch.nn.Module):
                 idx = order[start : start + self.batch_size]
                 batch = self.tokenize([texts[i] for i in idx], kind)
                 batch = {key: value.to(self.device_) for key, value in batch.items()}
-                out[idx] = self(**batch).cpu().numpy()
+                out[idx] = self(**batch, kind=kind).cpu().numpy()
                 progress.advance(task, len(idx))
         self.train(was_training)
         return out
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
-        """Hash of weights + tokenizer: two models share cached embeddings only if these are equal.
+        """Hash of all weights + tokenizer: two encoders share cached embeddings only if these match.
 
-        Cached once per object: weights that change (training) must build a new BiEncoder or
-        call :meth:`refresh_fingerprint`.
+        Recomputed on every call (≈0.1 s for MiniLM), so it can never go stale while training.
         """
+        return self._hash_weights(include_adapters=True)
+
+    def fingerprint_for(self, kind: Kind) -> str:
+        """The fingerprint of the weights that actually embed ``kind`` texts.
+
+        With a query-side-only adapter the passage tower is the frozen base model, so its
+        fingerprint — and therefore its cached corpus embeddings and index — stay valid.
+        """
+        return self._hash_weights(include_adapters=not (kind == "passage" and self.passage_uses_base))
+
+    def _hash_weights(self, include_adapters: bool) -> str:
         digest = hashlib.blake2b(digest_size=16)
         for key, tensor in sorted(self.model.state_dict().items()):
+            if "lora_" in key and not include_adapters:
+                continue
+            # peft renames wrapped weights; normalise so the base weights hash as in the plain model
+            key = key.removeprefix("base_model.model.").replace(".base_layer.", ".")
             digest.update(key.encode())
             digest.update(str(tensor.dtype).encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -190,14 +209,10 @@ class BiEncoder(torch.nn.Module):
         digest.update((backend.to_str() if backend is not None else repr(self.tokenizer)).encode())
         return digest.hexdigest()
 
-    def refresh_fingerprint(self) -> str:
-        self.__dict__.pop("fingerprint", None)
-        return self.fingerprint
-
     def settings(self, kind: Kind) -> dict:
         """Everything besides the text that determines an embedding (the cache key)."""
         return {
-            "fingerprint": self.fingerprint, "prompt": self.prompts[kind], "max_length": self.max_length,
+            "fingerprint": self.fingerprint_for(kind), "prompt": self.prompts[kind], "max_length": self.max_length,
             "pooling": self.pooling, "normalize": self.normalize, "precision": self.precision,
         }
 

@@ -70,7 +70,7 @@ def evaluate_dataset(
     index = Index(encoder.dim)
     index.add(doc_emb, doc_ids)
     if index_dir is not None:
-        index.save(index_dir, meta={"fingerprint": encoder.fingerprint, "dataset": dataset.name})
+        index.save(index_dir, meta={"fingerprint": encoder.fingerprint_for("passage"), "dataset": dataset.name})
     _, ranked = index.search(query_emb, k=depth)
     run = dict(zip(query_ids, ranked))
     timings["search_s"] = time.perf_counter() - start

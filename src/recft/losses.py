@@ -1,0 +1,103 @@
+"""Contrastive losses for bi-encoder fine-tuning.
+
+InfoNCE (a.k.a. MultipleNegativesRanking): each query should score its own positive above every
+other passage in the batch and its mined hard negatives. Dividing cosine scores by a small
+temperature sharpens the softmax; 0.02–0.05 is usual for normalised embeddings.
+
+In-batch duplicates matter on small target sets: when two queries share a positive passage (common
+in SciFact, where several claims cite one abstract), that passage would otherwise be pushed *down*
+as a "negative" for the other query. We mask every candidate whose document id equals the row's
+positive (in-batch columns and hard negatives alike), so it counts neither as positive nor negative
+for other rows.
+
+    >>> loss = InfoNCELoss(temperature=0.02)
+    >>> q, p = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1), torch.randn(4, 8)
+    >>> loss(q, torch.nn.functional.normalize(p, dim=-1), positive_ids=[1, 2, 2, 3]).shape
+    torch.Size([])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def _same_doc_mask(row_ids: Sequence[int], column_ids: Sequence[int], device) -> torch.Tensor:
+    rows = torch.as_tensor(list(row_ids), device=device).unsqueeze(1)
+    cols = torch.as_tensor(list(column_ids), device=device).unsqueeze(0)
+    return rows == cols
+
+
+class InfoNCELoss(torch.nn.Module):
+    """Cross-entropy over [own positive, other in-batch positives, hard negatives] / temperature.
+
+    Inputs: ``query`` [B, d], ``positive`` [B, d], optional ``negatives`` [B, H, d] (H hard negatives
+    per query), ``positive_ids`` (B ints, one id per positive document) and ``negative_ids`` [B][H].
+    """
+
+    def __init__(self, temperature: float = 0.05, in_batch_negatives: bool = True):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = temperature
+        self.in_batch_negatives = in_batch_negatives
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        positive: torch.Tensor,
+        negatives: torch.Tensor | None = None,
+        positive_ids: Sequence[int] | None = None,
+        negative_ids: Sequence[Sequence[int]] | None = None,
+    ) -> torch.Tensor:
+        batch = query.shape[0]
+        device = query.device
+        positive_ids = list(range(batch)) if positive_ids is None else list(positive_ids)
+        own = (query * positive).sum(-1, keepdim=True)  # [B, 1]
+        columns = [own]
+        masks = [torch.zeros(batch, 1, dtype=torch.bool, device=device)]
+        if self.in_batch_negatives and batch > 1:
+            scores = query @ positive.T  # [B, B]; the diagonal is `own`, dropped below
+            same = _same_doc_mask(positive_ids, positive_ids, device)  # includes the diagonal
+            columns.append(scores)
+            masks.append(same)
+        if negatives is not None and negatives.shape[1] > 0:
+            columns.append(torch.einsum("bd,bhd->bh", query, negatives))
+            if negative_ids is None:
+                masks.append(torch.zeros(batch, negatives.shape[1], dtype=torch.bool, device=device))
+            else:
+                ids = torch.as_tensor([list(row) for row in negative_ids], device=device)
+                masks.append(ids == torch.as_tensor(positive_ids, device=device).unsqueeze(1))
+        logits = torch.cat(columns, dim=1) / self.temperature
+        logits = logits.masked_fill(torch.cat(masks, dim=1), float("-inf"))
+        return F.cross_entropy(logits, torch.zeros(batch, dtype=torch.long, device=device))
+
+
+class TripletLoss(torch.nn.Module):
+    """max(0, margin + d(q, p) − d(q, n)) with cosine distance, against each query's hardest negative.
+
+    The negative is the hardest of the mined negatives if any, else the hardest other in-batch
+    positive whose document differs from the query's own.
+    """
+
+    def __init__(self, margin: float = 0.2):
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, query, positive, negatives=None, positive_ids=None, negative_ids=None) -> torch.Tensor:
+        batch = query.shape[0]
+        positive_ids = list(range(batch)) if positive_ids is None else list(positive_ids)
+        if negatives is not None and negatives.shape[1] > 0:
+            scores = torch.einsum("bd,bhd->bh", query, negatives)
+            if negative_ids is not None:
+                ids = torch.as_tensor([list(r) for r in negative_ids], device=query.device)
+                scores = scores.masked_fill(ids == torch.as_tensor(positive_ids, device=query.device)[:, None], -2)
+            hardest = negatives[torch.arange(batch), scores.argmax(1)]
+        else:
+            scores = (query @ positive.T).masked_fill(_same_doc_mask(positive_ids, positive_ids, query.device), -2)
+            hardest = positive[scores.argmax(1)]
+        distance_pos = 1 - (query * positive).sum(-1)
+        distance_neg = 1 - (query * hardest).sum(-1)
+        return F.relu(self.margin + distance_pos - distance_neg).mean()

@@ -1,0 +1,65 @@
+"""``recft.train`` end to end on a tiny random BERT and a 12-pair tiny set (seconds, CPU)."""
+
+import csv
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from recft.config import CONF_DIR
+from recft.train import SmallDataError, check_enough_pairs, objective, train
+
+
+def compose_train(model_dir, data_dir, out_dir, *extra):
+    overrides = [
+        f"encoder.name_or_path={model_dir}", "encoder.batch_size=8", "encoder.max_length=32",
+        f"data.path={data_dir}", "data.name=tiny",
+        f"probes.trecdl.path={data_dir}", "probes.trecdl.name=tiny-probe", "probes.trecdl.min_relevance=1",
+        f"output_dir={out_dir}", f"cache_dir={out_dir}/cache", "show_progress=false",
+        "train.epochs=2", "train.batch_size=4", "train.min_pairs=1", "train.warmup_steps=1", "train.lr=1e-3",
+        *extra,
+    ]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def test_default_run_writes_csv_curves_model_and_summary(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter.rank=4")
+    summary = train(cfg, tmp_path / "run")
+    assert summary["pairs"] == {"target": 12, "replay": 0, "alpha": 0.0}
+    assert sorted(summary["epochs"]) == [0, 1, 2]  # zero-shot point + one per epoch
+    rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
+    epochs = [r for r in rows if r.get("val/tiny/ndcg@10")]
+    assert [int(float(r["epoch"])) for r in epochs] == [0, 1, 2]
+    assert any(r.get("val/trecdl/ndcg@10") for r in rows)
+    assert (tmp_path / "run" / "model" / "adapter_config.json").is_file()
+    delta = summary["deltas"]["tiny"][0]
+    assert delta["metric"] == "ndcg@10" and delta["n"] == 4 and delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
+    assert isinstance(objective(summary, cfg), float)
+
+
+def test_same_seed_gives_the_same_metrics(tiny_model_dir, tiny_train_beir, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / name, "adapter=full")
+        runs.append(train(cfg, tmp_path / name)["epochs"])
+    for epoch, sets in runs[0].items():
+        for set_name, means in sets.items():
+            for metric, value in means.items():
+                assert runs[1][epoch][set_name][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_replay_and_mining_and_wandb_offline(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(
+        tiny_model_dir, tiny_train_beir, tmp_path / "run", "miner=topk_margin", "logger=wandb",
+        "train.epochs=1", "data.alpha=0.25",
+        f"+data.replay={{name: replay, path: {tiny_train_beir}, split: train}}",
+    )
+    summary = train(cfg, tmp_path / "run")
+    assert summary["pairs"]["replay"] == 12
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_small_data_guard():
+    with pytest.raises(SmallDataError, match=r"only 50 training pairs \(< train.min_pairs=200\)"):
+        check_enough_pairs(50, 200, force=False)
+    check_enough_pairs(50, 200, force=True)
