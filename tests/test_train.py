@@ -50,8 +50,8 @@ def test_same_seed_gives_the_same_metrics(tiny_model_dir, tiny_train_beir, tmp_p
 
 def test_replay_and_mining_and_wandb_offline(tiny_model_dir, tiny_train_beir, tmp_path):
     cfg = compose_train(
-        tiny_model_dir, tiny_train_beir, tmp_path / "run", "miner=topk_margin", "logger=wandb",
-        "train.epochs=1", "data.alpha=0.25",
+        tiny_model_dir, tiny_train_beir, tmp_path / "run", "miner=topk_margin", "miner.miner.remine_every_epoch=true",
+        "logger=wandb", "train.epochs=2", "data.alpha=0.25",
         f"+data.replay={{name: replay, path: {tiny_train_beir}, split: train}}",
     )
     summary = train(cfg, tmp_path / "run")

@@ -30,6 +30,7 @@ from recft.atomic import write_json
 from recft.cache import EmbeddingCache
 from recft.data import DataError, Dataset, load_beir, subsample_corpus
 from recft.encoder import EncoderLoadError
+from recft.export import export_sentence_transformers
 from recft.index import Index
 from recft.module import BiEncoderModule
 from recft.pairs import MixedBatchSampler, PairCollator, Pair, pairs_from_dataset
@@ -114,29 +115,37 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     negatives = {}
     if num_negatives:
         negatives = mine_negatives(cfg, encoder, cache, target, train_set, set(golden.dataset.queries))
-    apply_adapter(encoder, **OmegaConf.to_container(cfg.adapter, resolve=True))
+    adapter = {k: v for k, v in OmegaConf.to_container(cfg.adapter, resolve=True).items() if k != "lr"}
+    apply_adapter(encoder, **adapter)
     trainable, total = trainable_parameters(encoder)
     console.print(f"{len(target)} target + {len(replay)} replay pairs (α={cfg.data.alpha}); "
                   f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train")
 
+    collator = PairCollator(encoder, negatives, num_negatives)
+    callbacks: list[pl.Callback] = []
+    if num_negatives and cfg.miner.miner.remine_every_epoch:
+        forbidden = set(golden.dataset.queries)
+        callbacks.append(Remine(lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden), collator))
     sampler = MixedBatchSampler(len(target), len(replay), int(cfg.train.batch_size), float(cfg.data.alpha), cfg.seed)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([target, replay]) if replay else target,
-        batch_sampler=sampler, collate_fn=PairCollator(encoder, negatives, num_negatives),
+        batch_sampler=sampler, collate_fn=collator,
     )
     module = BiEncoderModule(encoder, instantiate(cfg.loss), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
                              warmup_steps=cfg.train.warmup_steps)
     validation = RetrievalValidation(eval_sets, cache, cfg.eval.k_values, int(cfg.eval.depth),
                                      show_progress=bool(cfg.show_progress))
     loggers = [instantiate(spec) for spec in cfg.logger.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler)])
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     wall = time.perf_counter() - start
 
     model_dir = run_dir / "model"
-    encoder.model.save_pretrained(model_dir)
+    encoder.model.save_pretrained(model_dir)  # peft adapter (LoRA) or full weights
     encoder.tokenizer.save_pretrained(model_dir)
+    if cfg.train.export and not encoder.passage_uses_base:
+        export_sentence_transformers(encoder, run_dir / "sentence-transformers")
     first, last = validation.history[0], validation.history[max(validation.history)]
     summary = {
         "pairs": {"target": len(target), "replay": len(replay), "alpha": float(cfg.data.alpha)},
@@ -164,6 +173,20 @@ class EpochSampler(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.sampler.set_epoch(trainer.current_epoch)
+
+
+class Remine(pl.Callback):
+    """Re-mine hard negatives with the model as it is at the start of every epoch after the first."""
+
+    def __init__(self, mine, collator: PairCollator):
+        self.mine, self.collator = mine, collator
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch > 0:
+            was_training = pl_module.training
+            pl_module.eval()
+            self.collator.negatives = self.mine()
+            pl_module.train(was_training)
 
 
 def objective(summary: dict, cfg: DictConfig) -> float:
