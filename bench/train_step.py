@@ -1,0 +1,127 @@
+"""Training steps per second, in one run: recft (Lightning) vs the sentence-transformers trainer.
+
+Same model (all-MiniLM-L6-v2), same SciFact training pairs in the same order, batch size, max
+length 256, LoRA (r 16, alpha 32, dropout 0.1 on query/key/value/dense) and in-batch InfoNCE
+(MultipleNegativesRankingLoss, scale 20 = temperature 0.05). Each side runs ``--warmup`` steps
+that are not timed, then ``--steps`` timed steps. recft is measured twice: in fp32 (the like-for-
+like comparison) and with its default precision on this machine (bf16-mixed where the CPU has
+native bf16, detected — see ``recft.encoder.cpu_has_bf16``).
+
+    EXTRAS=dev,bench bash scripts/setup.sh
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/train_step.py [--steps 8] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+
+from recft.adapters import apply_adapter  # noqa: E402
+from recft.config import REPO_ROOT  # noqa: E402
+from recft.data import load_beir  # noqa: E402
+from recft.encoder import BiEncoder, cpu_has_bf16, minilm_path  # noqa: E402
+from recft.losses import InfoNCELoss  # noqa: E402
+from recft.module import BiEncoderModule  # noqa: E402
+from recft.pairs import PairCollator, pairs_from_dataset  # noqa: E402
+
+LORA = {"rank": 16, "alpha": 32, "dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
+TEMPERATURE = 0.05
+
+
+class StepTimer(pl.Callback):
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.end = warmup, None, None
+
+    def on_train_batch_start(self, trainer, *args) -> None:
+        if trainer.global_step == self.warmup and self.start is None:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.end = time.perf_counter()
+
+
+def recft_steps_per_s(pairs, batch_size: int, warmup: int, steps: int, precision: str) -> float:
+    pl.seed_everything(42, verbose=False)
+    encoder = BiEncoder.from_pretrained(minilm_path(), max_length=256, device="cpu")
+    apply_adapter(encoder, "lora", **LORA)
+    loader = torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=False, collate_fn=PairCollator(encoder))
+    module = BiEncoderModule(encoder, InfoNCELoss(TEMPERATURE), lr=1e-4, warmup_steps=0)
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=warmup + steps, precision=precision, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[timer])
+    trainer.fit(module, loader)
+    return steps / (timer.end - timer.start)
+
+
+def st_steps_per_s(pairs, batch_size: int, warmup: int, steps: int) -> float:
+    from datasets import Dataset as HFDataset
+    from peft import LoraConfig
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.training_args import SentenceTransformerTrainingArguments
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        start = end = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == warmup and self.start is None:
+                self.start = time.perf_counter()
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.end = time.perf_counter()
+
+    model = SentenceTransformer(minilm_path(), device="cpu")
+    model.max_seq_length = 256
+    model.add_adapter(LoraConfig(r=LORA["rank"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+                                 target_modules=LORA["target_modules"]))
+    data = HFDataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.passage for p in pairs]})
+    timer = Timer()
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(Path("/tmp") / "recft-bench-st"), per_device_train_batch_size=batch_size,
+        max_steps=warmup + steps, learning_rate=1e-4, warmup_steps=0, logging_steps=10_000, save_strategy="no",
+        report_to=[], use_cpu=True, seed=42, dataloader_drop_last=True, disable_tqdm=True,
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
+                                         loss=MultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE),
+                                         callbacks=[timer])
+    trainer.train()
+    return steps / (timer.end - timer.start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results" / "train_step.json"))
+    args = parser.parse_args()
+    pairs = pairs_from_dataset(load_beir(REPO_ROOT / "data" / "scifact", split="train"))
+    pairs = pairs[: (args.warmup + args.steps) * args.batch_size]
+    default_precision = "bf16-mixed" if cpu_has_bf16() else "32-true"
+    results = {"batch_size": args.batch_size, "timed_steps": args.steps, "warmup_steps": args.warmup,
+               "threads": torch.get_num_threads(), "cpu_has_bf16": cpu_has_bf16(), "steps_per_s": {}}
+    rates = results["steps_per_s"]
+    rates["sentence_transformers_fp32"] = st_steps_per_s(pairs, args.batch_size, args.warmup, args.steps)
+    rates["recft_fp32"] = recft_steps_per_s(pairs, args.batch_size, args.warmup, args.steps, "32-true")
+    if default_precision != "32-true":
+        rates["recft_bf16_mixed"] = recft_steps_per_s(pairs, args.batch_size, args.warmup, args.steps, default_precision)
+    base = rates["sentence_transformers_fp32"]
+    results["ratio_vs_sentence_transformers"] = {name: rate / base for name, rate in rates.items()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
