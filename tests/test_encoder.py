@@ -45,6 +45,7 @@ def test_prompts_only_on_their_side(tiny_model_dir):
 
 def test_fingerprint_tracks_weights(tiny_encoder):
     before = tiny_encoder.fingerprint
+    tiny_encoder.encode(TEXTS, show_progress=False)  # tokenizing sets truncation/padding state
     assert tiny_encoder.fingerprint == before
     with torch.no_grad():
         tiny_encoder.model.embeddings.word_embeddings.weight[0, 0] += 1

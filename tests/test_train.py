@@ -2,10 +2,13 @@
 
 import csv
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from recft.cache import text_keys
 from recft.config import CONF_DIR
+from recft.data import load_beir
 from recft.train import SmallDataError, check_enough_pairs, objective, train
 
 
@@ -63,3 +66,21 @@ def test_small_data_guard():
     with pytest.raises(SmallDataError, match=r"only 50 training pairs \(< train.min_pairs=200\)"):
         check_enough_pairs(50, 200, force=False)
     check_enough_pairs(50, 200, force=True)
+
+
+def test_query_lora_trains_from_cached_passages_and_keeps_the_corpus_cache(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter=query_lora", "adapter.rank=4",
+                        "miner=topk_margin", "miner.miner.remine_every_epoch=true")
+    summary = train(cfg, tmp_path / "run")
+    assert sorted(summary["epochs"]) == [0, 1, 2]
+    assert not (tmp_path / "run" / "sentence-transformers").exists()  # two towers: adapter only
+    corpus_keys = {bytes(k) for k in text_keys(list(load_beir(tiny_train_beir).corpus.values()))}
+    folders_with_passages = []
+    for folder in (tmp_path / "run" / "cache").iterdir():
+        keys = {bytes(k) for shard in folder.glob("shard-*.npz") for k in np.load(shard)["keys"]}
+        if keys & corpus_keys:
+            folders_with_passages.append(folder)
+    # the corpus was embedded once, by the frozen base tower, and reused by mining, training and validation
+    assert len(folders_with_passages) == 1
+    query_folders = len(list((tmp_path / "run" / "cache").iterdir())) - 1
+    assert query_folders >= 3  # the query side changed every epoch

@@ -13,6 +13,7 @@ without AVX-512 BF16/AMX, bf16 autocast is several times *slower* than fp32.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -205,9 +206,19 @@ class BiEncoder(torch.nn.Module):
             digest.update(key.encode())
             digest.update(str(tensor.dtype).encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        digest.update((backend.to_str() if backend is not None else repr(self.tokenizer)).encode())
+        digest.update(self._tokenizer_identity().encode())
         return digest.hexdigest()
+
+    def _tokenizer_identity(self) -> str:
+        """The tokenizer's vocabulary and rules, without the truncation/padding state that every
+        tokenize call rewrites (which would otherwise change the fingerprint mid-run)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return repr(sorted(self.tokenizer.get_vocab().items()))
+        spec = json.loads(backend.to_str())
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+        return json.dumps(spec, sort_keys=True)
 
     def settings(self, kind: Kind) -> dict:
         """Everything besides the text that determines an embedding (the cache key)."""

@@ -29,6 +29,8 @@ class BiEncoderModule(pl.LightningModule):
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
 
     def embed(self, tokens: dict, kind: str) -> torch.Tensor:
+        if "embeddings" in tokens:  # precomputed by a frozen passage tower (see PairCollator)
+            return tokens["embeddings"].to(self.device)
         return self.encoder(**{k: v.to(self.device) for k, v in tokens.items()}, kind=kind)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -122,10 +122,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                   f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train")
 
     collator = PairCollator(encoder, negatives, num_negatives)
+    if encoder.passage_uses_base:  # frozen passage tower: embed every training passage once, via the cache
+        collator.passage_embeddings = {}
+        embed_frozen_passages(collator, cache, [p.passage for p in target + replay], cfg.show_progress)
     callbacks: list[pl.Callback] = []
     if num_negatives and cfg.miner.miner.remine_every_epoch:
         forbidden = set(golden.dataset.queries)
-        callbacks.append(Remine(lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden), collator))
+        callbacks.append(Remine(lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden),
+                                collator, cache))
     sampler = MixedBatchSampler(len(target), len(replay), int(cfg.train.batch_size), float(cfg.data.alpha), cfg.seed)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([target, replay]) if replay else target,
@@ -175,17 +179,27 @@ class EpochSampler(pl.Callback):
         self.sampler.set_epoch(trainer.current_epoch)
 
 
+def embed_frozen_passages(collator: PairCollator, cache: EmbeddingCache, texts, show_progress: bool) -> None:
+    """Add embeddings of the pairs' passages and mined negatives that the collator does not have yet."""
+    texts = list(texts) + [t for docs in collator.negatives.values() for _, t in docs]
+    missing = [t for t in dict.fromkeys(texts) if t not in collator.passage_embeddings]
+    if missing:
+        collator.passage_embeddings.update(zip(missing, cache.encode(collator.encoder, missing, "passage", show_progress)))
+
+
 class Remine(pl.Callback):
     """Re-mine hard negatives with the model as it is at the start of every epoch after the first."""
 
-    def __init__(self, mine, collator: PairCollator):
-        self.mine, self.collator = mine, collator
+    def __init__(self, mine, collator: PairCollator, cache: EmbeddingCache):
+        self.mine, self.collator, self.cache = mine, collator, cache
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch > 0:
             was_training = pl_module.training
             pl_module.eval()
             self.collator.negatives = self.mine()
+            if self.collator.passage_embeddings is not None:
+                embed_frozen_passages(self.collator, self.cache, [], show_progress=False)
             pl_module.train(was_training)
 
 
