@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -29,11 +30,12 @@ from recft.adapters import apply_adapter, trainable_parameters
 from recft.atomic import write_json
 from recft.cache import EmbeddingCache
 from recft.data import DataError, Dataset, load_beir, subsample_corpus
-from recft.encoder import EncoderLoadError
+from recft.encoder import BiEncoder, EncoderLoadError
 from recft.export import export_sentence_transformers
 from recft.index import Index
 from recft.module import BiEncoderModule
 from recft.pairs import MixedBatchSampler, PairCollator, Pair, pairs_from_dataset
+from recft.report import Report
 from recft.validation import EvalSet, RetrievalValidation
 
 console = Console(stderr=True)
@@ -100,23 +102,29 @@ def summary_table(summary: dict) -> Table:
     return table
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    target, replay, train_set = load_pairs(cfg)
-    check_enough_pairs(len(target), int(cfg.train.min_pairs), bool(cfg.train.force))
-    golden = load_eval_set(cfg.data, cfg.seed)
-    eval_sets = {golden.dataset.name: golden}
-    for key, spec in (cfg.get("probes") or {}).items():
-        eval_sets[key] = load_eval_set(spec, cfg.seed)
+@dataclass
+class FitResult:
+    encoder: BiEncoder
+    history: dict[int, dict[str, Report]]  # epoch (0 = before training) → set name → report
+    wall_s: float
+    trainable: int
+    total: int
+    epochs: int
 
-    encoder = instantiate(cfg.encoder)
-    cache = EmbeddingCache(cfg.cache_dir)
+
+def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pair], train_set: Dataset,
+        eval_sets: dict[str, EvalSet], cache: EmbeddingCache, zero_shot: dict[str, Report] | None = None,
+        adapter: bool = True) -> FitResult:
+    """Mine (optional), attach the adapter (unless ``adapter=False``: the encoder already has one to
+    keep training), train with per-epoch validation, return the encoder and the validation history."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    forbidden = {q for spec in eval_sets.values() for q in spec.dataset.queries}
     num_negatives = int(cfg.miner.get("num_negatives", 0))
-    negatives = {}
-    if num_negatives:
-        negatives = mine_negatives(cfg, encoder, cache, target, train_set, set(golden.dataset.queries))
-    adapter = {k: v for k, v in OmegaConf.to_container(cfg.adapter, resolve=True).items() if k != "lr"}
-    apply_adapter(encoder, **adapter)
+    mine = lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden)  # noqa: E731
+    negatives = mine() if num_negatives else {}
+    if adapter:
+        apply_adapter(encoder, **{k: v for k, v in OmegaConf.to_container(cfg.adapter, resolve=True).items()
+                                  if k != "lr"})
     trainable, total = trainable_parameters(encoder)
     console.print(f"{len(target)} target + {len(replay)} replay pairs (α={cfg.data.alpha}); "
                   f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train")
@@ -127,9 +135,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         embed_frozen_passages(collator, cache, [p.passage for p in target + replay], cfg.show_progress)
     callbacks: list[pl.Callback] = []
     if num_negatives and cfg.miner.miner.remine_every_epoch:
-        forbidden = set(golden.dataset.queries)
-        callbacks.append(Remine(lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden),
-                                collator, cache))
+        callbacks.append(Remine(mine, collator, cache))
     sampler = MixedBatchSampler(len(target), len(replay), int(cfg.train.batch_size), float(cfg.data.alpha), cfg.seed)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([target, replay]) if replay else target,
@@ -138,24 +144,46 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     module = BiEncoderModule(encoder, instantiate(cfg.loss), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
                              warmup_steps=cfg.train.warmup_steps)
     validation = RetrievalValidation(eval_sets, cache, cfg.eval.k_values, int(cfg.eval.depth),
+                                     every_n_epochs=int(cfg.train.get("validate_every_n_epochs", 1)),
                                      show_progress=bool(cfg.show_progress))
+    if zero_shot is not None:
+        validation.history[0] = zero_shot
     loggers = [instantiate(spec) for spec in cfg.logger.values()]
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
-    wall = time.perf_counter() - start
+    return FitResult(encoder, validation.history, time.perf_counter() - start, trainable, total,
+                     trainer.current_epoch)
+
+
+def load_eval_sets(cfg: DictConfig) -> dict[str, EvalSet]:
+    """The golden set (keyed by its data name) and every configured probe (keyed by its probe key)."""
+    golden = load_eval_set(cfg.data, cfg.seed)
+    sets = {golden.dataset.name: golden}
+    for key, spec in (cfg.get("probes") or {}).items():
+        sets[key] = load_eval_set(spec, cfg.seed)
+    return sets
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    target, replay, train_set = load_pairs(cfg)
+    check_enough_pairs(len(target), int(cfg.train.min_pairs), bool(cfg.train.force))
+    eval_sets = load_eval_sets(cfg)
+    result = fit(cfg, instantiate(cfg.encoder), target, replay, train_set, eval_sets, EmbeddingCache(cfg.cache_dir))
+    encoder = result.encoder
 
     model_dir = run_dir / "model"
     encoder.model.save_pretrained(model_dir)  # peft adapter (LoRA) or full weights
     encoder.tokenizer.save_pretrained(model_dir)
     if cfg.train.export and not encoder.passage_uses_base:
         export_sentence_transformers(encoder, run_dir / "sentence-transformers")
-    first, last = validation.history[0], validation.history[max(validation.history)]
+    first, last = result.history[0], result.history[max(result.history)]
     summary = {
         "pairs": {"target": len(target), "replay": len(replay), "alpha": float(cfg.data.alpha)},
-        "parameters": {"trainable": trainable, "total": total}, "wall_s": wall, "model_dir": str(model_dir),
+        "parameters": {"trainable": result.trainable, "total": result.total}, "wall_s": result.wall_s,
+        "model_dir": str(model_dir),
         "epochs": {epoch: {name: r.means for name, r in reports.items()}
-                   for epoch, reports in validation.history.items()},
+                   for epoch, reports in result.history.items()},
         "deltas": {name: [last[name].compare_to(first[name], m, seed=cfg.seed).to_dict()
                           for m in cfg.eval.report_metrics if m in last[name].per_query]
                    for name in eval_sets},
@@ -164,7 +192,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         report.save(run_dir / "reports" / f"{name}.json")
     write_json(run_dir / "summary.json", summary)
     Console().print(summary_table(summary))
-    console.print(f"trained {trainer.current_epoch} epochs in {wall:.0f} s")
+    console.print(f"trained {result.epochs} epochs in {result.wall_s:.0f} s")
     print(run_dir / "summary.json")
     return summary
 
