@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from recft.faults import pause_point
+
 STATUSES = ("incumbent", "candidate", "rejected", "retired")
 
 SCHEMA = """
@@ -184,6 +186,7 @@ class Registry:
 
     def _make_incumbent(self, db, version_id: str, reason: str) -> None:
         db.execute("UPDATE versions SET status='retired' WHERE status='incumbent'")
+        pause_point("promotion")  # inside the open transaction: a kill here must change nothing
         db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (version_id,))
         db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (version_id, now(), reason))
 

@@ -32,6 +32,7 @@ from recft.cache import EmbeddingCache
 from recft.data import DataError, Dataset, load_beir, subsample_corpus
 from recft.encoder import BiEncoder, EncoderLoadError
 from recft.export import export_sentence_transformers
+from recft.faults import pause_point
 from recft.index import Index
 from recft.module import BiEncoderModule
 from recft.pairs import MixedBatchSampler, PairCollator, Pair, pairs_from_dataset
@@ -114,7 +115,7 @@ class FitResult:
 
 def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pair], train_set: Dataset,
         eval_sets: dict[str, EvalSet], cache: EmbeddingCache, zero_shot: dict[str, Report] | None = None,
-        adapter: bool = True) -> FitResult:
+        adapter: bool = True, log_dir: Path | None = None) -> FitResult:
     """Mine (optional), attach the adapter (unless ``adapter=False``: the encoder already has one to
     keep training), train with per-epoch validation, return the encoder and the validation history."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -148,10 +149,11 @@ def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pa
                                      show_progress=bool(cfg.show_progress))
     if zero_shot is not None:
         validation.history[0] = zero_shot
-    loggers = [instantiate(spec) for spec in cfg.logger.values()]
+    loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
+    pause_point("training")
     return FitResult(encoder, validation.history, time.perf_counter() - start, trainable, total,
                      trainer.current_epoch)
 

@@ -1,0 +1,110 @@
+"""The recursive loop end to end on a tiny random BERT: verdicts, registry, evidence, history, figures,
+and what a ``kill -9`` during training or promotion leaves behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from recft.config import CONF_DIR
+from recft.cycle import arrivals, history_lines, run_loop
+from recft.pairs import Pair
+from recft.registry import Registry
+
+VERDICTS = {"PROMOTED", "PENDING_APPROVAL", "REJECTED", "ROLLBACK", "FORGETTING_DETECTED", "INCONCLUSIVE"}
+
+
+def cycle_overrides(model_dir, data_dir, out_dir, *extra):
+    return [
+        f"encoder.name_or_path={model_dir}", "encoder.batch_size=8", "encoder.max_length=32",
+        f"data.path={data_dir}", "data.name=tiny",
+        f"probes.trecdl.path={data_dir}", "probes.trecdl.name=tiny-probe", "probes.trecdl.min_relevance=1",
+        f"output_dir={out_dir}", f"cache_dir={out_dir}/cache", f"registry.root={out_dir}/registry",
+        "show_progress=false", "train.batch_size=4", "train.min_pairs=1", "train.warmup_steps=1", "train.lr=1e-3",
+        "adapter.rank=4", "gate.min_queries=1", "gate.n_resamples=500", *extra,
+    ]
+
+
+def compose_cycle(*overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("cycle", overrides=list(overrides))
+
+
+def test_arrivals_split_by_share_and_cover_every_pair_once():
+    pairs = [Pair(f"q{i}", "q", f"d{i}", "p") for i in range(10)]
+    batches = arrivals(pairs, [0.2, 0.3, 0.5], seed=1)
+    assert [len(b) for b in batches] == [2, 3, 5]
+    assert sorted(p.query_id for b in batches for p in b) == sorted(p.query_id for p in pairs)
+    with pytest.raises(ValueError, match="loop.schedule"):
+        arrivals(pairs, [0.7, 0.7], seed=1)
+
+
+def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path),
+                        "loop.cycles=2", "loop.schedule=[0.5,0.5]", "cost.price_per_hour=2.0")
+    lines = run_loop(cfg)
+    assert [ln["cycle"] for ln in lines] == [1, 2] and all(ln["verdict"] in VERDICTS for ln in lines)
+    assert [ln["pairs"] for ln in lines] == [{"new": 6, "total": 6, "trained_on": 6},
+                                             {"new": 6, "total": 12, "trained_on": 12}]
+    registry = Registry(tmp_path / "registry")
+    versions = {v.id: v for v in registry.versions()}
+    assert len(versions) == 3 and versions[lines[0]["candidate"]].parent == "v0001-base"
+    for ln in lines:
+        status = versions[ln["candidate"]].status
+        assert status == ("incumbent" if ln["verdict"] == "PROMOTED" and ln is lines[-1] else status)
+        assert {"n", "delta", "ci_low", "ci_high", "effect_size"} <= set(ln["golden"])
+        assert ln["cost"]["total"] == pytest.approx(ln["cost"]["device_hours"] * 2.0)
+        evidence = json.loads((tmp_path / f"cycle-{ln['cycle']:03d}" / "gate_eval.json").read_text())
+        assert evidence["verdict"] == ln["verdict"]
+        forgetting = json.loads((tmp_path / f"cycle-{ln['cycle']:03d}" / "forgetting_eval.json").read_text())
+        assert forgetting["probes"][0]["name"] == "trecdl" and len(forgetting["probes"][0]["per_query_delta"]) == 4
+    assert len(history_lines(tmp_path / "registry" / "history.jsonl")) == 2
+    assert {p.name for p in (tmp_path / "registry" / "figures").iterdir()} >= {"golden.png", "probes.png"}
+
+
+def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path), "gate.require_approval=true",
+                        "gate.margin=-1.0", "gate.forgetting_tolerance=1.0", "train.epochs=1")
+    [line] = run_loop(cfg)
+    assert line["verdict"] == "PENDING_APPROVAL"
+    registry = Registry(tmp_path / "registry")
+    assert registry.incumbent().id == "v0001-base"
+    manage = [sys.executable, "-m", "recft.manage", "--registry", str(tmp_path / "registry")]
+    done = subprocess.run([*manage, "approve", line["candidate"]], capture_output=True, text=True)
+    assert done.returncode == 0 and registry.incumbent().id == line["candidate"]
+    again = subprocess.run([*manage, "approve", line["candidate"]], capture_output=True, text=True)
+    assert again.returncode == 2 and again.stderr.strip().endswith("is not pending approval (status incumbent)")
+    table = subprocess.run([*manage, "history"], capture_output=True, text=True)
+    assert "PENDING_APPROVAL" in table.stdout and f"incumbent: {line['candidate']}" in table.stdout
+
+
+@pytest.mark.parametrize("point", ["training", "promotion"])
+def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_dir, tiny_train_beir, tmp_path, point):
+    # gate settings that always promote, so the run reaches the promotion point
+    args = cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "gate.margin=-1.0",
+                           "gate.forgetting_tolerance=1.0", "train.epochs=1")
+    run_loop(compose_cycle(*args))  # cycle 1: establishes base + a promoted candidate
+    registry = Registry(tmp_path / "registry")
+    before = registry.incumbent().id
+    env = {**os.environ, "RECFT_PAUSE_AT": point, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "recft.cycle", *args, f"hydra.run.dir={tmp_path}/hydra"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.strip() == f"paused at {point}":
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert registry.incumbent().id == before and registry.get(before).status == "incumbent"
+    assert len(history_lines(tmp_path / "registry" / "history.jsonl")) == 1
+    [line] = run_loop(compose_cycle(*args))  # the lock was released and the next cycle runs
+    assert line["cycle"] == 2 and registry.incumbent().id == line["candidate"]
+    if point == "promotion":  # the killed cycle's registered candidate is marked abandoned, not left undecided
+        abandoned = [v for v in registry.versions() if v.note.startswith("abandoned")]
+        assert len(abandoned) == 1 and abandoned[0].status == "rejected"
