@@ -68,9 +68,11 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
 
 def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp_path):
     cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path), "gate.require_approval=true",
+                        "logger=wandb",
                         "gate.margin=-1.0", "gate.forgetting_tolerance=1.0", "train.epochs=1")
     [line] = run_loop(cfg)
     assert line["verdict"] == "PENDING_APPROVAL"
+    assert list((tmp_path / "wandb").glob("offline-run-*/files")) or list((tmp_path / "wandb").glob("offline-run-*"))
     registry = Registry(tmp_path / "registry")
     assert registry.incumbent().id == "v0001-base"
     manage = [sys.executable, "-m", "recft.manage", "--registry", str(tmp_path / "registry")]

@@ -105,6 +105,22 @@ def blue_green_index(registry: Registry, candidate: Version, encoder, golden, ca
     return {"reembedded": cache.stats.encoded - before, "total": total, "index": str(folder)}
 
 
+def log_version_artifact(cfg: DictConfig, version: Version, verdict: str, promoted: bool) -> None:
+    """With ``logger=wandb``: log the version as a W&B model artifact; the incumbent carries ``production``."""
+    if "wandb" not in cfg.logger or not version.path:
+        return
+    import wandb
+
+    spec = cfg.logger.wandb
+    run = wandb.init(project=spec.project, dir=str(cfg.output_dir), mode="offline" if spec.offline else "online",
+                     job_type="cycle", group=spec.get("group"), reinit="finish_previous")
+    artifact = wandb.Artifact(f"recft-{version.id}", type="model",
+                              metadata={"parent": version.parent, "verdict": verdict, "metrics": version.metrics})
+    artifact.add_dir(version.path)
+    run.log_artifact(artifact, aliases=["production", "latest"] if promoted else ["latest"])
+    run.finish()
+
+
 def evidence(verdict: Verdict, reports: dict[str, Report], incumbent: dict[str, Report], golden_name: str) -> tuple:
     gate_eval = {**verdict.to_dict(), "golden_set": golden_name,
                  "candidate_means": reports[golden_name].means, "incumbent_means": incumbent[golden_name].means}
@@ -184,6 +200,7 @@ def run_cycle(cfg: DictConfig, registry: Registry, cycle: int, new_pairs: list[P
         registry.mark_pending(candidate.id)
     else:
         registry.reject(candidate.id, reason=f"cycle {cycle}: {verdict.verdict}")
+    log_version_artifact(cfg, registry.get(candidate.id), verdict.verdict, verdict.verdict == PROMOTED)
     wall = time.perf_counter() - start
     device_hours = wall / 3600 * max(1, torch.cuda.device_count())
     return {
