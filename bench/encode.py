@@ -66,8 +66,13 @@ def main() -> None:
     queries = list(dataset.queries.values())
     path = minilm_path()
     results: dict = {
-        "docs": len(texts), "queries": len(queries), "batch_size": args.batch_size, "max_length": 256,
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model(),
+        "docs": len(texts),
+        "queries": len(queries),
+        "batch_size": args.batch_size,
+        "max_length": 256,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
         "cpu_has_bf16": cpu_has_bf16(),
     }
 
@@ -90,28 +95,41 @@ def main() -> None:
     top_fp32, top_bf16 = top10(emb_fp32, q_fp32), top10(emb_bf16, q_bf16)
     overlap = [len(set(a) & set(b)) / 10 for a, b in zip(top_fp32, top_bf16)]
 
-    results["passages_per_s"] = {"recft_fp32": len(texts) / t_fp32, "recft_bf16": len(texts) / t_bf16,
-                                 "sentence_transformers": len(texts) / t_st}
+    results["passages_per_s"] = {
+        "recft_fp32": len(texts) / t_fp32,
+        "recft_bf16": len(texts) / t_bf16,
+        "sentence_transformers": len(texts) / t_st,
+    }
     results["speedup_vs_sentence_transformers"] = {"recft_fp32": t_st / t_fp32, "recft_bf16": t_st / t_bf16}
     results["bf16_over_fp32_speed"] = t_fp32 / t_bf16
     cosine = np.sum(emb_fp32 * emb_st, axis=1)
     results["recft_fp32_vs_st_cosine"] = {"min": float(cosine.min()), "mean": float(cosine.mean())}
-    results["bf16_top10_agreement"] = {"mean": float(np.mean(overlap)), "min": float(np.min(overlap)),
-                                       "identical_top10_share": float(np.mean(np.all(top_fp32 == top_bf16, 1)))}
+    results["bf16_top10_agreement"] = {
+        "mean": float(np.mean(overlap)),
+        "min": float(np.min(overlap)),
+        "identical_top10_share": float(np.mean(np.all(top_fp32 == top_bf16, 1))),
+    }
 
     kept = set(doc_ids)
     qrels = {q: rel for q, rel in dataset.qrels.items() if set(rel) <= kept}  # queries answerable here
-    subset = replace(dataset, corpus={d: dataset.corpus[d] for d in doc_ids}, qrels=qrels,
-                     queries={q: dataset.queries[q] for q in qrels})
+    subset = replace(
+        dataset,
+        corpus={d: dataset.corpus[d] for d in doc_ids},
+        qrels=qrels,
+        queries={q: dataset.queries[q] for q in qrels},
+    )
     with tempfile.TemporaryDirectory() as cache_dir:
         fresh = BiEncoder.from_pretrained(path, batch_size=args.batch_size, device="cpu")
         cold, t_cold = timed(lambda: evaluate_dataset(fresh, subset, EmbeddingCache(cache_dir), show_progress=False))
         reloaded = BiEncoder.from_pretrained(path, batch_size=args.batch_size, device="cpu")
-        warm, t_warm = timed(lambda: evaluate_dataset(reloaded, subset, EmbeddingCache(cache_dir),
-                                                      show_progress=False))
+        warm, t_warm = timed(lambda: evaluate_dataset(reloaded, subset, EmbeddingCache(cache_dir), show_progress=False))
     assert warm.per_query == cold.per_query, "a cache hit must give identical metrics"
-    results["evaluation"] = {"queries": len(subset.queries), "cold_s": t_cold, "cache_hit_s": t_warm,
-                             "speedup": t_cold / t_warm}
+    results["evaluation"] = {
+        "queries": len(subset.queries),
+        "cold_s": t_cold,
+        "cache_hit_s": t_warm,
+        "speedup": t_cold / t_warm,
+    }
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

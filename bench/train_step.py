@@ -56,9 +56,17 @@ def recft_steps_per_s(pairs, batch_size: int, warmup: int, steps: int, precision
     loader = torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=False, collate_fn=PairCollator(encoder))
     module = BiEncoderModule(encoder, InfoNCELoss(TEMPERATURE), lr=1e-4, warmup_steps=0)
     timer = StepTimer(warmup)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=warmup + steps, precision=precision, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[timer])
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=warmup + steps,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+    )
     trainer.fit(module, loader)
     return steps / (timer.end - timer.start)
 
@@ -83,18 +91,37 @@ def st_steps_per_s(pairs, batch_size: int, warmup: int, steps: int) -> float:
 
     model = SentenceTransformer(minilm_path(), device="cpu")
     model.max_seq_length = 256
-    model.add_adapter(LoraConfig(r=LORA["rank"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                                 target_modules=LORA["target_modules"]))
+    model.add_adapter(
+        LoraConfig(
+            r=LORA["rank"],
+            lora_alpha=LORA["alpha"],
+            lora_dropout=LORA["dropout"],
+            target_modules=LORA["target_modules"],
+        )
+    )
     data = HFDataset.from_dict({"anchor": [p.query for p in pairs], "positive": [p.passage for p in pairs]})
     timer = Timer()
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(Path("/tmp") / "recft-bench-st"), per_device_train_batch_size=batch_size,
-        max_steps=warmup + steps, learning_rate=1e-4, warmup_steps=0, logging_steps=10_000, save_strategy="no",
-        report_to=[], use_cpu=True, seed=42, dataloader_drop_last=True, disable_tqdm=True,
+        output_dir=str(Path("/tmp") / "recft-bench-st"),
+        per_device_train_batch_size=batch_size,
+        max_steps=warmup + steps,
+        learning_rate=1e-4,
+        warmup_steps=0,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=42,
+        dataloader_drop_last=True,
+        disable_tqdm=True,
     )
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
-                                         loss=MultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE),
-                                         callbacks=[timer])
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        loss=MultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE),
+        callbacks=[timer],
+    )
     trainer.train()
     return steps / (timer.end - timer.start)
 
@@ -109,13 +136,21 @@ def main() -> None:
     pairs = pairs_from_dataset(load_beir(REPO_ROOT / "data" / "scifact", split="train"))
     pairs = pairs[: (args.warmup + args.steps) * args.batch_size]
     default_precision = "bf16-mixed" if cpu_has_bf16() else "32-true"
-    results = {"batch_size": args.batch_size, "timed_steps": args.steps, "warmup_steps": args.warmup,
-               "threads": torch.get_num_threads(), "cpu_has_bf16": cpu_has_bf16(), "steps_per_s": {}}
+    results = {
+        "batch_size": args.batch_size,
+        "timed_steps": args.steps,
+        "warmup_steps": args.warmup,
+        "threads": torch.get_num_threads(),
+        "cpu_has_bf16": cpu_has_bf16(),
+        "steps_per_s": {},
+    }
     rates = results["steps_per_s"]
     rates["sentence_transformers_fp32"] = st_steps_per_s(pairs, args.batch_size, args.warmup, args.steps)
     rates["recft_fp32"] = recft_steps_per_s(pairs, args.batch_size, args.warmup, args.steps, "32-true")
     if default_precision != "32-true":
-        rates["recft_bf16_mixed"] = recft_steps_per_s(pairs, args.batch_size, args.warmup, args.steps, default_precision)
+        rates["recft_bf16_mixed"] = recft_steps_per_s(
+            pairs, args.batch_size, args.warmup, args.steps, default_precision
+        )
     base = rates["sentence_transformers_fp32"]
     results["ratio_vs_sentence_transformers"] = {name: rate / base for name, rate in rates.items()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

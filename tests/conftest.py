@@ -28,8 +28,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
     )
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -84,12 +88,28 @@ def tiny_beir(tmp_path) -> Path:
     return write_beir(tmp_path / "tiny", TINY_CORPUS, TINY_QUERIES, TINY_QRELS)
 
 
-TRAIN_QUERIES = {f"t{i}": text for i, text in enumerate([
-    "flea lifespan", "how long can a flea live", "fleas and their hosts", "wing slipstream experiment",
-    "propeller slipstream lift", "spanwise lift distribution", "stem cell differentiation", "tissue types from stem cells",
-    "who taught him the violin", "violin lessons from his mother", "dental hygienist pay", "salary in nebraska",
-])}
-TRAIN_QRELS = [(f"t{i}", doc, 1) for i, doc in enumerate(["d1", "d1", "d1", "d2", "d2", "d2", "d3", "d3", "d4", "d4", "d5", "d5"])]
+TRAIN_QUERIES = {
+    f"t{i}": text
+    for i, text in enumerate(
+        [
+            "flea lifespan",
+            "how long can a flea live",
+            "fleas and their hosts",
+            "wing slipstream experiment",
+            "propeller slipstream lift",
+            "spanwise lift distribution",
+            "stem cell differentiation",
+            "tissue types from stem cells",
+            "who taught him the violin",
+            "violin lessons from his mother",
+            "dental hygienist pay",
+            "salary in nebraska",
+        ]
+    )
+}
+TRAIN_QRELS = [
+    (f"t{i}", doc, 1) for i, doc in enumerate(["d1", "d1", "d1", "d2", "d2", "d2", "d3", "d3", "d4", "d4", "d5", "d5"])
+]
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ from recft.adapters import apply_adapter, trainable_parameters
 from recft.losses import InfoNCELoss
 
 QUERIES = ["how long do fleas live", "wing in a slipstream", "stem cells", "violin teacher"]
-PASSAGES = ["A flea lives a year.", "A wing in a propeller slipstream.", "Stem cells differentiate.", "His mother taught violin."]
+PASSAGES = [
+    "A flea lives a year.",
+    "A wing in a propeller slipstream.",
+    "Stem cells differentiate.",
+    "His mother taught violin.",
+]
 
 
 def train_steps(encoder, steps=5, lr=1e-2):

@@ -20,12 +20,26 @@ VERDICTS = {"PROMOTED", "PENDING_APPROVAL", "REJECTED", "ROLLBACK", "FORGETTING_
 
 def cycle_overrides(model_dir, data_dir, out_dir, *extra):
     return [
-        f"encoder.name_or_path={model_dir}", "encoder.batch_size=8", "encoder.max_length=32",
-        f"data.path={data_dir}", "data.name=tiny",
-        f"probes.trecdl.path={data_dir}", "probes.trecdl.name=tiny-probe", "probes.trecdl.min_relevance=1",
-        f"output_dir={out_dir}", f"cache_dir={out_dir}/cache", f"registry.root={out_dir}/registry",
-        "show_progress=false", "train.batch_size=4", "train.min_pairs=1", "train.warmup_steps=1", "train.lr=1e-3",
-        "adapter.rank=4", "gate.min_queries=1", "gate.n_resamples=500", *extra,
+        f"encoder.name_or_path={model_dir}",
+        "encoder.batch_size=8",
+        "encoder.max_length=32",
+        f"data.path={data_dir}",
+        "data.name=tiny",
+        f"probes.trecdl.path={data_dir}",
+        "probes.trecdl.name=tiny-probe",
+        "probes.trecdl.min_relevance=1",
+        f"output_dir={out_dir}",
+        f"cache_dir={out_dir}/cache",
+        f"registry.root={out_dir}/registry",
+        "show_progress=false",
+        "train.batch_size=4",
+        "train.min_pairs=1",
+        "train.warmup_steps=1",
+        "train.lr=1e-3",
+        "adapter.rank=4",
+        "gate.min_queries=1",
+        "gate.n_resamples=500",
+        *extra,
     ]
 
 
@@ -44,12 +58,18 @@ def test_arrivals_split_by_share_and_cover_every_pair_once():
 
 
 def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, tiny_train_beir, tmp_path):
-    cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path),
-                        "loop.cycles=2", "loop.schedule=[0.5,0.5]", "cost.price_per_hour=2.0")
+    cfg = compose_cycle(
+        *cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path),
+        "loop.cycles=2",
+        "loop.schedule=[0.5,0.5]",
+        "cost.price_per_hour=2.0",
+    )
     lines = run_loop(cfg)
     assert [ln["cycle"] for ln in lines] == [1, 2] and all(ln["verdict"] in VERDICTS for ln in lines)
-    assert [ln["pairs"] for ln in lines] == [{"new": 6, "total": 6, "trained_on": 6},
-                                             {"new": 6, "total": 12, "trained_on": 12}]
+    assert [ln["pairs"] for ln in lines] == [
+        {"new": 6, "total": 6, "trained_on": 6},
+        {"new": 6, "total": 12, "trained_on": 12},
+    ]
     registry = Registry(tmp_path / "registry")
     versions = {v.id: v for v in registry.versions()}
     assert len(versions) == 3 and versions[lines[0]["candidate"]].parent == "v0001-base"
@@ -67,9 +87,14 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
 
 
 def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp_path):
-    cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path), "gate.require_approval=true",
-                        "logger=wandb",
-                        "gate.margin=-1.0", "gate.forgetting_tolerance=1.0", "train.epochs=1")
+    cfg = compose_cycle(
+        *cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path),
+        "gate.require_approval=true",
+        "logger=wandb",
+        "gate.margin=-1.0",
+        "gate.forgetting_tolerance=1.0",
+        "train.epochs=1",
+    )
     [line] = run_loop(cfg)
     assert line["verdict"] == "PENDING_APPROVAL"
     assert list((tmp_path / "wandb").glob("offline-run-*/files")) or list((tmp_path / "wandb").glob("offline-run-*"))
@@ -87,14 +112,20 @@ def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp
 @pytest.mark.parametrize("point", ["training", "promotion"])
 def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_dir, tiny_train_beir, tmp_path, point):
     # gate settings that always promote, so the run reaches the promotion point
-    args = cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "gate.margin=-1.0",
-                           "gate.forgetting_tolerance=1.0", "train.epochs=1")
+    args = cycle_overrides(
+        tiny_model_dir, tiny_train_beir, tmp_path, "gate.margin=-1.0", "gate.forgetting_tolerance=1.0", "train.epochs=1"
+    )
     run_loop(compose_cycle(*args))  # cycle 1: establishes base + a promoted candidate
     registry = Registry(tmp_path / "registry")
     before = registry.incumbent().id
     env = {**os.environ, "RECFT_PAUSE_AT": point, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "recft.cycle", *args, f"hydra.run.dir={tmp_path}/hydra"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recft.cycle", *args, f"hydra.run.dir={tmp_path}/hydra"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         for line in proc.stdout:
             if line.strip() == f"paused at {point}":

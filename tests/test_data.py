@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from conftest import DATA, TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 from recft.data import DataError, load_beir
+
+from conftest import DATA, TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 
 
 def test_vendored_scifact_matches_published_counts():
@@ -57,10 +58,13 @@ def test_missing_id_field(tiny_beir):
         load_beir(tiny_beir)
 
 
-@pytest.mark.parametrize("column,bad,message", [
-    (0, "q99", r"test\.tsv:3: query id 'q99' is not in queries\.jsonl"),
-    (1, "d99", r"test\.tsv:3: corpus id 'd99' is not in corpus\.jsonl"),
-])
+@pytest.mark.parametrize(
+    "column,bad,message",
+    [
+        (0, "q99", r"test\.tsv:3: query id 'q99' is not in queries\.jsonl"),
+        (1, "d99", r"test\.tsv:3: corpus id 'd99' is not in corpus\.jsonl"),
+    ],
+)
 def test_qrels_naming_unknown_ids(tiny_beir, column, bad, message):
     rows = [list(r) for r in TINY_QRELS]
     rows[1][column] = bad
@@ -102,10 +106,13 @@ def test_missing_folder_and_missing_corpus(tiny_beir, tmp_path):
         load_beir(tiny_beir)
 
 
-@pytest.mark.parametrize("row,message", [
-    ("q1\td1", "expected 3 tab-separated columns, got 2"),
-    ("q1\td1\thigh", "score 'high' is not a number"),
-])
+@pytest.mark.parametrize(
+    "row,message",
+    [
+        ("q1\td1", "expected 3 tab-separated columns, got 2"),
+        ("q1\td1\thigh", "score 'high' is not a number"),
+    ],
+)
 def test_bad_qrels_rows(tiny_beir, row, message):
     with open(tiny_beir / "qrels" / "test.tsv", "a") as handle:
         handle.write(row + "\n")

@@ -37,7 +37,10 @@ def test_cls_pooling_differs_from_mean(tiny_model_dir):
 def test_prompts_only_on_their_side(tiny_model_dir):
     e5 = BiEncoder.from_pretrained(str(tiny_model_dir), query_prompt="query: ", passage_prompt="passage: ")
     plain = BiEncoder.from_pretrained(str(tiny_model_dir))
-    assert e5.tokenizer.decode(e5.tokenize(["fleas"], "query")["input_ids"][0], skip_special_tokens=True) == "query : fleas"
+    assert (
+        e5.tokenizer.decode(e5.tokenize(["fleas"], "query")["input_ids"][0], skip_special_tokens=True)
+        == "query : fleas"
+    )
     q, p = e5.encode(["fleas"], "query", False), e5.encode(["fleas"], "passage", False)
     assert not np.allclose(q, p)
     assert np.allclose(plain.encode(["fleas"], "query", False), plain.encode(["fleas"], "passage", False))
@@ -76,15 +79,19 @@ def test_hub_name_offline_fails_fast_with_one_clear_line():
         BiEncoder.from_pretrained("intfloat/e5-small-v2")
 
 
-@pytest.mark.parametrize("name,pooling,query_prompt,passage_prompt", [
-    ("minilm", "mean", "", ""),
-    ("bge_small", "cls", "Represent this sentence for searching relevant passages: ", ""),
-    ("bge_base", "cls", "Represent this sentence for searching relevant passages: ", ""),
-    ("e5_small", "mean", "query: ", "passage: "),
-    ("e5_base", "mean", "query: ", "passage: "),
-])
-def test_encoder_configs_build_with_their_prompts_and_pooling(tiny_model_dir, name, pooling, query_prompt,
-                                                              passage_prompt):
+@pytest.mark.parametrize(
+    "name,pooling,query_prompt,passage_prompt",
+    [
+        ("minilm", "mean", "", ""),
+        ("bge_small", "cls", "Represent this sentence for searching relevant passages: ", ""),
+        ("bge_base", "cls", "Represent this sentence for searching relevant passages: ", ""),
+        ("e5_small", "mean", "query: ", "passage: "),
+        ("e5_base", "mean", "query: ", "passage: "),
+    ],
+)
+def test_encoder_configs_build_with_their_prompts_and_pooling(
+    tiny_model_dir, name, pooling, query_prompt, passage_prompt
+):
     """The hub configs' code paths (prompts, pooling) run offline on a tiny random BERT."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"encoder={name}"])

@@ -8,22 +8,35 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from conftest import DATA
 from recft.cache import EmbeddingCache
 from recft.config import CONF_DIR
 from recft.data import load_beir
 from recft.evaluate import evaluate_dataset
 
+from conftest import DATA
+
 
 def run_cli(*overrides, cwd: Path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "recft.evaluate", *overrides], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "recft.evaluate", *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_writes_report_and_second_run_hits_the_cache(tiny_model_dir, tiny_beir, tmp_path):
-    common = [f"encoder.name_or_path={tiny_model_dir}", f"data.path={tiny_beir}", "data.name=tiny",
-              f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path}/run1", "show_progress=false"]
+    common = [
+        f"encoder.name_or_path={tiny_model_dir}",
+        f"data.path={tiny_beir}",
+        "data.name=tiny",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path}/run1",
+        "show_progress=false",
+    ]
     first = run_cli(*common, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     path = Path(first.stdout.strip().splitlines()[-1])
@@ -33,8 +46,9 @@ def test_cli_writes_report_and_second_run_hits_the_cache(tiny_model_dir, tiny_be
     assert report["timings"]["passages_encoded"] == 5
     assert "ndcg@10" in first.stdout and "95% CI" in first.stdout
 
-    second = run_cli(*common[:-2], f"hydra.run.dir={tmp_path}/run2", "show_progress=false",
-                     f"eval.baseline={path}", cwd=tmp_path)
+    second = run_cli(
+        *common[:-2], f"hydra.run.dir={tmp_path}/run2", "show_progress=false", f"eval.baseline={path}", cwd=tmp_path
+    )
     assert second.returncode == 0, second.stderr
     again = json.loads((tmp_path / "run2" / "report.json").read_text())
     assert again["timings"]["passages_encoded"] == 0  # unchanged model: nothing re-encoded
@@ -44,10 +58,17 @@ def test_cli_writes_report_and_second_run_hits_the_cache(tiny_model_dir, tiny_be
 
 def test_cli_bad_input_is_one_line_and_leaves_no_run_dir(tiny_model_dir, tiny_beir, tmp_path):
     (tiny_beir / "queries.jsonl").write_text('{"_id": "q1", "text": "ok"}\n{"_id": \n')
-    result = run_cli(f"encoder.name_or_path={tiny_model_dir}", f"data.path={tiny_beir}",
-                     f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_cli(
+        f"encoder.name_or_path={tiny_model_dir}",
+        f"data.path={tiny_beir}",
+        f"hydra.run.dir={tmp_path}/run",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == f"error: {tiny_beir}/queries.jsonl:2: malformed JSON (Expecting value)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"error: {tiny_beir}/queries.jsonl:2: malformed JSON (Expecting value)"
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -62,7 +83,14 @@ def test_every_data_config_composes_and_points_at_vendored_data():
 
 def test_nevir_reports_paired_accuracy(tiny_encoder, tmp_path):
     ds = load_beir(DATA / "nevir")
-    report = evaluate_dataset(tiny_encoder, ds, EmbeddingCache(tmp_path), k_values=(10,), depth=10,
-                              pairs_path=DATA / "nevir" / "pairs.tsv", show_progress=False)
+    report = evaluate_dataset(
+        tiny_encoder,
+        ds,
+        EmbeddingCache(tmp_path),
+        k_values=(10,),
+        depth=10,
+        pairs_path=DATA / "nevir" / "pairs.tsv",
+        show_progress=False,
+    )
     assert report.n["paired_accuracy"] == 1383 and report.n["ndcg@10"] == 2766
     assert 0.0 <= report.means["paired_accuracy"] <= 1.0

@@ -5,16 +5,24 @@ from sentence_transformers import SentenceTransformer
 from recft.adapters import apply_adapter
 from recft.encoder import BiEncoder
 from recft.export import export_sentence_transformers
+
 from test_adapters import train_steps
 
 TEXTS = ["how long do fleas live", "A wing in a propeller slipstream was studied at several angles."]
 
 
 @pytest.mark.parametrize("pooling,prompts", [("mean", ("", "")), ("cls", ("query: ", "passage: "))])
-def test_merged_lora_loads_in_sentence_transformers_with_the_same_embeddings(tiny_model_dir, tmp_path, pooling,
-                                                                            prompts):
-    encoder = BiEncoder.from_pretrained(str(tiny_model_dir), pooling=pooling, query_prompt=prompts[0],
-                                        passage_prompt=prompts[1], max_length=64, device="cpu")
+def test_merged_lora_loads_in_sentence_transformers_with_the_same_embeddings(
+    tiny_model_dir, tmp_path, pooling, prompts
+):
+    encoder = BiEncoder.from_pretrained(
+        str(tiny_model_dir),
+        pooling=pooling,
+        query_prompt=prompts[0],
+        passage_prompt=prompts[1],
+        max_length=64,
+        device="cpu",
+    )
     apply_adapter(encoder, "lora", rank=4, alpha=8, dropout=0.0)
     train_steps(encoder)
     folder = export_sentence_transformers(encoder, tmp_path / "st")

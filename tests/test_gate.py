@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from recft.gate import (FORGETTING_DETECTED, INCONCLUSIVE, PENDING_APPROVAL, PROMOTED, REJECTED, ROLLBACK,
-                        GateConfig, decide, queries_needed)
+from recft.gate import (
+    FORGETTING_DETECTED,
+    INCONCLUSIVE,
+    PENDING_APPROVAL,
+    PROMOTED,
+    REJECTED,
+    ROLLBACK,
+    GateConfig,
+    decide,
+    queries_needed,
+)
 
 
 def vectors(n, mean_delta, sd=0.1, seed=0, base=0.5):

@@ -22,7 +22,7 @@ def test_shared_positive_is_not_a_negative_for_the_other_query():
     q, p = unit(3, 8, seed=3), unit(3, 8, seed=4)
     p[2] = p[1]  # queries 1 and 2 cite the same passage (doc id 7)
     loss = InfoNCELoss(temperature=0.1)(q, p, positive_ids=[5, 7, 7])
-    logits = (q @ p.T / 0.1)
+    logits = q @ p.T / 0.1
     logits[1, 2] = logits[2, 1] = -math.inf
     assert loss.item() == pytest.approx(F.cross_entropy(logits, torch.arange(3)).item(), abs=1e-6)
 

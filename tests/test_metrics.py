@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from conftest import DATA
 from recft.data import load_beir
 from recft.index import Index
 from recft.metrics import per_query_metrics
+
+from conftest import DATA
 
 K_VALUES = (1, 3, 5, 10, 100)
 DEPTH = 100
@@ -18,9 +19,11 @@ def trec_reference(run: dict[str, list[str]], qrels, min_relevance: int) -> dict
     as_scores = lambda ranked: {doc: float(len(ranked) - i) for i, doc in enumerate(ranked)}  # noqa: E731
     full = {q: as_scores(docs[:DEPTH]) for q, docs in run.items()}
     graded = pytrec_eval.RelevanceEvaluator(
-        qrels, {"ndcg_cut." + ",".join(map(str, K_VALUES))}, relevance_level=min_relevance)
+        qrels, {"ndcg_cut." + ",".join(map(str, K_VALUES))}, relevance_level=min_relevance
+    )
     binary = pytrec_eval.RelevanceEvaluator(
-        qrels, {"recall." + ",".join(map(str, K_VALUES)), "map"}, relevance_level=min_relevance)
+        qrels, {"recall." + ",".join(map(str, K_VALUES)), "map"}, relevance_level=min_relevance
+    )
     out: dict[str, dict[str, float]] = {}
     for qid, values in graded.evaluate(full).items():
         for k in K_VALUES:

@@ -27,7 +27,8 @@ def test_never_returns_a_positive_and_respects_the_margin():
 def test_rank_window_and_zero_margin():
     q, index, docs = setup_corpus()
     mined = TopKMarginMiner(num_negatives=2, rank_start=3, rank_end=6, relative_margin=0.0).mine(
-        ["q1"], q, index, docs, {"q1": ["pos"]})
+        ["q1"], q, index, docs, {"q1": ["pos"]}
+    )
     assert mined == {"q1": ["b", "c"]}
     mined = TopKMarginMiner(num_negatives=1, relative_margin=0.0).mine(["q1"], q, index, docs, {"q1": ["pos"]})
     assert mined == {"q1": ["twin"]}

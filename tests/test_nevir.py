@@ -19,8 +19,9 @@ def test_paired_accuracy_needs_both_questions_right(tmp_path):
     # Pair 1: a1 → x1, a2 → x2 (both right). Pair 2: both questions prefer y1 (negation-blind).
     query_emb = np.stack([e[0], e[1], e[2], e[2]])
     doc_emb = np.stack([e[0], e[1], e[2], e[3]])
-    result = paired_accuracy(pairs, query_emb, {q: i for i, q in enumerate(queries)},
-                             doc_emb, {d: i for i, d in enumerate(docs)})
+    result = paired_accuracy(
+        pairs, query_emb, {q: i for i, q in enumerate(queries)}, doc_emb, {d: i for i, d in enumerate(docs)}
+    )
     assert result == {"p1": 1.0, "p2": 0.0}
 
 

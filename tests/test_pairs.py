@@ -1,8 +1,9 @@
 import pytest
 
-from conftest import DATA
 from recft.data import load_beir
 from recft.pairs import MixedBatchSampler, pairs_from_dataset
+
+from conftest import DATA
 
 
 def test_pairs_from_scifact_train():

@@ -15,11 +15,29 @@ def test_small_probes_flip_between_verdicts_large_ones_do_not():
 
 
 def test_figures_are_drawn_from_history_alone(tmp_path):
-    probe = {"name": "trecdl", "delta": -0.01, "ci_low": -0.03, "ci_high": 0.01, "n": 97, "threshold": -0.02,
-             "per_query_delta": {f"q{i}": float(v) for i, v in enumerate(np.random.default_rng(1).normal(-0.01, 0.05, 97))}}
+    probe = {
+        "name": "trecdl",
+        "delta": -0.01,
+        "ci_low": -0.03,
+        "ci_high": 0.01,
+        "n": 97,
+        "threshold": -0.02,
+        "per_query_delta": {f"q{i}": float(v) for i, v in enumerate(np.random.default_rng(1).normal(-0.01, 0.05, 97))},
+    }
     golden = {"delta": 0.02, "ci_low": 0.005, "ci_high": 0.035, "n": 300}
-    lines = [{"cycle": c, "verdict": v, "metric": "mrr@10", "candidate_metric": 0.6 + c / 100, "incumbent_metric": 0.6,
-              "threshold": 0.6, "golden": golden, "probes": [probe]} for c, v in ((1, "PROMOTED"), (2, "REJECTED"))]
+    lines = [
+        {
+            "cycle": c,
+            "verdict": v,
+            "metric": "mrr@10",
+            "candidate_metric": 0.6 + c / 100,
+            "incumbent_metric": 0.6,
+            "threshold": 0.6,
+            "golden": golden,
+            "probes": [probe],
+        }
+        for c, v in ((1, "PROMOTED"), (2, "REJECTED"))
+    ]
     history = tmp_path / "history.jsonl"
     history.write_text("".join(json.dumps(line) + "\n" for line in lines))
     paths = cycle_figures(history, tmp_path / "figures")

@@ -60,13 +60,21 @@ def test_ids_are_safe_file_names(name):
 
 def test_a_second_cycle_is_refused_while_one_holds_the_lock(tmp_path):
     reg = Registry(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys, time
         from recft.registry import Registry
         with Registry({str(tmp_path)!r}).cycle_lock():
             print("locked", flush=True)
             time.sleep(30)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RegistryError, match="a cycle is already running"):

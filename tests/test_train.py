@@ -14,11 +14,22 @@ from recft.train import SmallDataError, check_enough_pairs, objective, train
 
 def compose_train(model_dir, data_dir, out_dir, *extra):
     overrides = [
-        f"encoder.name_or_path={model_dir}", "encoder.batch_size=8", "encoder.max_length=32",
-        f"data.path={data_dir}", "data.name=tiny",
-        f"probes.trecdl.path={data_dir}", "probes.trecdl.name=tiny-probe", "probes.trecdl.min_relevance=1",
-        f"output_dir={out_dir}", f"cache_dir={out_dir}/cache", "show_progress=false",
-        "train.epochs=2", "train.batch_size=4", "train.min_pairs=1", "train.warmup_steps=1", "train.lr=1e-3",
+        f"encoder.name_or_path={model_dir}",
+        "encoder.batch_size=8",
+        "encoder.max_length=32",
+        f"data.path={data_dir}",
+        "data.name=tiny",
+        f"probes.trecdl.path={data_dir}",
+        "probes.trecdl.name=tiny-probe",
+        "probes.trecdl.min_relevance=1",
+        f"output_dir={out_dir}",
+        f"cache_dir={out_dir}/cache",
+        "show_progress=false",
+        "train.epochs=2",
+        "train.batch_size=4",
+        "train.min_pairs=1",
+        "train.warmup_steps=1",
+        "train.lr=1e-3",
         *extra,
     ]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -53,8 +64,14 @@ def test_same_seed_gives_the_same_metrics(tiny_model_dir, tiny_train_beir, tmp_p
 
 def test_replay_and_mining_and_wandb_offline(tiny_model_dir, tiny_train_beir, tmp_path):
     cfg = compose_train(
-        tiny_model_dir, tiny_train_beir, tmp_path / "run", "miner=topk_margin", "miner.miner.remine_every_epoch=true",
-        "logger=wandb", "train.epochs=2", "data.alpha=0.25",
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path / "run",
+        "miner=topk_margin",
+        "miner.miner.remine_every_epoch=true",
+        "logger=wandb",
+        "train.epochs=2",
+        "data.alpha=0.25",
         f"+data.replay={{name: replay, path: {tiny_train_beir}, split: train}}",
     )
     summary = train(cfg, tmp_path / "run")
@@ -69,8 +86,15 @@ def test_small_data_guard():
 
 
 def test_query_lora_trains_from_cached_passages_and_keeps_the_corpus_cache(tiny_model_dir, tiny_train_beir, tmp_path):
-    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter=query_lora", "adapter.rank=4",
-                        "miner=topk_margin", "miner.miner.remine_every_epoch=true")
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path / "run",
+        "adapter=query_lora",
+        "adapter.rank=4",
+        "miner=topk_margin",
+        "miner.miner.remine_every_epoch=true",
+    )
     summary = train(cfg, tmp_path / "run")
     assert sorted(summary["epochs"]) == [0, 1, 2]
     assert not (tmp_path / "run" / "sentence-transformers").exists()  # two towers: adapter only

@@ -4,14 +4,21 @@ from omegaconf import OmegaConf
 from recft.adapters import apply_adapter
 from recft.registry import Registry
 from recft.versions import load_encoder, save_encoder
+
 from test_adapters import train_steps
 
 TEXTS = ["fleas live a year", "a wing in a slipstream"]
 
 
 def encoder_cfg(model_dir):
-    return OmegaConf.create({"_target_": "recft.encoder.BiEncoder.from_pretrained", "name_or_path": str(model_dir),
-                             "max_length": 64, "device": "cpu"})
+    return OmegaConf.create(
+        {
+            "_target_": "recft.encoder.BiEncoder.from_pretrained",
+            "name_or_path": str(model_dir),
+            "max_length": 64,
+            "device": "cpu",
+        }
+    )
 
 
 def test_single_tower_and_query_lora_versions_round_trip(tiny_model_dir, tmp_path):

@@ -22,9 +22,9 @@ import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 
 from recft import config as _config  # noqa: F401  (registers resolvers)
+from recft import console as console_module
 from recft.atomic import write_json, write_text
 from recft.cache import EmbeddingCache, stable_hash
 from recft.data import DataError, load_beir
@@ -38,7 +38,7 @@ from recft.report import Report
 from recft.train import SmallDataError, check_enough_pairs, fit, load_eval_sets, load_pairs
 from recft.versions import load_encoder, save_encoder
 
-console = Console(stderr=True)
+console = console_module.err
 
 
 class LoopConfigError(ValueError):
@@ -60,14 +60,18 @@ def injected_pairs(spec: DictConfig, seed: int) -> list[Pair]:
     dataset = load_beir(spec.path, split=spec.split, name=spec.name)
     pairs = pairs_from_dataset(dataset, source="target")
     order = np.random.default_rng(seed).permutation(len(pairs))[: int(spec.pairs)]
-    return [Pair(p.query_id, p.query, f"{spec.name}:{p.doc_id}", p.passage, "target") for p in (pairs[i] for i in order)]
+    return [
+        Pair(p.query_id, p.query, f"{spec.name}:{p.doc_id}", p.passage, "target") for p in (pairs[i] for i in order)
+    ]
 
 
 def fingerprint_pairs(pairs: list[Pair]) -> str:
     return stable_hash("\n".join(sorted(f"{p.query_id}\t{p.doc_id}" for p in pairs)))
 
 
-def incumbent_reports(registry: Registry, version: Version | None, cfg: DictConfig, eval_sets, cache) -> dict[str, Report]:
+def incumbent_reports(
+    registry: Registry, version: Version | None, cfg: DictConfig, eval_sets, cache
+) -> dict[str, Report]:
     """The incumbent's report on every eval set: from the registry, evaluating only missing ones."""
     folder = registry.root / "reports" / (version.id if version else "none")
     reports, encoder = {}, None
@@ -78,8 +82,16 @@ def incumbent_reports(registry: Registry, version: Version | None, cfg: DictConf
             continue
         encoder = encoder or load_encoder(version, cfg.encoder)
         encoder.eval()
-        reports[name] = evaluate_dataset(encoder, spec.dataset, cache, cfg.eval.k_values, int(cfg.eval.depth),
-                                         spec.min_relevance, spec.pairs_path, bool(cfg.show_progress))
+        reports[name] = evaluate_dataset(
+            encoder,
+            spec.dataset,
+            cache,
+            cfg.eval.k_values,
+            int(cfg.eval.depth),
+            spec.min_relevance,
+            spec.pairs_path,
+            bool(cfg.show_progress),
+        )
         reports[name].save(path)
     return reports
 
@@ -112,18 +124,31 @@ def log_version_artifact(cfg: DictConfig, version: Version, verdict: str, promot
     import wandb
 
     spec = cfg.logger.wandb
-    run = wandb.init(project=spec.project, dir=str(cfg.output_dir), mode="offline" if spec.offline else "online",
-                     job_type="cycle", group=spec.get("group"), reinit="finish_previous")
-    artifact = wandb.Artifact(f"recft-{version.id}", type="model",
-                              metadata={"parent": version.parent, "verdict": verdict, "metrics": version.metrics})
+    run = wandb.init(
+        project=spec.project,
+        dir=str(cfg.output_dir),
+        mode="offline" if spec.offline else "online",
+        job_type="cycle",
+        group=spec.get("group"),
+        reinit="finish_previous",
+    )
+    artifact = wandb.Artifact(
+        f"recft-{version.id}",
+        type="model",
+        metadata={"parent": version.parent, "verdict": verdict, "metrics": version.metrics},
+    )
     artifact.add_dir(version.path)
     run.log_artifact(artifact, aliases=["production", "latest"] if promoted else ["latest"])
     run.finish()
 
 
 def evidence(verdict: Verdict, reports: dict[str, Report], incumbent: dict[str, Report], golden_name: str) -> tuple:
-    gate_eval = {**verdict.to_dict(), "golden_set": golden_name,
-                 "candidate_means": reports[golden_name].means, "incumbent_means": incumbent[golden_name].means}
+    gate_eval = {
+        **verdict.to_dict(),
+        "golden_set": golden_name,
+        "candidate_means": reports[golden_name].means,
+        "incumbent_means": incumbent[golden_name].means,
+    }
     probes = []
     for check in verdict.probes:
         metric = check.comparison.metric
@@ -144,8 +169,18 @@ def history_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_cycle(cfg: DictConfig, registry: Registry, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pair],
-              replay: list[Pair], train_set, eval_sets, cache: EmbeddingCache, gate_cfg: GateConfig) -> dict:
+def run_cycle(
+    cfg: DictConfig,
+    registry: Registry,
+    cycle: int,
+    new_pairs: list[Pair],
+    seen_pairs: list[Pair],
+    replay: list[Pair],
+    train_set,
+    eval_sets,
+    cache: EmbeddingCache,
+    gate_cfg: GateConfig,
+) -> dict:
     start = time.perf_counter()
     golden_name = cfg.data.name
     run_dir = Path(cfg.output_dir) / f"cycle-{cycle:03d}"
@@ -155,12 +190,22 @@ def run_cycle(cfg: DictConfig, registry: Registry, cycle: int, new_pairs: list[P
         run_dir = Path(cfg.output_dir) / f"cycle-{cycle:03d}-attempt{attempt}"
     incumbent = registry.incumbent()
     if incumbent is None:
-        incumbent = registry.add("base", kind="base", path=None, status="incumbent",
-                                 config={"encoder": OmegaConf.to_container(cfg.encoder, resolve=True)})
+        incumbent = registry.add(
+            "base",
+            kind="base",
+            path=None,
+            status="incumbent",
+            config={"encoder": OmegaConf.to_container(cfg.encoder, resolve=True)},
+        )
     train_pairs = seen_pairs if cfg.loop.train_on == "all" else new_pairs
-    line = {"cycle": cycle, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "incumbent": incumbent.id,
-            "pairs": {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(train_pairs)},
-            "injected": bool(cfg.loop.inject and cycle == int(cfg.loop.inject.cycle)), "epochs": int(cfg.train.epochs)}
+    line = {
+        "cycle": cycle,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "incumbent": incumbent.id,
+        "pairs": {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(train_pairs)},
+        "injected": bool(cfg.loop.inject and cycle == int(cfg.loop.inject.cycle)),
+        "epochs": int(cfg.train.epochs),
+    }
     inc_reports = incumbent_reports(registry, incumbent, cfg, eval_sets, cache)
     try:
         check_enough_pairs(len(train_pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
@@ -169,32 +214,60 @@ def run_cycle(cfg: DictConfig, registry: Registry, cycle: int, new_pairs: list[P
 
     continuing = incumbent.kind == "query_lora" and cfg.adapter.kind == "query_lora"
     if incumbent.kind == "query_lora" and not continuing:
-        raise RegistryError(f"incumbent {incumbent.id} is query_lora; candidates must be query_lora too "
-                            f"(its passages are the base model's), got adapter={cfg.adapter.kind}")
+        raise RegistryError(
+            f"incumbent {incumbent.id} is query_lora; candidates must be query_lora too "
+            f"(its passages are the base model's), got adapter={cfg.adapter.kind}"
+        )
     encoder = load_encoder(incumbent, cfg.encoder, trainable=True)
-    result = fit(cfg, encoder, train_pairs, replay, train_set, eval_sets, cache, zero_shot=inc_reports,
-                 adapter=not continuing, log_dir=run_dir)
+    result = fit(
+        cfg,
+        encoder,
+        train_pairs,
+        replay,
+        train_set,
+        eval_sets,
+        cache,
+        zero_shot=inc_reports,
+        adapter=not continuing,
+        log_dir=run_dir,
+    )
     reports = result.history[max(result.history)]
     kind = save_encoder(encoder, run_dir / "candidate")
-    candidate = registry.add(f"cycle{cycle}", kind=kind, path=str(run_dir / "candidate"), parent=incumbent.id,
-                             config=OmegaConf.to_container(cfg.adapter, resolve=True),
-                             metrics={name: r.means for name, r in reports.items()},
-                             data_fingerprint=fingerprint_pairs(train_pairs))
+    candidate = registry.add(
+        f"cycle{cycle}",
+        kind=kind,
+        path=str(run_dir / "candidate"),
+        parent=incumbent.id,
+        config=OmegaConf.to_container(cfg.adapter, resolve=True),
+        metrics={name: r.means for name, r in reports.items()},
+        data_fingerprint=fingerprint_pairs(train_pairs),
+    )
     for name, report in reports.items():
         report.save(registry.root / "reports" / candidate.id / f"{name}.json")
 
-    probes = {name: (inc_reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric],
-                     reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric])
-              for name in eval_sets if name != golden_name}
-    verdict = decide(inc_reports[golden_name].per_query[gate_cfg.metric], reports[golden_name].per_query[gate_cfg.metric],
-                     probes, gate_cfg)
+    probes = {
+        name: (
+            inc_reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric],
+            reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric],
+        )
+        for name in eval_sets
+        if name != golden_name
+    }
+    verdict = decide(
+        inc_reports[golden_name].per_query[gate_cfg.metric],
+        reports[golden_name].per_query[gate_cfg.metric],
+        probes,
+        gate_cfg,
+    )
     gate_eval, forgetting_eval = evidence(verdict, reports, inc_reports, golden_name)
     write_json(run_dir / "gate_eval.json", gate_eval)
     write_json(run_dir / "forgetting_eval.json", forgetting_eval)
 
     coverage = None
     if verdict.verdict == PROMOTED:
-        coverage = blue_green_index(registry, candidate, encoder, eval_sets[golden_name], cache, bool(cfg.show_progress))
+        coverage = blue_green_index(
+            registry, candidate, encoder, eval_sets[golden_name], cache, bool(cfg.show_progress)
+        )
         registry.promote(candidate.id, reason=f"cycle {cycle}: PROMOTED")
     elif verdict.verdict == PENDING_APPROVAL:
         registry.mark_pending(candidate.id)
@@ -204,15 +277,24 @@ def run_cycle(cfg: DictConfig, registry: Registry, cycle: int, new_pairs: list[P
     wall = time.perf_counter() - start
     device_hours = wall / 3600 * max(1, torch.cuda.device_count())
     return {
-        **line, "candidate": candidate.id, "verdict": verdict.verdict, "reasons": verdict.reasons,
+        **line,
+        "candidate": candidate.id,
+        "verdict": verdict.verdict,
+        "reasons": verdict.reasons,
         "metric": gate_cfg.metric,
-        "candidate_metric": verdict.golden.comparison.mean_b, "incumbent_metric": verdict.golden.comparison.mean_a,
+        "candidate_metric": verdict.golden.comparison.mean_b,
+        "incumbent_metric": verdict.golden.comparison.mean_a,
         "threshold": verdict.golden.comparison.mean_a + gate_cfg.margin,
         "golden": verdict.golden.to_dict(),
         "probes": forgetting_eval["probes"],
-        "coverage": coverage, "wall_s": wall, "train_wall_s": result.wall_s,
-        "cost": {"device_hours": device_hours, "price_per_hour": float(cfg.cost.price_per_hour),
-                 "total": device_hours * float(cfg.cost.price_per_hour)},
+        "coverage": coverage,
+        "wall_s": wall,
+        "train_wall_s": result.wall_s,
+        "cost": {
+            "device_hours": device_hours,
+            "price_per_hour": float(cfg.cost.price_per_hour),
+            "total": device_hours * float(cfg.cost.price_per_hour),
+        },
         "evidence": str(run_dir),
     }
 

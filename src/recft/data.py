@@ -126,8 +126,7 @@ def read_qrels(path: Path) -> list[tuple[int, str, str, int]]:
                 raise DataError(f"{path}:{lineno}: score {score_text!r} is not a number") from None
             if (qid, docid) in seen:
                 raise DataError(
-                    f"{path}:{lineno}: duplicate judgement for ({qid!r}, {docid!r}) "
-                    f"(first on line {seen[qid, docid]})"
+                    f"{path}:{lineno}: duplicate judgement for ({qid!r}, {docid!r}) (first on line {seen[qid, docid]})"
                 )
             seen[qid, docid] = lineno
             rows.append((lineno, qid, docid, score))
@@ -155,7 +154,8 @@ def load_beir(path: str | Path, split: str = "test", name: str | None = None) ->
         qrels_path = find_file(folder / "qrels", f"{split}.tsv")
     except DataError:
         splits = ", ".join(available_splits(folder)) or "none"
-        raise DataError(f"{folder / 'qrels' / (split + '.tsv')}: split {split!r} not found (available: {splits})")
+        missing = folder / "qrels" / f"{split}.tsv"
+        raise DataError(f"{missing}: split {split!r} not found (available: {splits})") from None
 
     corpus_path = find_file(folder, "corpus.jsonl")
     corpus, titles = read_id_text(corpus_path, with_title=True)
@@ -177,8 +177,13 @@ def load_beir(path: str | Path, split: str = "test", name: str | None = None) ->
         raise DataError(f"{qrels_path}: no query has a relevant (score > 0) document")
     queries = {qid: all_queries[qid] for qid in qrels}
     return Dataset(
-        name=name or folder.name, path=folder, split=split, corpus=corpus, queries=queries,
-        qrels=qrels, titles=titles,
+        name=name or folder.name,
+        path=folder,
+        split=split,
+        corpus=corpus,
+        queries=queries,
+        qrels=qrels,
+        titles=titles,
     )
 
 
@@ -199,5 +204,12 @@ def subsample_corpus(dataset: Dataset, max_docs: int, seed: int = 42) -> Dataset
     chosen = set(np.random.default_rng(seed).choice(len(others), size=min(room, len(others)), replace=False))
     keep = judged | {others[i] for i in chosen}
     corpus = {doc: text for doc, text in dataset.corpus.items() if doc in keep}
-    return Dataset(dataset.name, dataset.path, dataset.split, corpus, dataset.queries, dataset.qrels,
-                   {doc: t for doc, t in dataset.titles.items() if doc in keep})
+    return Dataset(
+        dataset.name,
+        dataset.path,
+        dataset.split,
+        corpus,
+        dataset.queries,
+        dataset.qrels,
+        {doc: t for doc, t in dataset.titles.items() if doc in keep},
+    )

@@ -131,12 +131,19 @@ class BiEncoder(torch.nn.Module):
     def tokenize(self, texts: Sequence[str], kind: Kind) -> dict[str, torch.Tensor]:
         prompt = self.prompts[kind]
         return self.tokenizer(
-            [prompt + t for t in texts], padding=True, truncation=True,
-            max_length=self.max_length, return_tensors="pt",
+            [prompt + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
         )
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: Kind = "passage", **extra,
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        kind: Kind = "passage",
+        **extra,
     ) -> torch.Tensor:
         """Embed a tokenized batch; differentiable (training uses this directly)."""
         base_only = kind == "passage" and self.passage_uses_base
@@ -161,7 +168,9 @@ class BiEncoder(torch.nn.Module):
             return out
         # Sort by token length so each batch pads to its own longest text, not the corpus's.
         lengths = self.tokenizer(
-            [self.prompts[kind] + t for t in texts], truncation=True, max_length=self.max_length,
+            [self.prompts[kind] + t for t in texts],
+            truncation=True,
+            max_length=self.max_length,
             return_length=True,
         )["length"]
         order = np.argsort(-np.asarray(lengths), kind="stable")
@@ -223,8 +232,12 @@ class BiEncoder(torch.nn.Module):
     def settings(self, kind: Kind) -> dict:
         """Everything besides the text that determines an embedding (the cache key)."""
         return {
-            "fingerprint": self.fingerprint_for(kind), "prompt": self.prompts[kind], "max_length": self.max_length,
-            "pooling": self.pooling, "normalize": self.normalize, "precision": self.precision,
+            "fingerprint": self.fingerprint_for(kind),
+            "prompt": self.prompts[kind],
+            "max_length": self.max_length,
+            "pooling": self.pooling,
+            "normalize": self.normalize,
+            "precision": self.precision,
         }
 
 

@@ -21,10 +21,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from recft import config as _config  # noqa: F401  (registers ${repo_path:} and ${minilm_path:})
+from recft import console as console_module
 from recft.cache import EmbeddingCache
 from recft.data import DataError, Dataset, load_beir
 from recft.encoder import BiEncoder, EncoderLoadError
@@ -33,7 +33,7 @@ from recft.metrics import per_query_metrics
 from recft.nevir import paired_accuracy, read_pairs
 from recft.report import Report, ReportError
 
-console = Console(stderr=True)
+console = console_module.err
 
 
 def evaluate_dataset(
@@ -84,10 +84,18 @@ def evaluate_dataset(
     timings["metrics_s"] = time.perf_counter() - start
 
     config = {
-        "encoder": encoder.name, "fingerprint": encoder.fingerprint, "pooling": encoder.pooling,
-        "max_length": encoder.max_length, "prompts": encoder.prompts, "precision": encoder.precision,
-        "device": str(encoder.device_), "data_path": str(dataset.path), "docs": len(doc_ids),
-        "k_values": list(k_values), "depth": depth, "min_relevance": min_relevance,
+        "encoder": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "pooling": encoder.pooling,
+        "max_length": encoder.max_length,
+        "prompts": encoder.prompts,
+        "precision": encoder.precision,
+        "device": str(encoder.device_),
+        "data_path": str(dataset.path),
+        "docs": len(doc_ids),
+        "k_values": list(k_values),
+        "depth": depth,
+        "min_relevance": min_relevance,
     }
     return Report(dataset.name, dataset.split, per_query, config=config, timings=timings)
 
@@ -104,8 +112,12 @@ def render(report: Report, baseline: Report | None = None) -> Table:
         row = [metric, f"{mean:.4f}", f"[{low:.4f}, {high:.4f}]", str(report.n[metric])]
         if baseline is not None and metric in baseline.per_query:
             cmp = report.compare_to(baseline, metric)
-            row += [f"{cmp.mean_a:.4f}", f"{cmp.delta:+.4f}", f"[{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}]",
-                    f"{cmp.effect_size:+.2f}"]
+            row += [
+                f"{cmp.mean_a:.4f}",
+                f"{cmp.delta:+.4f}",
+                f"[{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}]",
+                f"{cmp.effect_size:+.2f}",
+            ]
         table.add_row(*row)
     return table
 
@@ -117,13 +129,19 @@ def run(cfg: DictConfig, run_dir: Path) -> Report:
     console.print(f"{dataset!r}; encoder {encoder.name} ({encoder.precision} on {encoder.device_})")
     total = time.perf_counter()
     report = evaluate_dataset(
-        encoder, dataset, EmbeddingCache(cfg.cache_dir), k_values=list(cfg.eval.k_values),
-        depth=int(cfg.eval.depth), min_relevance=int(cfg.data.min_relevance), pairs_path=cfg.data.pairs,
-        show_progress=bool(cfg.show_progress), index_dir=run_dir / "index" if cfg.eval.save_index else None,
+        encoder,
+        dataset,
+        EmbeddingCache(cfg.cache_dir),
+        k_values=list(cfg.eval.k_values),
+        depth=int(cfg.eval.depth),
+        min_relevance=int(cfg.data.min_relevance),
+        pairs_path=cfg.data.pairs,
+        show_progress=bool(cfg.show_progress),
+        index_dir=run_dir / "index" if cfg.eval.save_index else None,
     )
     report.timings["total_s"] = time.perf_counter() - total
     report.config["hydra"] = OmegaConf.to_container(cfg, resolve=True)
-    Console().print(render(report, baseline))
+    console_module.out().print(render(report, baseline))
     path = report.save(run_dir / "report.json")
     timings = report.timings
     rate = f", {timings['passages_per_s']:.1f} passages/s" if "passages_per_s" in timings else " (corpus cached)"

@@ -59,8 +59,14 @@ class Check:
     reason: str = ""
 
     def to_dict(self) -> dict:
-        return {"name": self.name, **self.comparison.to_dict(), "threshold": self.threshold,
-                "outcome": self.outcome, "n_needed": self.n_needed, "reason": self.reason}
+        return {
+            "name": self.name,
+            **self.comparison.to_dict(),
+            "threshold": self.threshold,
+            "outcome": self.outcome,
+            "n_needed": self.n_needed,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -76,8 +82,13 @@ class Verdict:
         return self.verdict in (PROMOTED, PENDING_APPROVAL)
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "reasons": self.reasons, "golden": self.golden.to_dict(),
-                "probes": [p.to_dict() for p in self.probes], "config": self.config}
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "golden": self.golden.to_dict(),
+            "probes": [p.to_dict() for p in self.probes],
+            "config": self.config,
+        }
 
 
 def queries_needed(deltas_sd: float, delta: float, threshold: float, confidence: float = 0.95) -> int | None:
@@ -100,20 +111,44 @@ def check_golden(incumbent: Mapping[str, float], candidate: Mapping[str, float],
     cmp = compare(incumbent, candidate, cfg.metric, cfg.confidence, cfg.n_resamples, cfg.seed)
     ci = f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}"
     if cmp.n < cfg.min_queries:
-        return Check("golden", cmp, cfg.margin, "inconclusive", cfg.min_queries,
-                     f"golden {cfg.metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}")
+        return Check(
+            "golden",
+            cmp,
+            cfg.margin,
+            "inconclusive",
+            cfg.min_queries,
+            f"golden {cfg.metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}",
+        )
     if cmp.ci_high < 0:
         return Check("golden", cmp, 0.0, "worse", None, f"golden {cfg.metric} worse than the incumbent: {ci}")
     if cmp.ci_low > cfg.margin:
-        return Check("golden", cmp, cfg.margin, "better", None,
-                     f"golden {cfg.metric} better than the incumbent by more than {cfg.margin}: {ci}")
+        return Check(
+            "golden",
+            cmp,
+            cfg.margin,
+            "better",
+            None,
+            f"golden {cfg.metric} better than the incumbent by more than {cfg.margin}: {ci}",
+        )
     if cmp.ci_high <= cfg.margin:
-        return Check("golden", cmp, cfg.margin, "not_better", None,
-                     f"golden {cfg.metric} not better than the incumbent by more than {cfg.margin}: {ci}")
+        return Check(
+            "golden",
+            cmp,
+            cfg.margin,
+            "not_better",
+            None,
+            f"golden {cfg.metric} not better than the incumbent by more than {cfg.margin}: {ci}",
+        )
     needed = queries_needed(_sd(cmp), cmp.delta, cfg.margin, cfg.confidence)
-    return Check("golden", cmp, cfg.margin, "inconclusive", needed,
-                 f"golden {cfg.metric}: CI straddles the margin {cfg.margin}: {ci}; "
-                 f"~{needed if needed else '∞'} queries would decide it")
+    return Check(
+        "golden",
+        cmp,
+        cfg.margin,
+        "inconclusive",
+        needed,
+        f"golden {cfg.metric}: CI straddles the margin {cfg.margin}: {ci}; "
+        f"~{needed if needed else '∞'} queries would decide it",
+    )
 
 
 def check_probe(name: str, incumbent: Mapping[str, float], candidate: Mapping[str, float], cfg: GateConfig) -> Check:
@@ -122,18 +157,42 @@ def check_probe(name: str, incumbent: Mapping[str, float], candidate: Mapping[st
     cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed)
     ci = f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}"
     if cmp.n < cfg.min_queries:
-        return Check(name, cmp, threshold, "inconclusive", cfg.min_queries,
-                     f"probe {name} {metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}")
+        return Check(
+            name,
+            cmp,
+            threshold,
+            "inconclusive",
+            cfg.min_queries,
+            f"probe {name} {metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}",
+        )
     if cmp.ci_high < threshold:
-        return Check(name, cmp, threshold, "forgetting", None,
-                     f"probe {name} {metric} dropped by more than {cfg.forgetting_tolerance}: {ci}")
+        return Check(
+            name,
+            cmp,
+            threshold,
+            "forgetting",
+            None,
+            f"probe {name} {metric} dropped by more than {cfg.forgetting_tolerance}: {ci}",
+        )
     if cmp.ci_low > threshold:
-        return Check(name, cmp, threshold, "ok", None,
-                     f"probe {name} {metric}: forgetting beyond {cfg.forgetting_tolerance} ruled out: {ci}")
+        return Check(
+            name,
+            cmp,
+            threshold,
+            "ok",
+            None,
+            f"probe {name} {metric}: forgetting beyond {cfg.forgetting_tolerance} ruled out: {ci}",
+        )
     needed = queries_needed(_sd(cmp), cmp.delta, threshold, cfg.confidence)
-    return Check(name, cmp, threshold, "inconclusive", needed,
-                 f"probe {name} {metric}: CI straddles −{cfg.forgetting_tolerance}: {ci}; "
-                 f"~{needed if needed else '∞'} queries would decide it")
+    return Check(
+        name,
+        cmp,
+        threshold,
+        "inconclusive",
+        needed,
+        f"probe {name} {metric}: CI straddles −{cfg.forgetting_tolerance}: {ci}; "
+        f"~{needed if needed else '∞'} queries would decide it",
+    )
 
 
 def decide(

@@ -91,8 +91,6 @@ class Index:
             raise IndexMismatchError(f"{folder / 'ids.json'}: {len(ids)} ids for {cpu.ntotal} vectors")
         index = cls(cpu.d, use_gpu=use_gpu)
         index.cpu_index = cpu
-        index._search_index = (
-            faiss.index_cpu_to_gpu(index._gpu_resources, 0, cpu) if index.on_gpu else cpu
-        )
+        index._search_index = faiss.index_cpu_to_gpu(index._gpu_resources, 0, cpu) if index.on_gpu else cpu
         index.ids = [str(i) for i in ids]
         return index

@@ -1,11 +1,11 @@
 """Human-side commands for the registry: history, approve, reject, rollback, figures.
 
-    python -m recft.manage history                   # table of every cycle
-    python -m recft.manage approve v0003-cycle2      # promote a PENDING_APPROVAL candidate
-    python -m recft.manage reject v0003-cycle2
-    python -m recft.manage rollback                  # reinstate the previous incumbent
-    python -m recft.manage figures                   # redraw the figures from history.jsonl
-    (all take --registry DIR; default outputs/registry)
+python -m recft.manage history                   # table of every cycle
+python -m recft.manage approve v0003-cycle2      # promote a PENDING_APPROVAL candidate
+python -m recft.manage reject v0003-cycle2
+python -m recft.manage rollback                  # reinstate the previous incumbent
+python -m recft.manage figures                   # redraw the figures from history.jsonl
+(all take --registry DIR; default outputs/registry)
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
 from rich.table import Table
 
+from recft import console as console_module
 from recft.config import repo_path
 from recft.cycle import history_lines
 from recft.registry import Registry, RegistryError
@@ -23,19 +23,41 @@ from recft.registry import Registry, RegistryError
 
 def history_table(lines: list[dict]) -> Table:
     table = Table(title="recft cycles")
-    for column in ("cycle", "date", "pairs new/total", "incumbent", "candidate", "metric", "Δ [95% CI]", "n",
-                   "probes Δ", "verdict", "wall s", "cost"):
+    for column in (
+        "cycle",
+        "date",
+        "pairs new/total",
+        "incumbent",
+        "candidate",
+        "metric",
+        "Δ [95% CI]",
+        "n",
+        "probes Δ",
+        "verdict",
+        "wall s",
+        "cost",
+    ):
         table.add_column(column)
     for ln in lines:
         golden = ln.get("golden")
         delta = f"{golden['delta']:+.4f} [{golden['ci_low']:+.4f}, {golden['ci_high']:+.4f}]" if golden else "–"
-        probes = ", ".join(f"{p['name']} {p['delta']:+.4f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]"
-                           for p in ln.get("probes", []))
-        table.add_row(str(ln["cycle"]), ln["date"][:19], f"{ln['pairs']['new']}/{ln['pairs']['total']}",
-                      ln.get("incumbent", ""), ln.get("candidate", "–"),
-                      f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
-                      delta, str(golden["n"]) if golden else "–", probes or "–", ln["verdict"],
-                      f"{ln['wall_s']:.0f}", f"{ln.get('cost', {}).get('total', 0):.4f}")
+        probes = ", ".join(
+            f"{p['name']} {p['delta']:+.4f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" for p in ln.get("probes", [])
+        )
+        table.add_row(
+            str(ln["cycle"]),
+            ln["date"][:19],
+            f"{ln['pairs']['new']}/{ln['pairs']['total']}",
+            ln.get("incumbent", ""),
+            ln.get("candidate", "–"),
+            f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
+            delta,
+            str(golden["n"]) if golden else "–",
+            probes or "–",
+            ln["verdict"],
+            f"{ln['wall_s']:.0f}",
+            f"{ln.get('cost', {}).get('total', 0):.4f}",
+        )
     return table
 
 
@@ -52,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         registry = Registry(args.registry)
         if args.command == "history":
-            Console(width=None if sys.stdout.isatty() else 240).print(history_table(history_lines(registry.root / "history.jsonl")))
+            console_module.out().print(history_table(history_lines(registry.root / "history.jsonl")))
             incumbent = registry.incumbent()
             print(f"incumbent: {incumbent.id if incumbent else 'none'}")
         elif args.command == "approve":

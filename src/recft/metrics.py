@@ -37,7 +37,9 @@ def metric_names(k_values: Iterable[int], depth: int) -> list[str]:
 
 
 def _query_tensors(
-    ranked: Sequence[str], judged: Mapping[str, int], max_k: int,
+    ranked: Sequence[str],
+    judged: Mapping[str, int],
+    max_k: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pseudo-scores and graded targets for one query.
 
@@ -54,7 +56,11 @@ def _query_tensors(
 
 
 def per_query_metrics(
-    run: Run, qrels: Qrels, k_values: Iterable[int] = (1, 5, 10, 100), depth: int = 100, min_relevance: int = 1,
+    run: Run,
+    qrels: Qrels,
+    k_values: Iterable[int] = (1, 5, 10, 100),
+    depth: int = 100,
+    min_relevance: int = 1,
 ) -> dict[str, dict[str, float]]:
     """Return {metric name: {query id: value}} for every query in ``qrels``.
 
@@ -79,5 +85,6 @@ def per_query_metrics(
 
 
 def means(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    return {name: float(np.mean(list(values.values()))) if values else float("nan")
-            for name, values in per_query.items()}
+    return {
+        name: float(np.mean(list(values.values()))) if values else float("nan") for name, values in per_query.items()
+    }

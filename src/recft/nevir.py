@@ -59,8 +59,11 @@ def read_pairs(path: str | Path, query_ids: Mapping | set, doc_ids: Mapping | se
 
 
 def paired_accuracy(
-    pairs: list[Pair], query_emb: np.ndarray, query_row: Mapping[str, int],
-    doc_emb: np.ndarray, doc_row: Mapping[str, int],
+    pairs: list[Pair],
+    query_emb: np.ndarray,
+    query_row: Mapping[str, int],
+    doc_emb: np.ndarray,
+    doc_row: Mapping[str, int],
 ) -> dict[str, float]:
     """Per-pair correctness (1.0 / 0.0), keyed by pair id; the mean is NevIR's paired accuracy."""
     q1 = query_emb[[query_row[p.q1] for p in pairs]]

@@ -91,8 +91,9 @@ class PairCollator:
     query side, which on a CPU is several times cheaper than encoding 256-token passages.
     """
 
-    def __init__(self, encoder, negatives: dict | None = None, num_negatives: int = 0,
-                 passage_embeddings: dict | None = None):
+    def __init__(
+        self, encoder, negatives: dict | None = None, num_negatives: int = 0, passage_embeddings: dict | None = None
+    ):
         self.encoder = encoder
         self.negatives = negatives or {}
         self.num_negatives = num_negatives
@@ -112,7 +113,8 @@ class PairCollator:
             "query": self.encoder.tokenize([p.query for p in pairs], "query"),
             "passage": self.passages([p.passage for p in pairs]),
             "positive_ids": [self.doc_key(p.source, p.doc_id) for p in pairs],
-            "negatives": None, "negative_ids": None,
+            "negatives": None,
+            "negative_ids": None,
         }
         if self.num_negatives:
             texts, ids = [], []

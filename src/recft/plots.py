@@ -21,8 +21,15 @@ import numpy as np  # noqa: E402
 
 from recft.gate import GateConfig, check_probe  # noqa: E402
 
-COLORS = {"PROMOTED": "tab:green", "PENDING_APPROVAL": "tab:olive", "REJECTED": "tab:gray", "ROLLBACK": "tab:red",
-          "FORGETTING_DETECTED": "tab:purple", "INCONCLUSIVE": "tab:orange", "SKIPPED": "lightgray"}
+COLORS = {
+    "PROMOTED": "tab:green",
+    "PENDING_APPROVAL": "tab:olive",
+    "REJECTED": "tab:gray",
+    "ROLLBACK": "tab:red",
+    "FORGETTING_DETECTED": "tab:purple",
+    "INCONCLUSIVE": "tab:orange",
+    "SKIPPED": "lightgray",
+}
 
 
 def read_history(path: str | Path) -> list[dict]:
@@ -37,10 +44,21 @@ def golden_figure(lines: list[dict], out: Path) -> Path:
     ax.plot(cycles, [ln["threshold"] for ln in decided], ls=":", color="black", label="gate threshold")
     for ln in decided:
         golden = ln["golden"]
-        ax.errorbar(ln["cycle"], ln["candidate_metric"], color=COLORS.get(ln["verdict"], "blue"), fmt="o",
-                    yerr=[[golden["delta"] - golden["ci_low"]], [golden["ci_high"] - golden["delta"]]], capsize=4)
-        ax.annotate(ln["verdict"].replace("_", " ").lower(), (ln["cycle"], ln["candidate_metric"]),
-                    textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.errorbar(
+            ln["cycle"],
+            ln["candidate_metric"],
+            color=COLORS.get(ln["verdict"], "blue"),
+            fmt="o",
+            yerr=[[golden["delta"] - golden["ci_low"]], [golden["ci_high"] - golden["delta"]]],
+            capsize=4,
+        )
+        ax.annotate(
+            ln["verdict"].replace("_", " ").lower(),
+            (ln["cycle"], ln["candidate_metric"]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+        )
     metric = decided[0]["metric"] if decided else "metric"
     n = decided[0]["golden"]["n"] if decided else 0
     ax.set(xlabel="cycle", ylabel=f"golden {metric} (n={n})", title="Candidate vs incumbent (error bar: 95 % CI of Δ)")
@@ -57,9 +75,14 @@ def probes_figure(lines: list[dict], out: Path) -> Path:
     names = sorted({p["name"] for ln in lines for p in ln.get("probes", [])})
     for offset, name in zip(np.linspace(-0.1, 0.1, max(len(names), 1)), names):
         rows = [(ln["cycle"], p) for ln in lines for p in ln.get("probes", []) if p["name"] == name]
-        ax.errorbar([c + offset for c, _ in rows], [p["delta"] for _, p in rows], fmt="o", capsize=4,
-                    yerr=[[p["delta"] - p["ci_low"] for _, p in rows], [p["ci_high"] - p["delta"] for _, p in rows]],
-                    label=f"{name} (n={rows[0][1]['n']})" if rows else name)
+        ax.errorbar(
+            [c + offset for c, _ in rows],
+            [p["delta"] for _, p in rows],
+            fmt="o",
+            capsize=4,
+            yerr=[[p["delta"] - p["ci_low"] for _, p in rows], [p["ci_high"] - p["delta"] for _, p in rows]],
+            label=f"{name} (n={rows[0][1]['n']})" if rows else name,
+        )
         if rows:
             ax.axhline(rows[0][1]["threshold"], ls=":", color="tab:red")
     ax.axhline(0, color="black", lw=0.8)
@@ -71,8 +94,9 @@ def probes_figure(lines: list[dict], out: Path) -> Path:
     return out
 
 
-def verdict_shares_by_n(deltas: np.ndarray, tolerance: float, sizes: list[int], draws: int = 100,
-                        seed: int = 42) -> dict[int, dict[str, float]]:
+def verdict_shares_by_n(
+    deltas: np.ndarray, tolerance: float, sizes: list[int], draws: int = 100, seed: int = 42
+) -> dict[int, dict[str, float]]:
     """Share of forgetting / inconclusive / ok outcomes when the probe is subsampled to each size."""
     rng = np.random.default_rng(seed)
     cfg = GateConfig(forgetting_tolerance=tolerance, min_queries=1, n_resamples=1000)
@@ -101,8 +125,11 @@ def forgetting_vs_n_figure(lines: list[dict], out: Path, draws: int = 100) -> Pa
         values = np.array([shares[n][outcome] for n in sizes])
         ax.bar([str(n) for n in sizes], values, bottom=bottom, color=color, label=outcome)
         bottom += values
-    ax.set(xlabel="probe queries n (subsampled)", ylabel=f"share of {draws} draws",
-           title=f"Forgetting verdict vs probe size — {probe['name']}, cycle {cycle} (full-probe Δ {probe['delta']:+.3f})")
+    ax.set(
+        xlabel="probe queries n (subsampled)",
+        ylabel=f"share of {draws} draws",
+        title=f"Forgetting verdict vs probe size — {probe['name']}, cycle {cycle} (full-probe Δ {probe['delta']:+.3f})",
+    )
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
@@ -114,6 +141,9 @@ def cycle_figures(history_path: str | Path, out_dir: str | Path) -> list[Path]:
     lines = read_history(history_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [golden_figure(lines, out_dir / "golden.png"), probes_figure(lines, out_dir / "probes.png"),
-             forgetting_vs_n_figure(lines, out_dir / "forgetting_vs_n.png")]
+    paths = [
+        golden_figure(lines, out_dir / "golden.png"),
+        probes_figure(lines, out_dir / "probes.png"),
+        forgetting_vs_n_figure(lines, out_dir / "forgetting_vs_n.png"),
+    ]
     return [p for p in paths if p is not None]

@@ -138,8 +138,9 @@ class Registry:
 
     @staticmethod
     def _row(row) -> Version:
-        return Version(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]),
-                       json.loads(row[8]), row[9])
+        return Version(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]), row[9]
+        )
 
     def get(self, version_id: str) -> Version:
         with self._connect() as db:
@@ -167,8 +168,17 @@ class Registry:
         count = db.execute("SELECT count(*) FROM versions").fetchone()[0]
         return f"v{count + 1:04d}-{safe_id(name)}"
 
-    def add(self, name: str, kind: str, path: str | None, parent: str | None = None, status: str = "candidate",
-            config: dict | None = None, metrics: dict | None = None, data_fingerprint: str | None = None) -> Version:
+    def add(
+        self,
+        name: str,
+        kind: str,
+        path: str | None,
+        parent: str | None = None,
+        status: str = "candidate",
+        config: dict | None = None,
+        metrics: dict | None = None,
+        data_fingerprint: str | None = None,
+    ) -> Version:
         if status not in ("candidate", "incumbent"):
             raise RegistryError(f"a new version starts as candidate or incumbent, not {status!r}")
         with self.transaction() as db:
@@ -177,8 +187,16 @@ class Registry:
             version_id = self._new_id(db, name)
             db.execute(
                 "INSERT INTO versions VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, '')",
-                (version_id, parent, now(), kind, path, data_fingerprint, json.dumps(config or {}),
-                 json.dumps(metrics or {})),
+                (
+                    version_id,
+                    parent,
+                    now(),
+                    kind,
+                    path,
+                    data_fingerprint,
+                    json.dumps(config or {}),
+                    json.dumps(metrics or {}),
+                ),
             )
             if status == "incumbent":
                 self._make_incumbent(db, version_id, "initial version")

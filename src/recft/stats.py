@@ -38,7 +38,10 @@ class PairedComparison:
 
 
 def bootstrap_ci(
-    values: np.ndarray, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 42,
+    values: np.ndarray,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 42,
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of ``values`` (seeded, so reports are reproducible)."""
     values = np.asarray(values, dtype=np.float64)
@@ -47,8 +50,13 @@ def bootstrap_ci(
     if np.all(values == values[0]):  # no spread: the bootstrap distribution is a point
         return float(values[0]), float(values[0])
     result = scipy_stats.bootstrap(
-        (values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-        vectorized=True, batch=max(1, min(n_resamples, 20_000_000 // values.size)),
+        (values,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        vectorized=True,
+        batch=max(1, min(n_resamples, 20_000_000 // values.size)),
         rng=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -74,15 +82,25 @@ def paired_arrays(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[list[
 
 
 def compare(
-    a: Mapping[str, float], b: Mapping[str, float], metric: str = "metric",
-    confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 42,
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    metric: str = "metric",
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 42,
 ) -> PairedComparison:
     """Compare per-query scores of system A (baseline) and B (candidate); delta = B − A."""
     _, va, vb = paired_arrays(a, b)
     deltas = vb - va
     low, high = bootstrap_ci(deltas, confidence, n_resamples, seed)
     return PairedComparison(
-        metric=metric, n=int(deltas.size), mean_a=float(va.mean()), mean_b=float(vb.mean()),
-        delta=float(deltas.mean()), ci_low=low, ci_high=high, effect_size=cohens_dz(deltas),
+        metric=metric,
+        n=int(deltas.size),
+        mean_a=float(va.mean()),
+        mean_b=float(vb.mean()),
+        delta=float(deltas.mean()),
+        ci_low=low,
+        ci_high=high,
+        effect_size=cohens_dz(deltas),
         confidence=confidence,
     )

@@ -22,10 +22,10 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from recft import config as _config  # noqa: F401  (registers resolvers)
+from recft import console as console_module
 from recft.adapters import apply_adapter, trainable_parameters
 from recft.atomic import write_json
 from recft.cache import EmbeddingCache
@@ -35,11 +35,11 @@ from recft.export import export_sentence_transformers
 from recft.faults import pause_point
 from recft.index import Index
 from recft.module import BiEncoderModule
-from recft.pairs import MixedBatchSampler, PairCollator, Pair, pairs_from_dataset
+from recft.pairs import MixedBatchSampler, Pair, PairCollator, pairs_from_dataset
 from recft.report import Report
 from recft.validation import EvalSet, RetrievalValidation
 
-console = Console(stderr=True)
+console = console_module.err
 
 
 class SmallDataError(ValueError):
@@ -97,9 +97,16 @@ def summary_table(summary: dict) -> Table:
         table.add_column(column, justify="left" if column in ("set", "metric") else "right")
     for name, rows in summary["deltas"].items():
         for row in rows:
-            table.add_row(name, row["metric"], str(row["n"]), f"{row['mean_a']:.4f}", f"{row['mean_b']:.4f}",
-                          f"{row['delta']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
-                          f"{row['effect_size']:+.2f}")
+            table.add_row(
+                name,
+                row["metric"],
+                str(row["n"]),
+                f"{row['mean_a']:.4f}",
+                f"{row['mean_b']:.4f}",
+                f"{row['delta']:+.4f}",
+                f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
+                f"{row['effect_size']:+.2f}",
+            )
     return table
 
 
@@ -113,9 +120,18 @@ class FitResult:
     epochs: int
 
 
-def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pair], train_set: Dataset,
-        eval_sets: dict[str, EvalSet], cache: EmbeddingCache, zero_shot: dict[str, Report] | None = None,
-        adapter: bool = True, log_dir: Path | None = None) -> FitResult:
+def fit(
+    cfg: DictConfig,
+    encoder: BiEncoder,
+    target: list[Pair],
+    replay: list[Pair],
+    train_set: Dataset,
+    eval_sets: dict[str, EvalSet],
+    cache: EmbeddingCache,
+    zero_shot: dict[str, Report] | None = None,
+    adapter: bool = True,
+    log_dir: Path | None = None,
+) -> FitResult:
     """Mine (optional), attach the adapter (unless ``adapter=False``: the encoder already has one to
     keep training), train with per-epoch validation, return the encoder and the validation history."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -124,11 +140,14 @@ def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pa
     mine = lambda: mine_negatives(cfg, encoder, cache, target, train_set, forbidden)  # noqa: E731
     negatives = mine() if num_negatives else {}
     if adapter:
-        apply_adapter(encoder, **{k: v for k, v in OmegaConf.to_container(cfg.adapter, resolve=True).items()
-                                  if k != "lr"})
+        apply_adapter(
+            encoder, **{k: v for k, v in OmegaConf.to_container(cfg.adapter, resolve=True).items() if k != "lr"}
+        )
     trainable, total = trainable_parameters(encoder)
-    console.print(f"{len(target)} target + {len(replay)} replay pairs (α={cfg.data.alpha}); "
-                  f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train")
+    console.print(
+        f"{len(target)} target + {len(replay)} replay pairs (α={cfg.data.alpha}); "
+        f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train"
+    )
 
     collator = PairCollator(encoder, negatives, num_negatives)
     if encoder.passage_uses_base:  # frozen passage tower: embed every training passage once, via the cache
@@ -140,13 +159,24 @@ def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pa
     sampler = MixedBatchSampler(len(target), len(replay), int(cfg.train.batch_size), float(cfg.data.alpha), cfg.seed)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([target, replay]) if replay else target,
-        batch_sampler=sampler, collate_fn=collator,
+        batch_sampler=sampler,
+        collate_fn=collator,
     )
-    module = BiEncoderModule(encoder, instantiate(cfg.loss), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
-                             warmup_steps=cfg.train.warmup_steps)
-    validation = RetrievalValidation(eval_sets, cache, cfg.eval.k_values, int(cfg.eval.depth),
-                                     every_n_epochs=int(cfg.train.get("validate_every_n_epochs", 1)),
-                                     show_progress=bool(cfg.show_progress))
+    module = BiEncoderModule(
+        encoder,
+        instantiate(cfg.loss),
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+        warmup_steps=cfg.train.warmup_steps,
+    )
+    validation = RetrievalValidation(
+        eval_sets,
+        cache,
+        cfg.eval.k_values,
+        int(cfg.eval.depth),
+        every_n_epochs=int(cfg.train.get("validate_every_n_epochs", 1)),
+        show_progress=bool(cfg.show_progress),
+    )
     if zero_shot is not None:
         validation.history[0] = zero_shot
     loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
@@ -154,8 +184,7 @@ def fit(cfg: DictConfig, encoder: BiEncoder, target: list[Pair], replay: list[Pa
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     pause_point("training")
-    return FitResult(encoder, validation.history, time.perf_counter() - start, trainable, total,
-                     trainer.current_epoch)
+    return FitResult(encoder, validation.history, time.perf_counter() - start, trainable, total, trainer.current_epoch)
 
 
 def load_eval_sets(cfg: DictConfig) -> dict[str, EvalSet]:
@@ -182,18 +211,23 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     first, last = result.history[0], result.history[max(result.history)]
     summary = {
         "pairs": {"target": len(target), "replay": len(replay), "alpha": float(cfg.data.alpha)},
-        "parameters": {"trainable": result.trainable, "total": result.total}, "wall_s": result.wall_s,
+        "parameters": {"trainable": result.trainable, "total": result.total},
+        "wall_s": result.wall_s,
         "model_dir": str(model_dir),
-        "epochs": {epoch: {name: r.means for name, r in reports.items()}
-                   for epoch, reports in result.history.items()},
-        "deltas": {name: [last[name].compare_to(first[name], m, seed=cfg.seed).to_dict()
-                          for m in cfg.eval.report_metrics if m in last[name].per_query]
-                   for name in eval_sets},
+        "epochs": {epoch: {name: r.means for name, r in reports.items()} for epoch, reports in result.history.items()},
+        "deltas": {
+            name: [
+                last[name].compare_to(first[name], m, seed=cfg.seed).to_dict()
+                for m in cfg.eval.report_metrics
+                if m in last[name].per_query
+            ]
+            for name in eval_sets
+        },
     }
     for name, report in last.items():
         report.save(run_dir / "reports" / f"{name}.json")
     write_json(run_dir / "summary.json", summary)
-    Console().print(summary_table(summary))
+    console_module.out().print(summary_table(summary))
     console.print(f"trained {result.epochs} epochs in {result.wall_s:.0f} s")
     print(run_dir / "summary.json")
     return summary
@@ -214,7 +248,9 @@ def embed_frozen_passages(collator: PairCollator, cache: EmbeddingCache, texts, 
     texts = list(texts) + [t for docs in collator.negatives.values() for _, t in docs]
     missing = [t for t in dict.fromkeys(texts) if t not in collator.passage_embeddings]
     if missing:
-        collator.passage_embeddings.update(zip(missing, cache.encode(collator.encoder, missing, "passage", show_progress)))
+        collator.passage_embeddings.update(
+            zip(missing, cache.encode(collator.encoder, missing, "passage", show_progress))
+        )
 
 
 class Remine(pl.Callback):
@@ -237,8 +273,13 @@ def objective(summary: dict, cfg: DictConfig) -> float:
     """Golden gain minus λ × probe loss (primary metric), for sweepers; λ = 0 gives plain golden Δ."""
     metric = cfg.eval.primary
     gain = next(r["delta"] for r in summary["deltas"][cfg.data.name] if r["metric"] == metric)
-    probe_losses = [max(0.0, -r["delta"]) for name, rows in summary["deltas"].items() if name != cfg.data.name
-                    for r in rows if r["metric"] == metric]
+    probe_losses = [
+        max(0.0, -r["delta"])
+        for name, rows in summary["deltas"].items()
+        if name != cfg.data.name
+        for r in rows
+        if r["metric"] == metric
+    ]
     return gain - float(cfg.train.forgetting_penalty) * sum(probe_losses)
 
 

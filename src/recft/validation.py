@@ -29,8 +29,15 @@ class EvalSet:
 
 
 class RetrievalValidation(pl.Callback):
-    def __init__(self, sets: dict[str, EvalSet], cache: EmbeddingCache, k_values=(1, 5, 10, 100), depth: int = 100,
-                 every_n_epochs: int = 1, show_progress: bool = False):
+    def __init__(
+        self,
+        sets: dict[str, EvalSet],
+        cache: EmbeddingCache,
+        k_values=(1, 5, 10, 100),
+        depth: int = 100,
+        every_n_epochs: int = 1,
+        show_progress: bool = False,
+    ):
         self.sets, self.cache = sets, cache
         self.k_values, self.depth = tuple(k_values), depth
         self.every_n_epochs, self.show_progress = every_n_epochs, show_progress
@@ -40,8 +47,16 @@ class RetrievalValidation(pl.Callback):
         was_training = module.training
         module.eval()
         reports = {
-            name: evaluate_dataset(module.encoder, spec.dataset, self.cache, self.k_values, self.depth,
-                                   spec.min_relevance, spec.pairs_path, self.show_progress)
+            name: evaluate_dataset(
+                module.encoder,
+                spec.dataset,
+                self.cache,
+                self.k_values,
+                self.depth,
+                spec.min_relevance,
+                spec.pairs_path,
+                self.show_progress,
+            )
             for name, spec in self.sets.items()
         }
         module.train(was_training)
@@ -49,8 +64,9 @@ class RetrievalValidation(pl.Callback):
 
     def _log(self, trainer: pl.Trainer, epoch: int, reports: dict[str, Report]) -> None:
         self.history[epoch] = reports
-        metrics = {f"val/{name}/{metric}": value
-                   for name, report in reports.items() for metric, value in report.means.items()}
+        metrics = {
+            f"val/{name}/{metric}": value for name, report in reports.items() for metric, value in report.means.items()
+        }
         metrics["epoch"] = epoch
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=epoch)
