@@ -10,7 +10,7 @@ import sys
 
 from rich.console import Console
 
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def out() -> Console:
