@@ -41,7 +41,7 @@ def golden_figure(lines: list[dict], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     cycles = [ln["cycle"] for ln in decided]
     ax.step(cycles, [ln["incumbent_metric"] for ln in decided], where="mid", color="black", label="incumbent")
-    ax.plot(cycles, [ln["threshold"] for ln in decided], ls=":", color="black", label="gate threshold")
+    ax.step(cycles, [ln["threshold"] for ln in decided], where="mid", ls=":", color="black", label="gate threshold")
     for ln in decided:
         golden = ln["golden"]
         ax.errorbar(
