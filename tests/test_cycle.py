@@ -32,6 +32,7 @@ def cycle_overrides(model_dir, data_dir, out_dir, *extra):
         f"cache_dir={out_dir}/cache",
         f"registry.root={out_dir}/registry",
         "show_progress=false",
+        *([] if any(e.startswith("logger=") for e in extra) else ["logger=csv"]),  # W&B only where tested
         "train.batch_size=4",
         "train.min_pairs=1",
         "train.warmup_steps=1",

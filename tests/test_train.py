@@ -25,6 +25,7 @@ def compose_train(model_dir, data_dir, out_dir, *extra):
         f"output_dir={out_dir}",
         f"cache_dir={out_dir}/cache",
         "show_progress=false",
+        *([] if any(e.startswith("logger=") for e in extra) else ["logger=csv"]),  # W&B only where tested
         "train.epochs=2",
         "train.batch_size=4",
         "train.min_pairs=1",

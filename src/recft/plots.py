@@ -123,7 +123,7 @@ def forgetting_vs_n_figure(lines: list[dict], out: Path, draws: int = 100) -> Pa
     bottom = np.zeros(len(sizes))
     for outcome, color in (("forgetting", "tab:purple"), ("inconclusive", "tab:orange"), ("ok", "tab:green")):
         values = np.array([shares[n][outcome] for n in sizes])
-        ax.bar([str(n) for n in sizes], values, bottom=bottom, color=color, label=outcome)
+        ax.bar(range(len(sizes)), values, bottom=bottom, color=color, label=outcome)
         bottom += values
     ax.set(
         xlabel="probe queries n (subsampled)",
