@@ -118,3 +118,27 @@ def tiny_train_beir(tmp_path) -> Path:
     folder = write_beir(tmp_path / "tiny", TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TINY_QRELS)
     write_beir(folder, TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TRAIN_QRELS, split="train")
     return folder
+
+
+def tiny_run_overrides(model_dir, data_dir, out_dir, *extra) -> list[str]:
+    """Hydra overrides that point a train/cycle config at the tiny model and data (CSV logging
+    unless a test asks for a logger)."""
+    return [
+        f"encoder.name_or_path={model_dir}",
+        "encoder.batch_size=8",
+        "encoder.max_length=32",
+        f"data.path={data_dir}",
+        "data.name=tiny",
+        f"probes.trecdl.path={data_dir}",
+        "probes.trecdl.name=tiny-probe",
+        "probes.trecdl.min_relevance=1",
+        f"output_dir={out_dir}",
+        f"cache_dir={out_dir}/cache",
+        "show_progress=false",
+        *([] if any(e.startswith("logger=") for e in extra) else ["logger=csv"]),
+        "train.batch_size=4",
+        "train.min_pairs=1",
+        "train.warmup_steps=1",
+        "train.lr=1e-3",
+        *extra,
+    ]

@@ -15,33 +15,22 @@ from recft.cycle import arrivals, history_lines, run_loop
 from recft.pairs import Pair
 from recft.registry import Registry
 
+from conftest import tiny_run_overrides
+
 VERDICTS = {"PROMOTED", "PENDING_APPROVAL", "REJECTED", "ROLLBACK", "FORGETTING_DETECTED", "INCONCLUSIVE"}
 
 
 def cycle_overrides(model_dir, data_dir, out_dir, *extra):
-    return [
-        f"encoder.name_or_path={model_dir}",
-        "encoder.batch_size=8",
-        "encoder.max_length=32",
-        f"data.path={data_dir}",
-        "data.name=tiny",
-        f"probes.trecdl.path={data_dir}",
-        "probes.trecdl.name=tiny-probe",
-        "probes.trecdl.min_relevance=1",
-        f"output_dir={out_dir}",
-        f"cache_dir={out_dir}/cache",
+    return tiny_run_overrides(
+        model_dir,
+        data_dir,
+        out_dir,
         f"registry.root={out_dir}/registry",
-        "show_progress=false",
-        *([] if any(e.startswith("logger=") for e in extra) else ["logger=csv"]),  # W&B only where tested
-        "train.batch_size=4",
-        "train.min_pairs=1",
-        "train.warmup_steps=1",
-        "train.lr=1e-3",
         "adapter.rank=4",
         "gate.min_queries=1",
         "gate.n_resamples=500",
         *extra,
-    ]
+    )
 
 
 def compose_cycle(*overrides):

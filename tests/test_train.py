@@ -11,28 +11,11 @@ from recft.config import CONF_DIR
 from recft.data import load_beir
 from recft.train import SmallDataError, check_enough_pairs, objective, train
 
+from conftest import tiny_run_overrides
+
 
 def compose_train(model_dir, data_dir, out_dir, *extra):
-    overrides = [
-        f"encoder.name_or_path={model_dir}",
-        "encoder.batch_size=8",
-        "encoder.max_length=32",
-        f"data.path={data_dir}",
-        "data.name=tiny",
-        f"probes.trecdl.path={data_dir}",
-        "probes.trecdl.name=tiny-probe",
-        "probes.trecdl.min_relevance=1",
-        f"output_dir={out_dir}",
-        f"cache_dir={out_dir}/cache",
-        "show_progress=false",
-        *([] if any(e.startswith("logger=") for e in extra) else ["logger=csv"]),  # W&B only where tested
-        "train.epochs=2",
-        "train.batch_size=4",
-        "train.min_pairs=1",
-        "train.warmup_steps=1",
-        "train.lr=1e-3",
-        *extra,
-    ]
+    overrides = tiny_run_overrides(model_dir, data_dir, out_dir, "train.epochs=2", *extra)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("train", overrides=overrides)
 
