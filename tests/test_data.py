@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from recft.data import DataError, load_beir
+from recft.data import DataError, load_beir, subsample_corpus
 
 from conftest import DATA, TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 
@@ -118,3 +118,12 @@ def test_bad_qrels_rows(tiny_beir, row, message):
         handle.write(row + "\n")
     with pytest.raises(DataError, match=rf"test\.tsv:7: {message}"):
         load_beir(tiny_beir)
+
+
+def test_subsample_corpus_keeps_every_judged_document():
+    ds = load_beir(DATA / "cranfield", split="test")
+    small = subsample_corpus(ds, 600, seed=1)
+    judged = {doc for docs in ds.qrels.values() for doc in docs}
+    assert len(small.corpus) == 600 and judged <= set(small.corpus)
+    assert subsample_corpus(ds, 600, seed=1).corpus.keys() == small.corpus.keys()  # seeded
+    assert subsample_corpus(ds, 10_000) is ds

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 
 class DataError(ValueError):
     """Bad input data; the message names the file (and line) and what is wrong."""
@@ -197,8 +199,6 @@ def subsample_corpus(dataset: Dataset, max_docs: int, seed: int = 42) -> Dataset
     judged = {doc for docs in dataset.qrels.values() for doc in docs}
     if len(dataset.corpus) <= max_docs:
         return dataset
-    import numpy as np
-
     others = [doc for doc in dataset.corpus if doc not in judged]
     room = max(0, max_docs - len(judged))
     chosen = set(np.random.default_rng(seed).choice(len(others), size=min(room, len(others)), replace=False))
