@@ -54,3 +54,12 @@ def test_interrupted_write_leaves_nothing(tmp_path):
     except KeyboardInterrupt:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shards_written_by_another_cache_are_picked_up(tmp_path):
+    enc = CountingEncoder()
+    first, second = EmbeddingCache(tmp_path), EmbeddingCache(tmp_path)
+    first.encode(enc, ["a"], "passage")
+    second.encode(enc, ["b"], "passage")  # another writer adds a shard
+    first.encode(enc, ["a", "b"], "passage")
+    assert enc.calls == [["a"], ["b"]]

@@ -49,17 +49,25 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None):
         self.root = Path(root) if root is not None else None
         self.stats = CacheStats()
+        self._tables: dict[Path, dict[bytes, np.ndarray]] = {}
+        self._shards_read: dict[Path, set[str]] = {}
 
     def folder(self, settings: dict) -> Path:
         assert self.root is not None
         return self.root / stable_hash(json.dumps(settings, sort_keys=True))
 
     def _load(self, folder: Path) -> dict[bytes, np.ndarray]:
-        table: dict[bytes, np.ndarray] = {}
+        """The folder's table, reading only shards this object has not read yet (another process
+        may have added some); per-epoch validation would otherwise re-read the corpus every call."""
+        table = self._tables.setdefault(folder, {})
+        seen = self._shards_read.setdefault(folder, set())
         for shard in sorted(folder.glob("shard-*.npz")):
+            if shard.name in seen:
+                continue
             with np.load(shard) as data:
                 for key, row in zip(data["keys"], data["emb"]):
                     table[bytes(key)] = row
+            seen.add(shard.name)
         return table
 
     def encode(self, encoder, texts: Sequence[str], kind: str, show_progress: bool = True) -> np.ndarray:
@@ -68,7 +76,7 @@ class EmbeddingCache:
             return self._encode(encoder, list(texts), kind, show_progress)
         settings = encoder.settings(kind)
         folder = self.folder(settings)
-        table = self._load(folder) if folder.is_dir() else {}
+        table = self._load(folder)
         keys = text_keys(texts)
         missing: dict[bytes, int] = {}
         for i, key in enumerate(keys):
@@ -84,6 +92,7 @@ class EmbeddingCache:
             with atomic_path(folder / name) as tmp:
                 with open(tmp, "wb") as handle:
                     np.savez(handle, keys=shard_keys, emb=fresh)
+            self._shards_read[folder].add(name)
             table.update(zip(missing.keys(), fresh))
         return np.stack([table[bytes(k)] for k in keys]).astype(np.float32, copy=False)
 
