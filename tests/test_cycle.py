@@ -131,3 +131,32 @@ def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_di
     if point == "promotion":  # the killed cycle's registered candidate is marked abandoned, not left undecided
         abandoned = [v for v in registry.versions() if v.note.startswith("abandoned")]
         assert len(abandoned) == 1 and abandoned[0].status == "rejected"
+
+
+def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, tiny_train_beir, tmp_path):
+    """Cycle 1 nudges; cycle 2 (forced promotion) re-nudges from the encoder's original embeddings."""
+    cfg = compose_cycle(
+        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter=nudge"),
+        f"registry.root={tmp_path}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=500",
+        "adapter.val_fraction=0.25",
+        "loop.cycles=2",
+        "loop.schedule=[0.5,0.5]",
+        "loop.train_on=new",  # NUDGE ignores this: it always re-fits on every pair seen
+        "gate.margin=-1.0",  # accept anything not worse by a whole point: forces PROMOTED
+        "gate.forgetting_tolerance=1.0",
+    )
+    lines = run_loop(cfg)
+    assert [ln["kind"] for ln in lines] == ["nudge", "nudge"]
+    assert [ln["pairs"]["trained_on"] for ln in lines] == [6, 12]
+    registry = Registry(tmp_path / "registry")
+    first, second = (registry.get(ln["candidate"]) for ln in lines)
+    assert [ln["verdict"] for ln in lines] == ["PROMOTED", "PROMOTED"] and registry.incumbent().id == second.id
+    # the second descends from the first but nudges the base encoder's embeddings, never the first's
+    assert second.parent == first.id
+    assert first.config["encoder_version"] == second.config["encoder_version"] == "v0001-base"
+    serving = json.loads((tmp_path / "registry" / "serving.json").read_text())
+    assert serving["version"] == second.id
+    for ln in lines:  # the probe corpus does not move: its delta is exactly zero
+        assert all(d == 0 for d in ln["probes"][0]["per_query_delta"].values())

@@ -3,6 +3,9 @@
 ``${repo_path:data/scifact}``  → absolute path under the recft checkout (data, outputs), so a job
                                  behaves the same whatever the working directory.
 ``${minilm_path:}``            → the embedded all-MiniLM-L6-v2 weights (no hub needed).
+``${sweep_group:}``            → ``<job name>-<sweep dir name>`` inside a Hydra multirun, else None: every
+                                 job of one sweep lands in one W&B group, so its curves overlay.
+``${sweep_job:}``              → that job's overrides as a run name, else None.
 """
 
 from __future__ import annotations
@@ -25,8 +28,26 @@ def _minilm_path() -> str:
     return minilm_path()
 
 
+def sweep_group() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"
+
+
+def sweep_job() -> str | None:
+    """The job's overrides (``adapter.rank=4,loss.temperature=0.02``) inside a multirun, else None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().job.override_dirname if sweep_group() else None
+
+
 def register_resolvers() -> None:
-    for name, fn in (("repo_path", repo_path), ("minilm_path", _minilm_path)):
+    resolvers = {"repo_path": repo_path, "minilm_path": _minilm_path, "sweep_group": sweep_group, "sweep_job": sweep_job}
+    for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -28,10 +29,11 @@ from recft import console as console_module
 from recft.atomic import write_json, write_text
 from recft.cache import EmbeddingCache, stable_hash
 from recft.data import DataError, load_beir
-from recft.encoder import EncoderLoadError
-from recft.evaluate import evaluate_dataset
+from recft.encoder import BiEncoder, EncoderLoadError
+from recft.evaluate import apply_overrides, evaluate_dataset
 from recft.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.index import Index
+from recft.nudge_candidate import NudgedCorpus, NudgeError, fit_nudge
 from recft.pairs import Pair, pairs_from_dataset
 from recft.registry import Registry, RegistryError, Version
 from recft.report import Report
@@ -69,18 +71,24 @@ def fingerprint_pairs(pairs: list[Pair]) -> str:
     return stable_hash("\n".join(sorted(f"{p.query_id}\t{p.doc_id}" for p in pairs)))
 
 
+def encoder_version(registry: Registry, version: Version) -> Version:
+    """The version whose encoder embeds queries and passages: a NUDGE version's base, else itself."""
+    return registry.get(version.config["encoder_version"]) if version.kind == "nudge" else version
+
+
 def incumbent_reports(
     registry: Registry, version: Version | None, cfg: DictConfig, eval_sets, cache
 ) -> dict[str, Report]:
     """The incumbent's report on every eval set: from the registry, evaluating only missing ones."""
     folder = registry.root / "reports" / (version.id if version else "none")
     reports, encoder = {}, None
+    nudged = NudgedCorpus.load(version.path).overrides() if version and version.kind == "nudge" else None
     for name, spec in eval_sets.items():
         path = folder / f"{name}.json"
         if path.is_file():
             reports[name] = Report.load(path)
             continue
-        encoder = encoder or load_encoder(version, cfg.encoder)
+        encoder = encoder or load_encoder(encoder_version(registry, version) if version else None, cfg.encoder)
         encoder.eval()
         reports[name] = evaluate_dataset(
             encoder,
@@ -91,24 +99,30 @@ def incumbent_reports(
             spec.min_relevance,
             spec.pairs_path,
             bool(cfg.show_progress),
+            passage_overrides=nudged if name == cfg.data.name else None,
         )
         reports[name].save(path)
     return reports
 
 
-def blue_green_index(registry: Registry, candidate: Version, encoder, golden, cache, show_progress: bool) -> dict:
+def blue_green_index(
+    registry: Registry, candidate: Version, encoder, golden, cache, show_progress: bool, overrides=None
+) -> dict:
     """Build the promoted version's corpus index beside the serving one, then switch the pointer.
 
     Skipped for query-side-only versions: their passage tower is the base, so the serving index
-    stays valid. Returns coverage (documents re-embedded / total) for the history line.
+    stays valid. A NUDGE version's index is its encoder's (cached) embeddings with the moved rows
+    replaced. Returns coverage (documents re-embedded / total) for the history line.
     """
     total = len(golden.dataset.corpus)
     serving_path = registry.root / "serving.json"
-    if encoder.passage_uses_base and serving_path.is_file():
+    if encoder.passage_uses_base and serving_path.is_file() and overrides is None:
         return {"reembedded": 0, "total": total, "index": json.loads(serving_path.read_text())["index"]}
     before = cache.stats.encoded
     doc_ids = list(golden.dataset.corpus)
     embeddings = cache.encode(encoder, [golden.dataset.corpus[d] for d in doc_ids], "passage", show_progress)
+    if overrides:
+        embeddings = apply_overrides(embeddings, doc_ids, overrides)
     index = Index(encoder.dim)
     index.add(embeddings, doc_ids)
     folder = registry.root / "indexes" / candidate.id
@@ -169,6 +183,92 @@ def history_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@dataclass
+class Candidate:
+    version: Version
+    reports: dict[str, Report]  # on the golden set and every probe
+    encoder: BiEncoder
+    train_wall_s: float
+    overrides: dict | None = None  # a NUDGE candidate's moved passage embeddings
+
+
+def trained_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir):
+    """Train an adapter (or all weights) starting from the incumbent's encoder."""
+    base = encoder_version(registry, incumbent)
+    continuing = base.kind == "query_lora" and cfg.adapter.kind == "query_lora"
+    if base.kind == "query_lora" and not continuing:
+        raise RegistryError(
+            f"incumbent {incumbent.id} is query_lora; candidates must be query_lora too "
+            f"(its passages are the base model's), got adapter={cfg.adapter.kind}"
+        )
+    encoder = load_encoder(base, cfg.encoder, trainable=True)
+    result = fit(
+        cfg,
+        encoder,
+        train_pairs,
+        replay,
+        train_set,
+        eval_sets,
+        cache,
+        zero_shot=incumbent_reports(registry, incumbent, cfg, eval_sets, cache),
+        adapter=not continuing,
+        log_dir=run_dir,
+    )
+    reports = result.history[max(result.history)]
+    kind = save_encoder(encoder, run_dir / "candidate")
+    version = registry.add(
+        f"cycle{cycle}",
+        kind=kind,
+        path=str(run_dir / "candidate"),
+        parent=incumbent.id,
+        config=OmegaConf.to_container(cfg.adapter, resolve=True),
+        metrics={name: r.means for name, r in reports.items()},
+        data_fingerprint=fingerprint_pairs(train_pairs),
+    )
+    return Candidate(version, reports, encoder, result.wall_s)
+
+
+def nudge_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir):
+    """Re-nudge the golden corpus from the encoder's original embeddings with every pair seen so far."""
+    base = encoder_version(registry, incumbent)
+    encoder = load_encoder(base, cfg.encoder)
+    encoder.eval()
+    golden = eval_sets[cfg.data.name]
+    start = time.perf_counter()
+    nudged = fit_nudge(encoder, golden.dataset.corpus, train_pairs, cache, cfg.adapter, cfg.seed)
+    wall = time.perf_counter() - start
+    nudged.save(run_dir / "candidate")
+    # Other corpora do not move: the probes score as the encoder version does (its stored reports).
+    reports = dict(incumbent_reports(registry, base, cfg, eval_sets, cache))
+    reports[cfg.data.name] = evaluate_dataset(
+        encoder,
+        golden.dataset,
+        cache,
+        cfg.eval.k_values,
+        int(cfg.eval.depth),
+        golden.min_relevance,
+        golden.pairs_path,
+        bool(cfg.show_progress),
+        passage_overrides=nudged.overrides(),
+    )
+    console.print(f"NUDGE-{nudged.variant.upper()}: γ={nudged.gamma:.4f}, {nudged.stats['docs_moved']} documents moved")
+    version = registry.add(
+        f"cycle{cycle}-nudge",
+        kind="nudge",
+        path=str(run_dir / "candidate"),
+        parent=incumbent.id,
+        config={
+            **OmegaConf.to_container(cfg.adapter, resolve=True),
+            "encoder_version": base.id,
+            "gamma": nudged.gamma,
+            **nudged.stats,
+        },
+        metrics={name: r.means for name, r in reports.items()},
+        data_fingerprint=fingerprint_pairs(train_pairs),
+    )
+    return Candidate(version, reports, encoder, wall, nudged.overrides())
+
+
 def run_cycle(
     cfg: DictConfig,
     registry: Registry,
@@ -197,7 +297,8 @@ def run_cycle(
             status="incumbent",
             config={"encoder": OmegaConf.to_container(cfg.encoder, resolve=True)},
         )
-    train_pairs = seen_pairs if cfg.loop.train_on == "all" else new_pairs
+    # NUDGE always re-fits from the original embeddings, so it always uses every pair seen so far.
+    train_pairs = seen_pairs if cfg.loop.train_on == "all" or cfg.adapter.kind == "nudge" else new_pairs
     line = {
         "cycle": cycle,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -212,38 +313,11 @@ def run_cycle(
     except SmallDataError as err:
         return {**line, "verdict": "SKIPPED", "reasons": [str(err)], "wall_s": time.perf_counter() - start}
 
-    continuing = incumbent.kind == "query_lora" and cfg.adapter.kind == "query_lora"
-    if incumbent.kind == "query_lora" and not continuing:
-        raise RegistryError(
-            f"incumbent {incumbent.id} is query_lora; candidates must be query_lora too "
-            f"(its passages are the base model's), got adapter={cfg.adapter.kind}"
-        )
-    encoder = load_encoder(incumbent, cfg.encoder, trainable=True)
-    result = fit(
-        cfg,
-        encoder,
-        train_pairs,
-        replay,
-        train_set,
-        eval_sets,
-        cache,
-        zero_shot=inc_reports,
-        adapter=not continuing,
-        log_dir=run_dir,
-    )
-    reports = result.history[max(result.history)]
-    kind = save_encoder(encoder, run_dir / "candidate")
-    candidate = registry.add(
-        f"cycle{cycle}",
-        kind=kind,
-        path=str(run_dir / "candidate"),
-        parent=incumbent.id,
-        config=OmegaConf.to_container(cfg.adapter, resolve=True),
-        metrics={name: r.means for name, r in reports.items()},
-        data_fingerprint=fingerprint_pairs(train_pairs),
-    )
+    make = nudge_candidate if cfg.adapter.kind == "nudge" else trained_candidate
+    candidate = make(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir)
+    reports = candidate.reports
     for name, report in reports.items():
-        report.save(registry.root / "reports" / candidate.id / f"{name}.json")
+        report.save(registry.root / "reports" / candidate.version.id / f"{name}.json")
 
     probes = {
         name: (
@@ -266,19 +340,27 @@ def run_cycle(
     coverage = None
     if verdict.verdict == PROMOTED:
         coverage = blue_green_index(
-            registry, candidate, encoder, eval_sets[golden_name], cache, bool(cfg.show_progress)
+            registry,
+            candidate.version,
+            candidate.encoder,
+            eval_sets[golden_name],
+            cache,
+            bool(cfg.show_progress),
+            candidate.overrides,
         )
-        registry.promote(candidate.id, reason=f"cycle {cycle}: PROMOTED")
+        registry.promote(candidate.version.id, reason=f"cycle {cycle}: PROMOTED")
     elif verdict.verdict == PENDING_APPROVAL:
-        registry.mark_pending(candidate.id)
+        registry.mark_pending(candidate.version.id)
     else:
-        registry.reject(candidate.id, reason=f"cycle {cycle}: {verdict.verdict}")
-    log_version_artifact(cfg, registry.get(candidate.id), verdict.verdict, verdict.verdict == PROMOTED)
+        registry.reject(candidate.version.id, reason=f"cycle {cycle}: {verdict.verdict}")
+    version = registry.get(candidate.version.id)
+    log_version_artifact(cfg, version, verdict.verdict, verdict.verdict == PROMOTED)
     wall = time.perf_counter() - start
     device_hours = wall / 3600 * max(1, torch.cuda.device_count())
     return {
         **line,
-        "candidate": candidate.id,
+        "candidate": candidate.version.id,
+        "kind": candidate.version.kind,
         "verdict": verdict.verdict,
         "reasons": verdict.reasons,
         "metric": gate_cfg.metric,
@@ -289,7 +371,7 @@ def run_cycle(
         "probes": forgetting_eval["probes"],
         "coverage": coverage,
         "wall_s": wall,
-        "train_wall_s": result.wall_s,
+        "train_wall_s": candidate.train_wall_s,
         "cost": {
             "device_hours": device_hours,
             "price_per_hour": float(cfg.cost.price_per_hour),
@@ -341,7 +423,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
 def main(cfg: DictConfig) -> None:
     try:
         run_loop(cfg)
-    except (DataError, EncoderLoadError, RegistryError, LoopConfigError, SmallDataError) as err:
+    except (DataError, EncoderLoadError, RegistryError, LoopConfigError, SmallDataError, NudgeError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

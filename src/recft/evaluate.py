@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import hydra
+import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -46,8 +47,13 @@ def evaluate_dataset(
     pairs_path: str | Path | None = None,
     show_progress: bool = True,
     index_dir: str | Path | None = None,
+    passage_overrides: dict | None = None,
 ) -> Report:
-    """Encode corpus and queries, search the whole corpus, score every query; return a Report."""
+    """Encode corpus and queries, search the whole corpus, score every query; return a Report.
+
+    ``passage_overrides`` ({doc id: vector}) replaces those documents' embeddings after encoding:
+    how a NUDGE version (moved corpus embeddings, same encoder) is evaluated.
+    """
     cache = cache or EmbeddingCache(None)
     timings: dict[str, float] = {}
     pairs = read_pairs(pairs_path, dataset.queries, dataset.corpus) if pairs_path else None
@@ -56,6 +62,8 @@ def evaluate_dataset(
     encoded_before, seconds_before = cache.stats.encoded, cache.stats.encode_seconds
     doc_ids = list(dataset.corpus)
     doc_emb = cache.encode(encoder, [dataset.corpus[d] for d in doc_ids], "passage", show_progress)
+    if passage_overrides:
+        doc_emb = apply_overrides(doc_emb, doc_ids, passage_overrides)
     timings["encode_corpus_s"] = time.perf_counter() - start
     timings["passages_encoded"] = cache.stats.encoded - encoded_before
     if timings["passages_encoded"]:
@@ -98,6 +106,15 @@ def evaluate_dataset(
         "min_relevance": min_relevance,
     }
     return Report(dataset.name, dataset.split, per_query, config=config, timings=timings)
+
+
+def apply_overrides(doc_emb: np.ndarray, doc_ids: list[str], overrides: dict) -> np.ndarray:
+    """A copy of ``doc_emb`` with the rows of ``overrides``' documents replaced (others untouched)."""
+    doc_emb = np.array(doc_emb, copy=True)
+    for row, doc_id in enumerate(doc_ids):
+        if doc_id in overrides:
+            doc_emb[row] = overrides[doc_id]
+    return doc_emb
 
 
 def render(report: Report, baseline: Report | None = None) -> Table:

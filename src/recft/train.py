@@ -35,6 +35,7 @@ from recft.export import export_sentence_transformers
 from recft.faults import pause_point
 from recft.index import Index
 from recft.module import BiEncoderModule
+from recft.nudge_candidate import NudgeError, nudge_train
 from recft.pairs import MixedBatchSampler, Pair, PairCollator, pairs_from_dataset
 from recft.report import Report
 from recft.validation import EvalSet, RetrievalValidation
@@ -197,6 +198,8 @@ def load_eval_sets(cfg: DictConfig) -> dict[str, EvalSet]:
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
+    if cfg.adapter.kind == "nudge":  # no weights to train: move the corpus embeddings instead
+        return nudge_train(cfg, run_dir)
     target, replay, train_set = load_pairs(cfg)
     check_enough_pairs(len(target), int(cfg.train.min_pairs), bool(cfg.train.force))
     eval_sets = load_eval_sets(cfg)
@@ -208,13 +211,29 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     encoder.tokenizer.save_pretrained(model_dir)
     if cfg.train.export and not encoder.passage_uses_base:
         export_sentence_transformers(encoder, run_dir / "sentence-transformers")
-    first, last = result.history[0], result.history[max(result.history)]
+    extra = {"parameters": {"trainable": result.trainable, "total": result.total}, "model_dir": str(model_dir)}
+    summary = write_summary(cfg, run_dir, result.history, eval_sets, result.wall_s, len(target), len(replay), extra)
+    console.print(f"trained {result.epochs} epochs in {result.wall_s:.0f} s")
+    return summary
+
+
+def write_summary(
+    cfg: DictConfig,
+    run_dir: Path,
+    history: dict[int, dict[str, Report]],
+    eval_sets: dict,
+    wall_s: float,
+    n_target: int,
+    n_replay: int,
+    extra: dict,
+) -> dict:
+    """``summary.json`` (per-epoch means; last vs zero-shot paired Δ with CIs), final reports, table."""
+    first, last = history[0], history[max(history)]
     summary = {
-        "pairs": {"target": len(target), "replay": len(replay), "alpha": float(cfg.data.alpha)},
-        "parameters": {"trainable": result.trainable, "total": result.total},
-        "wall_s": result.wall_s,
-        "model_dir": str(model_dir),
-        "epochs": {epoch: {name: r.means for name, r in reports.items()} for epoch, reports in result.history.items()},
+        "pairs": {"target": n_target, "replay": n_replay, "alpha": float(cfg.data.alpha)},
+        "wall_s": wall_s,
+        **extra,
+        "epochs": {epoch: {name: r.means for name, r in reports.items()} for epoch, reports in history.items()},
         "deltas": {
             name: [
                 last[name].compare_to(first[name], m, seed=cfg.seed).to_dict()
@@ -228,7 +247,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         report.save(run_dir / "reports" / f"{name}.json")
     write_json(run_dir / "summary.json", summary)
     console_module.out().print(summary_table(summary))
-    console.print(f"trained {result.epochs} epochs in {result.wall_s:.0f} s")
     print(run_dir / "summary.json")
     return summary
 
@@ -287,7 +305,7 @@ def objective(summary: dict, cfg: DictConfig) -> float:
 def main(cfg: DictConfig) -> float:
     try:
         summary = train(cfg, Path(cfg.output_dir))
-    except (DataError, EncoderLoadError, SmallDataError) as err:
+    except (DataError, EncoderLoadError, SmallDataError, NudgeError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     return objective(summary, cfg)

@@ -1,0 +1,57 @@
+"""A NUDGE candidate: fitted from pairs over cached embeddings, stored atomically, run by ``recft.train``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from recft.nudge_candidate import NudgedCorpus, NudgeError, group_pairs, queries_touched
+from recft.pairs import Pair
+from recft.train import train
+
+from test_train import compose_train
+
+
+def test_group_pairs_keeps_target_pairs_whose_passage_is_in_the_corpus():
+    corpus = {"d1": "a", "d2": "b"}
+    pairs = [
+        Pair("q1", "x", "d1", "a"),
+        Pair("q1", "x", "d2", "b"),
+        Pair("q1", "x", "d1", "a"),  # duplicate judgement: one answer
+        Pair("q2", "y", "squad:7", "c"),  # injected passage outside the corpus
+        Pair("q3", "z", "d2", "b", source="replay"),  # replay ids are another corpus's
+    ]
+    queries, answers, skipped = group_pairs(pairs, corpus)
+    assert queries == {"q1": "x"} and answers == {"q1": ["d1", "d2"]} and skipped == 2
+
+
+def test_queries_touched_counts_test_queries_with_a_moved_relevant_document():
+    qrels = {"a": {"d1": 1}, "b": {"d2": 0, "d3": 1}, "c": {"d2": 2}}
+    assert queries_touched(qrels, {"d2"}) == 1  # b's d2 is judged not relevant
+
+
+def test_save_load_round_trip_and_bad_folder(tmp_path):
+    nudged = NudgedCorpus(["d1", "d9"], np.eye(2, 4, dtype=np.float32), 0.12, "n", "abc", {"docs_moved": 2})
+    nudged.save(tmp_path / "v")
+    loaded = NudgedCorpus.load(tmp_path / "v")
+    assert loaded.doc_ids == ["d1", "d9"] and loaded.gamma == 0.12 and loaded.fingerprint == "abc"
+    np.testing.assert_array_equal(loaded.overrides()["d9"], np.eye(2, 4)[1])
+    assert not list(tmp_path.glob(".*tmp"))
+    (tmp_path / "broken").mkdir()
+    with pytest.raises(NudgeError, match="broken: not a readable NUDGE version"):
+        NudgedCorpus.load(tmp_path / "broken")
+
+
+@pytest.mark.parametrize("adapter", ["nudge", "nudge_m"])
+def test_train_with_a_nudge_adapter_moves_only_the_golden_corpus(tiny_model_dir, tiny_train_beir, tmp_path, adapter):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, f"adapter={adapter}", "adapter.val_fraction=0.25")
+    summary = train(cfg, tmp_path)
+    stats = summary["nudge"]
+    assert stats["variant"] == ("m" if adapter == "nudge_m" else "n")
+    assert stats["train_queries"] + stats["val_queries"] == 12 and stats["pairs_skipped"] == 0
+    assert 0 <= stats["docs_moved"] <= 5 and 0 <= stats["test_queries_touched"] <= 4
+    assert set(summary["epochs"]) == {0, 1}
+    probe = {row["metric"]: row for row in summary["deltas"]["trecdl"]}
+    assert probe["ndcg@10"]["delta"] == 0 and probe["ndcg@10"]["n"] == 4  # another corpus: unchanged
+    assert (tmp_path / "nudge" / "nudge.npz").is_file()
+    assert json.loads((tmp_path / "summary.json").read_text())["nudge"]["gamma"] == stats["gamma"]
