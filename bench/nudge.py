@@ -26,7 +26,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from encode import cpu_model  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
@@ -35,6 +34,8 @@ from recft.config import CONF_DIR, REPO_ROOT  # noqa: E402
 from recft.nudge import nudge_m, nudge_n, split_validation  # noqa: E402
 from recft.nudge_candidate import group_pairs  # noqa: E402
 from recft.train import load_pairs  # noqa: E402
+
+from encode import cpu_model  # noqa: E402
 
 
 def scifact_problem(cache_dir: str):

@@ -46,8 +46,8 @@ def sweep_job() -> str | None:
 
 
 def register_resolvers() -> None:
-    resolvers = {"repo_path": repo_path, "minilm_path": _minilm_path, "sweep_group": sweep_group, "sweep_job": sweep_job}
-    for name, fn in resolvers.items():
+    resolvers = (repo_path, sweep_group, sweep_job)
+    for name, fn in [*((fn.__name__, fn) for fn in resolvers), ("minilm_path", _minilm_path)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
