@@ -38,6 +38,7 @@ from recft.module import BiEncoderModule
 from recft.nudge_candidate import NudgeError, nudge_train
 from recft.pairs import MixedBatchSampler, Pair, PairCollator, pairs_from_dataset
 from recft.report import Report
+from recft.structural import StructuralMiner
 from recft.validation import EvalSet, RetrievalValidation
 
 console = console_module.err
@@ -79,8 +80,16 @@ def load_pairs(cfg: DictConfig) -> tuple[list[Pair], list[Pair], Dataset]:
 
 
 def mine_negatives(cfg, encoder, cache, target: list[Pair], train_set: Dataset, forbidden: set[str]) -> dict:
-    """Hard negatives for the target pairs from the current model's ranking of the training corpus."""
+    """Hard negatives for the target pairs: structural edits of each positive (``miner=structural``)
+    and/or candidates from the current model's ranking of the training corpus (``topk_margin``)."""
     miner = instantiate(cfg.miner.miner)
+    negatives: dict = {}
+    if isinstance(miner, StructuralMiner):
+        negatives = miner.structural_negatives(target)
+        console.print(f"structural negatives made: {miner.made}")
+        miner = miner.then
+    if miner is None:
+        return negatives
     doc_ids = list(train_set.corpus)
     doc_emb = cache.encode(encoder, [train_set.corpus[d] for d in doc_ids], "passage", cfg.show_progress)
     index = Index(encoder.dim)
@@ -89,7 +98,9 @@ def mine_negatives(cfg, encoder, cache, target: list[Pair], train_set: Dataset, 
     query_emb = cache.encode(encoder, [train_set.queries[q] for q in query_ids], "query", cfg.show_progress)
     positives = {q: list(train_set.qrels[q]) for q in query_ids}
     mined = miner.mine(query_ids, query_emb, index, dict(zip(doc_ids, doc_emb)), positives, forbidden)
-    return {("target", q): [(d, train_set.corpus[d]) for d in docs] for q, docs in mined.items()}
+    for q, docs in mined.items():
+        negatives.setdefault(("target", q), []).extend((d, train_set.corpus[d]) for d in docs)
+    return negatives
 
 
 def summary_table(summary: dict) -> Table:

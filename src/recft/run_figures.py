@@ -1,0 +1,143 @@
+"""Figures of training runs and sweeps, drawn from ``summary.json`` files alone (always redrawable).
+
+* ``epoch_progression``  retrieval metrics per epoch, from the zero-shot point (epoch 0);
+* ``base_vs_finetuned``  zero-shot vs fine-tuned bars per metric, with the paired Δ and its CI;
+* ``metric_vs_parameter``  a sweep's golden Δ (95 % CI) against one swept parameter, a line per
+  value of another;
+* ``frontier``  golden gain against the worst probe's change, Pareto-optimal runs marked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PROGRESSION_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def epoch_progression(summary: dict, set_name: str, path, metrics=PROGRESSION_METRICS, title: str = "") -> Path:
+    """One line per metric over the validated epochs; epoch 0 is the model before training."""
+    epochs = sorted(summary["epochs"], key=int)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for metric in metrics:
+        values = [summary["epochs"][e][set_name].get(metric) for e in epochs]
+        if all(v is not None for v in values):
+            ax.plot([int(e) for e in epochs], values, marker="o", label=metric)
+    ax.set_xticks([int(e) for e in epochs])
+    ax.set_xlabel("epoch (0 = zero-shot)")
+    ax.set_ylabel(f"{set_name} score")
+    ax.set_title(title or f"{set_name}: per-epoch validation")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def base_vs_finetuned(summary: dict, set_name: str, path, metrics=PROGRESSION_METRICS, title: str = "") -> Path:
+    """Bars of zero-shot vs the last epoch, annotated with the paired Δ and its 95 % CI where known."""
+    epochs = sorted(summary["epochs"], key=int)
+    first, last = summary["epochs"][epochs[0]][set_name], summary["epochs"][epochs[-1]][set_name]
+    deltas = {row["metric"]: row for row in summary["deltas"].get(set_name, [])}
+    metrics = [m for m in metrics if m in first and m in last]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = range(len(metrics))
+    ax.bar([i - 0.2 for i in x], [first[m] for m in metrics], width=0.4, label="zero-shot", color="tab:gray")
+    ax.bar([i + 0.2 for i in x], [last[m] for m in metrics], width=0.4, label="fine-tuned", color="tab:blue")
+    for i, metric in enumerate(metrics):
+        if metric in deltas:
+            row = deltas[metric]
+            label = f"{row['delta']:+.3f}\n[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+            ax.annotate(label, (i, max(first[metric], last[metric])), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(x), metrics)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel(f"{set_name} score")
+    ax.set_title(title or f"{set_name}: zero-shot vs fine-tuned (Δ, 95 % CI, n={_n(deltas)})")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def _n(deltas: dict) -> str:
+    return str(next(iter(deltas.values()))["n"]) if deltas else "?"
+
+
+def metric_vs_parameter(jobs: list, parameter: str, path, by: str | None = None) -> Path:
+    """Golden Δ with its CI against ``parameter``; one line per value of ``by`` (another swept key)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    groups: dict[str, list] = {}
+    for job in jobs:
+        groups.setdefault(job.overrides.get(by, "") if by else "", []).append(job)
+    for label, members in sorted(groups.items()):
+        members = sorted(members, key=lambda j: _number(j.overrides[parameter]))
+        xs = [_number(j.overrides[parameter]) for j in members]
+        ys = [j.golden["delta"] for j in members]
+        err = [
+            [j.golden["delta"] - j.golden["ci_low"] for j in members],
+            [j.golden["ci_high"] - j.golden["delta"] for j in members],
+        ]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{by}={label}" if by else None)
+    ax.axhline(0, color="black", lw=0.8)
+    if all(isinstance(_number(j.overrides[parameter]), float) for j in jobs) and _spans_decades(jobs, parameter):
+        ax.set_xscale("log")
+    ax.set_xlabel(parameter)
+    ax.set_ylabel(f"golden Δ {jobs[0].metric} (95 % CI)")
+    ax.set_title(f"{jobs[0].golden_name}: Δ vs {parameter}")
+    if by:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _number(value: str):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _spans_decades(jobs, parameter: str) -> bool:
+    values = [_number(j.overrides[parameter]) for j in jobs]
+    return min(values) > 0 and max(values) / min(values) >= 10
+
+
+def frontier(jobs: list, path) -> Path:
+    """Golden Δ against the worst probe Δ (both with CIs); Pareto-optimal runs filled and labelled."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for job in jobs:
+        probe = job.worst_probe
+        if probe is None:
+            continue
+        ax.errorbar(
+            probe["delta"],
+            job.golden["delta"],
+            xerr=[[probe["delta"] - probe["ci_low"]], [probe["ci_high"] - probe["delta"]]],
+            yerr=[[job.golden["delta"] - job.golden["ci_low"]], [job.golden["ci_high"] - job.golden["delta"]]],
+            fmt="o",
+            color="tab:red" if job.pareto else "tab:gray",
+            mfc="tab:red" if job.pareto else "white",
+            capsize=3,
+            alpha=0.9 if job.pareto else 0.6,
+        )
+        if job.pareto:
+            ax.annotate(
+                job.label, (probe["delta"], job.golden["delta"]), xytext=(5, 5), textcoords="offset points", fontsize=7
+            )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(f"worst probe Δ {jobs[0].metric} (← forgetting)")
+    ax.set_ylabel(f"golden Δ {jobs[0].metric} (gain ↑)")
+    ax.set_title("gain vs forgetting (filled: Pareto-optimal)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
