@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from recft.nudge_candidate import NudgedCorpus, NudgeError, group_pairs, queries_touched
+from recft.nudge_candidate import NudgedCorpus, NudgeError, delta_by_touch, group_pairs, touched_queries
 from recft.pairs import Pair
+from recft.report import Report
 from recft.train import train
 
 from test_train import compose_train
@@ -25,9 +26,14 @@ def test_group_pairs_keeps_target_pairs_whose_passage_is_in_the_corpus():
     assert queries == {"q1": "x"} and answers == {"q1": ["d1", "d2"]} and skipped == 2
 
 
-def test_queries_touched_counts_test_queries_with_a_moved_relevant_document():
+def test_touched_queries_and_the_delta_on_each_side():
     qrels = {"a": {"d1": 1}, "b": {"d2": 0, "d3": 1}, "c": {"d2": 2}}
-    assert queries_touched(qrels, {"d2"}) == 1  # b's d2 is judged not relevant
+    assert touched_queries(qrels, {"d2"}) == {"c"}  # b's d2 is judged not relevant
+    base = Report("x", "test", {"ndcg@10": {"a": 0.5, "b": 0.5, "c": 0.0}})
+    new = Report("x", "test", {"ndcg@10": {"a": 0.25, "b": 0.25, "c": 1.0}})
+    rows = delta_by_touch(base, new, "ndcg@10", {"c"})
+    assert rows["touched"]["delta"] == 1.0 and rows["touched"]["n"] == 1
+    assert rows["untouched"]["delta"] == -0.25 and rows["untouched"]["n"] == 2
 
 
 def test_save_load_round_trip_and_bad_folder(tmp_path):
@@ -50,6 +56,7 @@ def test_train_with_a_nudge_adapter_moves_only_the_golden_corpus(tiny_model_dir,
     assert stats["variant"] == ("m" if adapter == "nudge_m" else "n")
     assert stats["train_queries"] + stats["val_queries"] == 12 and stats["pairs_skipped"] == 0
     assert 0 <= stats["docs_moved"] <= 5 and 0 <= stats["test_queries_touched"] <= 4
+    assert stats["test_queries_in_training_pairs"] == 4  # every tiny test query's document is trained on
     assert set(summary["epochs"]) == {0, 1}
     probe = {row["metric"]: row for row in summary["deltas"]["trecdl"]}
     assert probe["ndcg@10"]["delta"] == 0 and probe["ndcg@10"]["n"] == 4  # another corpus: unchanged

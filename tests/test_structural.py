@@ -20,7 +20,10 @@ from test_train import compose_train
         ("Obesity is associated with increased mortality.", "Obesity is not associated with increased mortality."),
         ("The drug does not cause liver damage.", "The drug causes liver damage."),  # removal
         ("Einstein did not enjoy playing the violin.", "Einstein enjoyed playing the violin."),
-        ("1 in 5 million in UK have abnormal PrP positivity.", "1 in 5 million in UK do not have abnormal PrP positivity."),
+        (
+            "1 in 5 million in UK have abnormal PrP positivity.",
+            "1 in 5 million in UK do not have abnormal PrP positivity.",
+        ),
         ("The trial wasn't blinded.", "The trial was blinded."),
     ],
 )

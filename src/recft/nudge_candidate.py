@@ -34,6 +34,8 @@ from recft.encoder import BiEncoder
 from recft.evaluate import evaluate_dataset
 from recft.nudge import DEFAULT_GAMMAS, nudge_m, nudge_n, split_validation
 from recft.pairs import Pair
+from recft.report import Report
+from recft.stats import compare
 
 console = console_module.err
 
@@ -146,9 +148,21 @@ def fit_nudge(
     )
 
 
-def queries_touched(qrels: dict[str, dict[str, int]], moved: set[str], min_relevance: int = 1) -> int:
-    """How many evaluation queries have a relevant document that NUDGE moved (only those can change)."""
-    return sum(any(g >= min_relevance and d in moved for d, g in judged.items()) for judged in qrels.values())
+def touched_queries(qrels: dict[str, dict[str, int]], docs: set[str], min_relevance: int = 1) -> set[str]:
+    """Evaluation queries with a relevant document in ``docs`` (e.g. the documents training touched)."""
+    return {q for q, judged in qrels.items() if any(g >= min_relevance and d in docs for d, g in judged.items())}
+
+
+def delta_by_touch(base: Report, new: Report, metric: str, touched: set[str], seed: int = 42) -> dict[str, dict]:
+    """Paired Δ of ``metric`` on the touched and the untouched queries separately: where a gain comes from."""
+    rows = {}
+    for name, keep in (("touched", True), ("untouched", False)):
+        ids = [q for q in base.per_query[metric] if (q in touched) == keep]
+        if ids:
+            a = {q: base.per_query[metric][q] for q in ids}
+            b = {q: new.per_query[metric][q] for q in ids}
+            rows[name] = compare(a, b, metric=metric, seed=seed).to_dict()
+    return rows
 
 
 def nudge_train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -183,14 +197,25 @@ def nudge_train(cfg: DictConfig, run_dir: Path) -> dict:
     nudged.save(run_dir / "nudge")
     # Only the golden corpus moved; every probe is another corpus, scored exactly as zero-shot.
     final = {**zero_shot, golden.dataset.name: evaluate(golden, nudged.overrides())}
-    touched = queries_touched(golden.dataset.qrels, set(nudged.doc_ids), golden.min_relevance)
+    qrels, name, metric = golden.dataset.qrels, golden.dataset.name, cfg.eval.primary
+    moved = touched_queries(qrels, set(nudged.doc_ids), golden.min_relevance)
+    trained_on = touched_queries(qrels, {p.doc_id for p in target}, golden.min_relevance)
     console.print(
         f"NUDGE-{nudged.variant.upper()}: γ={nudged.gamma:.4f}, {nudged.stats['docs_moved']} of "
-        f"{nudged.stats['docs']} documents moved in {nudged.stats['nudge_s']:.2f} s; "
-        f"{touched} of {len(golden.dataset.qrels)} test queries have a moved relevant document"
+        f"{nudged.stats['docs']} documents moved in {nudged.stats['nudge_s']:.2f} s; {len(moved)} of "
+        f"{len(qrels)} test queries have a moved relevant document, {len(trained_on)} one in a training pair"
     )
+    for folder, reports in (("zero_shot", zero_shot), ("final", final)):
+        reports[name].save(run_dir / "reports" / folder / f"{name}.json")
     extra = {
-        "nudge": {**nudged.stats, "gamma": nudged.gamma, "variant": nudged.variant, "test_queries_touched": touched},
+        "nudge": {
+            **nudged.stats,
+            "gamma": nudged.gamma,
+            "variant": nudged.variant,
+            "test_queries_touched": len(moved),
+            "test_queries_in_training_pairs": len(trained_on),
+            "delta_by_touch": delta_by_touch(zero_shot[name], final[name], metric, moved, cfg.seed),
+        },
         "parameters": {"trainable": 0, "total": 0},
         "model_dir": str(run_dir / "nudge"),
     }
