@@ -89,3 +89,12 @@ def test_every_verdict_carries_n_deltas_cis_and_effect_sizes():
 def test_queries_needed():
     assert queries_needed(0.08, -0.027, -0.02) == int(np.ceil((1.96 * 0.08 / 0.007) ** 2))
     assert queries_needed(0.08, -0.02, -0.02) is None
+
+
+def test_a_probe_can_be_judged_on_its_own_metric():
+    """NevIR-style: the gate checks paired accuracy on one probe and nDCG on another."""
+    probes = {"trecdl": SAFE_PROBE["trecdl"], "nevir": (*vectors(1383, -0.05, sd=0.2, seed=6), "paired_accuracy")}
+    verdict = decide(*vectors(300, 0.05, seed=1), probes, GateConfig(**{**CFG.__dict__, "probe_metric": "ndcg@10"}))
+    assert verdict.verdict == FORGETTING_DETECTED
+    assert [p.comparison.metric for p in verdict.probes] == ["ndcg@10", "paired_accuracy"]
+    assert "paired_accuracy" in verdict.reasons[2]

@@ -269,6 +269,13 @@ def nudge_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_
     return Candidate(version, reports, encoder, wall, nudged.overrides())
 
 
+def probe_gate_metric(cfg: DictConfig, name: str, gate_cfg: GateConfig) -> str:
+    """The metric the gate checks on a probe: the probe's own ``gate_metric`` (NevIR: paired accuracy,
+    the negation sensitivity that structural training trades against), else the gate's."""
+    spec = (cfg.get("probes") or {}).get(name) or {}
+    return spec.get("gate_metric") or gate_cfg.probe_metric or gate_cfg.metric
+
+
 def run_cycle(
     cfg: DictConfig,
     registry: Registry,
@@ -319,14 +326,11 @@ def run_cycle(
     for name, report in reports.items():
         report.save(registry.root / "reports" / candidate.version.id / f"{name}.json")
 
-    probes = {
-        name: (
-            inc_reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric],
-            reports[name].per_query[gate_cfg.probe_metric or gate_cfg.metric],
-        )
-        for name in eval_sets
-        if name != golden_name
-    }
+    probes = {}
+    for name in eval_sets:
+        if name != golden_name:
+            metric = probe_gate_metric(cfg, name, gate_cfg)
+            probes[name] = (inc_reports[name].per_query[metric], reports[name].per_query[metric], metric)
     verdict = decide(
         inc_reports[golden_name].per_query[gate_cfg.metric],
         reports[golden_name].per_query[gate_cfg.metric],

@@ -151,8 +151,16 @@ def check_golden(incumbent: Mapping[str, float], candidate: Mapping[str, float],
     )
 
 
-def check_probe(name: str, incumbent: Mapping[str, float], candidate: Mapping[str, float], cfg: GateConfig) -> Check:
-    metric = cfg.probe_metric or cfg.metric
+def check_probe(
+    name: str,
+    incumbent: Mapping[str, float],
+    candidate: Mapping[str, float],
+    cfg: GateConfig,
+    metric: str | None = None,
+) -> Check:
+    """Non-inferiority on one probe; ``metric`` names what the vectors hold (a probe may set its own,
+    e.g. NevIR's ``paired_accuracy``), else ``cfg.probe_metric`` / ``cfg.metric``."""
+    metric = metric or cfg.probe_metric or cfg.metric
     threshold = -cfg.forgetting_tolerance
     cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed)
     ci = f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}"
@@ -198,12 +206,12 @@ def check_probe(name: str, incumbent: Mapping[str, float], candidate: Mapping[st
 def decide(
     golden_incumbent: Mapping[str, float],
     golden_candidate: Mapping[str, float],
-    probes: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]] | None = None,
+    probes: Mapping[str, tuple] | None = None,
     cfg: GateConfig = GateConfig(),
 ) -> Verdict:
-    """Decide from per-query vectors: ``probes`` maps name → (incumbent vector, candidate vector)."""
+    """Decide from per-query vectors: ``probes`` maps name → (incumbent vector, candidate vector[, metric])."""
     golden = check_golden(golden_incumbent, golden_candidate, cfg)
-    probe_checks = [check_probe(name, inc, cand, cfg) for name, (inc, cand) in (probes or {}).items()]
+    probe_checks = [check_probe(name, inc, cand, cfg, *rest) for name, (inc, cand, *rest) in (probes or {}).items()]
     reasons = [golden.reason] + [p.reason for p in probe_checks]
     if golden.outcome == "worse":
         verdict = ROLLBACK
