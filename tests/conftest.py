@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub name must fail fast, never hang on the network
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -112,12 +114,33 @@ TRAIN_QRELS = [
 ]
 
 
+def write_tiny_train_beir(folder: Path) -> Path:
+    write_beir(folder, TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TINY_QRELS)
+    return write_beir(folder, TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TRAIN_QRELS, split="train")
+
+
 @pytest.fixture
 def tiny_train_beir(tmp_path) -> Path:
     """Tiny BEIR folder with a 12-pair train split and the 4-query test split."""
-    folder = write_beir(tmp_path / "tiny", TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TINY_QRELS)
-    write_beir(folder, TINY_CORPUS, {**TINY_QUERIES, **TRAIN_QUERIES}, TRAIN_QRELS, split="train")
-    return folder
+    return write_tiny_train_beir(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tiny_model_dir, tmp_path_factory) -> Path:
+    """A real two-job Hydra multirun of ``recft.train`` (temperature 0.05, 0.1) on the tiny model,
+    in a subprocess as a user would launch it, with W&B offline: the sweep folder."""
+    root = tmp_path_factory.mktemp("sweep")
+    data = write_tiny_train_beir(root / "data")
+    overrides = [
+        o
+        for o in tiny_run_overrides(tiny_model_dir, data, root, "logger=wandb", "adapter.rank=4", "train.epochs=2")
+        if not o.startswith("output_dir=")  # each job gets its own Hydra output dir
+    ]
+    command = [sys.executable, "-m", "recft.train", "-m", *overrides, "loss.temperature=0.05,0.1"]
+    command.append(f"hydra.sweep.dir={root / 'multirun'}")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "multirun"
 
 
 def tiny_run_overrides(model_dir, data_dir, out_dir, *extra) -> list[str]:

@@ -36,6 +36,23 @@ def test_every_experiment_composes_under_train_and_cycle(experiment):
         compose_resolved(name, [f"+experiment={experiment}"])
 
 
+@pytest.mark.parametrize("search", options("hparams_search"))
+def test_every_hparams_search_composes_and_names_its_sweep(search):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params, f"{search} sweeps nothing"
+    for key in cfg.hydra.sweeper.params:  # every swept key exists in the composed config
+        assert OmegaConf.select(cfg, key) is not None or key == "data.alpha", key
+
+
+def test_optuna_on_slurm_composes():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=optuna", "hydra/launcher=slurm"], return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
+    assert cfg.data.replay.name == "squad" and cfg.train.forgetting_penalty == 1.0
+
+
 def test_documented_overlays():
     cfg = compose_resolved("train", ["+replay@data.replay=squad", "data.alpha=0.25", "+probe@probes.nevir=nevir"])
     assert cfg["data"]["replay"]["name"] == "squad" and set(cfg["probes"]) == {"trecdl", "nevir"}

@@ -4,11 +4,13 @@
 * ``base_vs_finetuned``  zero-shot vs fine-tuned bars per metric, with the paired Δ and its CI;
 * ``metric_vs_parameter``  a sweep's golden Δ (95 % CI) against one swept parameter, a line per
   value of another;
-* ``frontier``  golden gain against the worst probe's change, Pareto-optimal runs marked.
+* ``frontier``  golden gain against the worst probe's change, Pareto-optimal runs marked;
+* ``training_loss``  the step-level loss from Lightning's CSV log.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import matplotlib
@@ -139,5 +141,20 @@ def frontier(jobs: list, path) -> Path:
     ax.set_xlabel(f"worst probe Δ {jobs[0].metric} (← forgetting)")
     ax.set_ylabel(f"golden Δ {jobs[0].metric} (gain ↑)")
     ax.set_title("gain vs forgetting (filled: Pareto-optimal)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def training_loss(metrics_csv: str | Path, path, title: str = "training loss") -> Path | None:
+    """``train/loss_step`` against the step, from ``csv/metrics.csv``; None if the log has no loss rows."""
+    with open(metrics_csv, newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("train/loss_step")]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    ax.plot([int(r["step"]) for r in rows], [float(r["train/loss_step"]) for r in rows], lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     return _save(fig, path)

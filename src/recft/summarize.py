@@ -4,6 +4,7 @@ frontier with the Pareto-optimal jobs marked.
 
     python -m recft.summarize outputs/train-multirun/<date>            # writes <dir>/summary/
     python -m recft.summarize sweepA runB runC --out experiments/x     # several sweeps or runs at once
+    python -m recft.summarize outputs/train/<date> --curves            # + per-epoch curves and bars per job
 
 A job is any folder holding a ``summary.json`` written by ``recft.train`` (its ``.hydra/`` folder
 gives the overrides and the primary metric). Writes ``summary.md``, ``summary.csv`` and
@@ -173,7 +174,25 @@ def write_figures(jobs: list[Job], keys: list[str], folder: Path) -> list[Path]:
     return paths
 
 
-def summarize(paths: list[str | Path], out: str | Path | None = None) -> Path:
+def write_curves(jobs: list[Job], folder: Path) -> list[Path]:
+    """Per job: per-epoch progression and zero-shot-vs-fine-tuned bars on every evaluated set."""
+    from recft import run_figures
+
+    paths = []
+    for job in jobs:
+        summary = json.loads((job.path / "summary.json").read_text(encoding="utf-8"))
+        for name in summary["deltas"]:
+            title = f"{name} · {job.label}"
+            paths.append(
+                run_figures.epoch_progression(summary, name, folder / job.path.name / f"epochs_{name}.png", title=title)
+            )
+            paths.append(
+                run_figures.base_vs_finetuned(summary, name, folder / job.path.name / f"bars_{name}.png", title=title)
+            )
+    return paths
+
+
+def summarize(paths: list[str | Path], out: str | Path | None = None, curves: bool = False) -> Path:
     jobs, keys = collect(paths)
     out = Path(out) if out else Path(paths[0]) / "summary"
     rows = table_rows(jobs, keys)
@@ -181,6 +200,8 @@ def summarize(paths: list[str | Path], out: str | Path | None = None) -> Path:
     write_text(out / "summary.md", markdown)
     write_text(out / "summary.csv", to_csv(rows))
     figures = write_figures(jobs, keys, out / "figures")
+    if curves:
+        figures += write_curves(jobs, out / "figures")
     print(markdown)
     for path in figures:
         print(path)
@@ -191,9 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m recft.summarize", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="multirun folders, run folders, or folders of them")
     parser.add_argument("--out", help="where summary.md, summary.csv and figures/ go (default: <first path>/summary)")
+    parser.add_argument("--curves", action="store_true", help="also per-job epoch curves and base-vs-tuned bars")
     args = parser.parse_args(argv)
     try:
-        summarize(args.paths, args.out)
+        summarize(args.paths, args.out, args.curves)
     except SummarizeError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -195,8 +195,17 @@ def fit(
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
+    finish_wandb(loggers)
     pause_point("training")
     return FitResult(encoder, validation.history, time.perf_counter() - start, trainable, total, trainer.current_epoch)
+
+
+def finish_wandb(loggers) -> None:
+    """Close this run's W&B run: in a multirun every job runs in one process, and an open run would
+    swallow the next job's curves."""
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()
 
 
 def load_eval_sets(cfg: DictConfig) -> dict[str, EvalSet]:
