@@ -45,6 +45,12 @@ def test_every_hparams_search_composes_and_names_its_sweep(search):
         assert OmegaConf.select(cfg, key) is not None or key == "data.alpha", key
 
 
+def test_bge_vs_e5_sweeps_both_encoders():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["+experiment=bge_vs_e5"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params.encoder == "bge_small,e5_base" and cfg.adapter.kind == "lora"
+
+
 def test_optuna_on_slurm_composes():
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["hparams_search=optuna", "hydra/launcher=slurm"], return_hydra_config=True)

@@ -1,6 +1,7 @@
 """``recft.train`` end to end on a tiny random BERT and a 12-pair tiny set (seconds, CPU)."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -92,3 +93,21 @@ def test_query_lora_trains_from_cached_passages_and_keeps_the_corpus_cache(tiny_
     assert len(folders_with_passages) == 1
     query_folders = len(list((tmp_path / "run" / "cache").iterdir())) - 1
     assert query_folders >= 3  # the query side changed every epoch
+
+
+@pytest.mark.parametrize(
+    "encoder, pooling, prompts",
+    [
+        ("bge_small", "cls", {"query": "Represent this sentence for searching relevant passages: ", "passage": ""}),
+        ("e5_base", "mean", {"query": "query: ", "passage": "passage: "}),
+    ],
+)
+def test_bge_vs_e5_experiment_trains_each_recipe(tiny_model_dir, tiny_train_beir, tmp_path, encoder, pooling, prompts):
+    """The hub models' recipes (pooling, prompts) carried through LoRA training, offline on a tiny BERT."""
+    cfg = compose_train(
+        tiny_model_dir, tiny_train_beir, tmp_path, "+experiment=bge_vs_e5", f"encoder={encoder}", "adapter.rank=4"
+    )
+    summary = train(cfg, tmp_path)
+    report = json.loads((tmp_path / "reports" / "tiny.json").read_text())
+    assert report["config"]["pooling"] == pooling and report["config"]["prompts"] == prompts
+    assert summary["parameters"]["trainable"] < summary["parameters"]["total"]  # LoRA, not full
