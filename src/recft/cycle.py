@@ -30,7 +30,7 @@ from recft.atomic import write_json, write_text
 from recft.cache import EmbeddingCache, stable_hash
 from recft.data import DataError, load_beir
 from recft.encoder import BiEncoder, EncoderLoadError
-from recft.evaluate import apply_overrides, evaluate_dataset
+from recft.evaluate import apply_overrides
 from recft.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.index import Index
 from recft.nudge_candidate import NudgedCorpus, NudgeError, fit_nudge
@@ -38,6 +38,7 @@ from recft.pairs import Pair, pairs_from_dataset
 from recft.registry import Registry, RegistryError, Version
 from recft.report import Report
 from recft.train import SmallDataError, check_enough_pairs, fit, load_eval_sets, load_pairs
+from recft.validation import evaluate_set
 from recft.versions import load_encoder, save_encoder
 
 console = console_module.err
@@ -90,16 +91,9 @@ def incumbent_reports(
             continue
         encoder = encoder or load_encoder(encoder_version(registry, version) if version else None, cfg.encoder)
         encoder.eval()
-        reports[name] = evaluate_dataset(
-            encoder,
-            spec.dataset,
-            cache,
-            cfg.eval.k_values,
-            int(cfg.eval.depth),
-            spec.min_relevance,
-            spec.pairs_path,
-            bool(cfg.show_progress),
-            passage_overrides=nudged if name == cfg.data.name else None,
+        overrides = nudged if name == cfg.data.name else None
+        reports[name] = evaluate_set(
+            encoder, spec, cache, cfg.eval.k_values, int(cfg.eval.depth), bool(cfg.show_progress), overrides
         )
         reports[name].save(path)
     return reports
@@ -240,16 +234,8 @@ def nudge_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_
     nudged.save(run_dir / "candidate")
     # Other corpora do not move: the probes score as the encoder version does (its stored reports).
     reports = dict(incumbent_reports(registry, base, cfg, eval_sets, cache))
-    reports[cfg.data.name] = evaluate_dataset(
-        encoder,
-        golden.dataset,
-        cache,
-        cfg.eval.k_values,
-        int(cfg.eval.depth),
-        golden.min_relevance,
-        golden.pairs_path,
-        bool(cfg.show_progress),
-        passage_overrides=nudged.overrides(),
+    reports[cfg.data.name] = evaluate_set(
+        encoder, golden, cache, cfg.eval.k_values, int(cfg.eval.depth), bool(cfg.show_progress), nudged.overrides()
     )
     console.print(f"NUDGE-{nudged.variant.upper()}: γ={nudged.gamma:.4f}, {nudged.stats['docs_moved']} documents moved")
     version = registry.add(

@@ -31,11 +31,11 @@ from recft import console as console_module
 from recft.atomic import write_json
 from recft.cache import EmbeddingCache
 from recft.encoder import BiEncoder
-from recft.evaluate import evaluate_dataset
 from recft.nudge import DEFAULT_GAMMAS, nudge_m, nudge_n, split_validation
 from recft.pairs import Pair
 from recft.report import Report
 from recft.stats import compare
+from recft.validation import evaluate_set
 
 console = console_module.err
 
@@ -178,17 +178,7 @@ def nudge_train(cfg: DictConfig, run_dir: Path) -> dict:
     encoder.eval()
 
     def evaluate(spec, overrides=None):
-        return evaluate_dataset(
-            encoder,
-            spec.dataset,
-            cache,
-            cfg.eval.k_values,
-            int(cfg.eval.depth),
-            spec.min_relevance,
-            spec.pairs_path,
-            bool(cfg.show_progress),
-            passage_overrides=overrides,
-        )
+        return evaluate_set(encoder, spec, cache, cfg.eval.k_values, int(cfg.eval.depth), cfg.show_progress, overrides)
 
     zero_shot = {name: evaluate(spec) for name, spec in eval_sets.items()}
     start = time.perf_counter()

@@ -28,6 +28,23 @@ class EvalSet:
     pairs_path: str | None = None
 
 
+def evaluate_set(
+    encoder, spec: EvalSet, cache: EmbeddingCache, k_values, depth: int, show_progress=False, overrides=None
+) -> Report:
+    """Evaluate on one golden set or probe (``overrides``: a NUDGE version's moved passages)."""
+    return evaluate_dataset(
+        encoder,
+        spec.dataset,
+        cache,
+        k_values,
+        depth,
+        spec.min_relevance,
+        spec.pairs_path,
+        show_progress,
+        passage_overrides=overrides,
+    )
+
+
 class RetrievalValidation(pl.Callback):
     def __init__(
         self,
@@ -47,16 +64,7 @@ class RetrievalValidation(pl.Callback):
         was_training = module.training
         module.eval()
         reports = {
-            name: evaluate_dataset(
-                module.encoder,
-                spec.dataset,
-                self.cache,
-                self.k_values,
-                self.depth,
-                spec.min_relevance,
-                spec.pairs_path,
-                self.show_progress,
-            )
+            name: evaluate_set(module.encoder, spec, self.cache, self.k_values, self.depth, self.show_progress)
             for name, spec in self.sets.items()
         }
         module.train(was_training)
