@@ -111,3 +111,36 @@ def test_bge_vs_e5_experiment_trains_each_recipe(tiny_model_dir, tiny_train_beir
     report = json.loads((tmp_path / "reports" / "tiny.json").read_text())
     assert report["config"]["pooling"] == pooling and report["config"]["prompts"] == prompts
     assert summary["parameters"]["trainable"] < summary["parameters"]["total"]  # LoRA, not full
+
+
+def test_optuna_sweep_optimises_the_returned_objective(tiny_model_dir, tmp_path):
+    """Two Optuna trials in a subprocess: each job's return value (the objective) reaches the study."""
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from conftest import REPO, write_tiny_train_beir
+
+    data = write_tiny_train_beir(tmp_path / "data")
+    overrides = [o for o in tiny_run_overrides(tiny_model_dir, data, tmp_path) if not o.startswith("output_dir=")]
+    overrides += [
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        f"data.replay.path={data}",
+        "data.replay.name=tiny-replay",
+        "data.replay.max_pairs=6",
+        f"hydra.sweep.dir={tmp_path / 'optuna'}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "recft.train", "-m", *overrides], capture_output=True, text=True, timeout=600, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = OmegaConf.load(tmp_path / "optuna" / "optimization_results.yaml")
+    jobs = [tmp_path / "optuna" / j for j in ("0", "1")]
+    values = [
+        objective(json.loads((job / "summary.json").read_text()), OmegaConf.load(job / ".hydra" / "config.yaml"))
+        for job in jobs
+    ]
+    assert result.best_value == pytest.approx(max(values))  # the study saw what each job returned
+    assert set(result.best_params) == {"adapter.rank", "loss.temperature", "train.epochs", "data.alpha"}
