@@ -4,6 +4,7 @@
 * ``base_vs_finetuned``  zero-shot vs fine-tuned bars per metric, with the paired Δ and its CI;
 * ``metric_vs_parameter``  a sweep's golden Δ (95 % CI) against one swept parameter, a line per
   value of another;
+* ``epoch_overlay``  a sweep's golden metric per epoch, one line per job;
 * ``frontier``  golden gain against the worst probe's change, Pareto-optimal runs marked;
 * ``training_loss``  the step-level loss from Lightning's CSV log.
 """
@@ -81,7 +82,7 @@ def metric_vs_parameter(jobs: list, parameter: str, path, by: str | None = None)
     groups: dict[str, list] = {}
     for job in jobs:
         groups.setdefault(job.overrides.get(by, "") if by else "", []).append(job)
-    for label, members in sorted(groups.items()):
+    for label, members in sorted(groups.items(), key=lambda item: _sort_key(item[0])):
         members = sorted(members, key=lambda j: _number(j.overrides[parameter]))
         xs = [_number(j.overrides[parameter]) for j in members]
         ys = [j.golden["delta"] for j in members]
@@ -109,9 +110,29 @@ def _number(value: str):
         return value
 
 
+def _sort_key(value: str):
+    number = _number(value)
+    return (0, number, "") if isinstance(number, float) else (1, 0.0, str(value))
+
+
 def _spans_decades(jobs, parameter: str) -> bool:
     values = [_number(j.overrides[parameter]) for j in jobs]
     return min(values) > 0 and max(values) / min(values) >= 10
+
+
+def epoch_overlay(jobs: list, path) -> Path:
+    """The golden metric per epoch, one line per job: how many epochs each setting wants."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for job in jobs:
+        epochs = sorted(job.epochs or {})
+        ax.plot(epochs, [job.epochs[e] for e in epochs], marker="o", lw=1, label=job.label)
+    ax.set_xticks(sorted({e for job in jobs for e in job.epochs or {}}))
+    ax.set_xlabel("epoch (0 = zero-shot)")
+    ax.set_ylabel(f"{jobs[0].golden_name} {jobs[0].metric}")
+    ax.set_title("golden metric per epoch")
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
 
 
 def frontier(jobs: list, path) -> Path:
@@ -132,15 +153,14 @@ def frontier(jobs: list, path) -> Path:
             capsize=3,
             alpha=0.9 if job.pareto else 0.6,
         )
-        if job.pareto:
-            ax.annotate(
-                job.label, (probe["delta"], job.golden["delta"]), xytext=(5, 5), textcoords="offset points", fontsize=7
-            )
+        if job.pareto:  # the job's folder name: short enough not to collide (the table has the overrides)
+            point = (probe["delta"], job.golden["delta"])
+            ax.annotate(job.path.name, point, xytext=(4, 4), textcoords="offset points", fontsize=8)
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(f"worst probe Δ {jobs[0].metric} (← forgetting)")
     ax.set_ylabel(f"golden Δ {jobs[0].metric} (gain ↑)")
-    ax.set_title("gain vs forgetting (filled: Pareto-optimal)")
+    ax.set_title("gain vs forgetting (filled, labelled by job: Pareto-optimal)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 

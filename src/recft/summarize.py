@@ -41,6 +41,7 @@ class Job:
     probes: dict[str, dict]
     wall_s: float
     objective: float | None
+    epochs: dict[int, float] | None = None  # golden metric per validated epoch (0 = zero-shot)
     label: str = ""
     pareto: bool = False
 
@@ -83,6 +84,7 @@ def load_job(job_dir: Path) -> Job:
     except (KeyError, json.JSONDecodeError) as err:
         raise SummarizeError(f"{job_dir}/summary.json: not a recft.train summary ({err})") from None
     probes = {name: r[metric] for name, r in rows.items() if name != golden_name and metric in r}
+    epochs = {int(e): sets[golden_name][metric] for e, sets in summary.get("epochs", {}).items() if golden_name in sets}
     return Job(
         job_dir,
         _overrides(job_dir),
@@ -92,6 +94,7 @@ def load_job(job_dir: Path) -> Job:
         probes,
         float(summary["wall_s"]),
         objective(summary, cfg),
+        epochs,
     )
 
 
@@ -119,7 +122,7 @@ def collect(paths: list[str | Path]) -> tuple[list[Job], list[str]]:
     jobs = [load_job(p) for p in find_job_dirs(paths)]
     keys = swept_keys(jobs)
     for job in jobs:
-        job.label = ",".join(f"{k}={job.overrides.get(k, '-')}" for k in keys) or job.path.name
+        job.label = ",".join(f"{k.split('.')[-1]}={job.overrides.get(k, '-')}" for k in keys) or job.path.name
     mark_pareto(jobs)
     return jobs, keys
 
@@ -171,6 +174,8 @@ def write_figures(jobs: list[Job], keys: list[str], folder: Path) -> list[Path]:
         paths.append(run_figures.metric_vs_parameter(jobs, key, folder / f"{name}.png", others[0] if others else None))
     if any(job.probes for job in jobs):
         paths.append(run_figures.frontier(jobs, folder / "frontier.png"))
+    if any(len(job.epochs or {}) > 2 for job in jobs):
+        paths.append(run_figures.epoch_overlay(jobs, folder / "epochs.png"))
     return paths
 
 
