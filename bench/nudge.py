@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -82,8 +85,20 @@ def median_time(fn, repeats: int):
     return statistics.median(times), result
 
 
+def reference_package():
+    """The nudge-ft package (dev extra), not this script: run as ``bench/nudge.py`` its folder is on
+    ``sys.path`` and would shadow the package name."""
+    here = Path(__file__).resolve().parent
+    saved = sys.path[:]
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != here]
+    try:
+        return importlib.import_module("nudge")
+    finally:
+        sys.path = saved
+
+
 def compare(problem, repeats: int) -> dict:
-    import nudge as reference  # the nudge-ft package (dev extra)
+    reference = reference_package()
 
     docs, tq, ta, vq, va = problem
     train, val = {"q_embs": tq, "q_ans_indx": ta}, {"q_embs": vq, "q_ans_indx": va}

@@ -83,14 +83,23 @@ def metric_vs_parameter(jobs: list, parameter: str, path, by: str | None = None)
     for job in jobs:
         groups.setdefault(job.overrides.get(by, "") if by else "", []).append(job)
     for label, members in sorted(groups.items(), key=lambda item: _sort_key(item[0])):
-        members = sorted(members, key=lambda j: _number(j.overrides[parameter]))
+        members = sorted(members, key=lambda j: _sort_key(j.overrides[parameter]))
         xs = [_number(j.overrides[parameter]) for j in members]
         ys = [j.golden["delta"] for j in members]
         err = [
             [j.golden["delta"] - j.golden["ci_low"] for j in members],
             [j.golden["ci_high"] - j.golden["delta"] for j in members],
         ]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{by}={label}" if by else None)
+        numeric = all(isinstance(x, float) for x in xs)  # categories (adapter=...) get no joining line
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=err,
+            marker="o",
+            ls="-" if numeric else "none",
+            capsize=3,
+            label=f"{by}={label}" if by else None,
+        )
     ax.axhline(0, color="black", lw=0.8)
     if all(isinstance(_number(j.overrides[parameter]), float) for j in jobs) and _spans_decades(jobs, parameter):
         ax.set_xscale("log")

@@ -168,10 +168,12 @@ def write_figures(jobs: list[Job], keys: list[str], folder: Path) -> list[Path]:
     from recft import run_figures
 
     paths = []
-    for key in keys:
-        others = [k for k in keys if k != key]
-        name = key.replace("/", "_")
-        paths.append(run_figures.metric_vs_parameter(jobs, key, folder / f"{name}.png", others[0] if others else None))
+    for key in keys:  # jobs from different sweeps may not share every key: plot those that have it
+        members = [job for job in jobs if key in job.overrides]
+        others = [k for k in keys if k != key and all(k in job.overrides for job in members)]
+        if len({job.overrides[key] for job in members}) > 1:
+            path = folder / f"{key.replace('/', '_')}.png"
+            paths.append(run_figures.metric_vs_parameter(members, key, path, others[0] if others else None))
     if any(job.probes for job in jobs):
         paths.append(run_figures.frontier(jobs, folder / "frontier.png"))
     if any(len(job.epochs or {}) > 2 for job in jobs):
