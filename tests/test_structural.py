@@ -82,6 +82,9 @@ def test_miner_never_returns_the_positive_and_is_deterministic():
         for doc_id, text in negatives[("target", pair.query_id)]:
             assert text != pair.passage and doc_id != pair.doc_id
     assert miner.made == {"negation": 2, "role_swap": 2, "antonym": 1}
+    rotating = StructuralMiner(num_negatives=1, rotate=True)
+    mixed = rotating.structural_negatives(pairs)
+    assert [mixed[("target", q)][0][0] for q in ("q1", "q2")] == ["d1#negation", "d2#role_swap"]
     with pytest.raises(ValueError, match="unknown structural edit"):
         StructuralMiner(edits=["paraphrase"])
 

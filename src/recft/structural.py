@@ -223,6 +223,7 @@ class StructuralMiner:
     num_negatives: int = 1
     then: object | None = None  # e.g. TopKMarginMiner: mined negatives after the structural ones
     remine_every_epoch: bool = False
+    rotate: bool = False  # False: try edits in order for every pair; True: pair i starts at edit i mod k
     made: dict = field(default_factory=dict)  # edit name → how many negatives it produced
 
     def __post_init__(self):
@@ -234,10 +235,11 @@ class StructuralMiner:
         """{(source, query id): [(synthetic doc id, edited passage)]}; never the positive itself."""
         negatives: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.made = dict.fromkeys(self.edits, 0)
-        for pair in pairs:
+        for i, pair in enumerate(pairs):
             key = (pair.source, pair.query_id)
             chosen = negatives.setdefault(key, [])
-            for name in self.edits:
+            start = i % len(self.edits) if self.rotate else 0
+            for name in [*self.edits[start:], *self.edits[:start]]:
                 if len(chosen) >= self.num_negatives:
                     break
                 edited = EDITS[name](pair.passage)
