@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from recft.gate import GateConfig, decide
 from recft.report import Report
 
 ROWS = [("scifact", "ndcg@10"), ("trecdl", "ndcg@10"), ("nevir", "ndcg@10"), ("nevir", "paired_accuracy")]
@@ -21,24 +22,47 @@ def cell(row: dict) -> str:
 
 def main(runs: Path) -> None:
     standard = next(runs.glob("*-none"))
-    structural = next(runs.glob("*-structural"))
     summary = json.loads((standard / "summary.json").read_text())
-    columns = ["set", "metric", "n", "base", "standard FT", "Δ standard − base", "structural FT"]
-    columns += ["Δ structural − base", "Δ structural − standard"]
+    columns = ["structural run", "set", "metric", "n", "base", "standard FT", "Δ standard − base"]
+    columns += ["structural FT", "Δ structural − base", "Δ structural − standard"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
-    for name, metric in ROWS:
-        base_rows = {r["metric"]: r for r in summary["deltas"][name]}
-        struct_rows = {r["metric"]: r for r in json.loads((structural / "summary.json").read_text())["deltas"][name]}
-        a, b = base_rows[metric], struct_rows[metric]
-        head_to_head = Report.load(structural / "reports" / f"{name}.json").compare_to(
-            Report.load(standard / "reports" / f"{name}.json"), metric
-        )
-        print(
-            f"| {name} | {metric} | {a['n']} | {a['mean_a']:.4f} | {a['mean_b']:.4f} | {cell(a)} | "
-            f"{b['mean_b']:.4f} | {cell(b)} | {cell(head_to_head.to_dict())} |"
-        )
+    for structural in sorted(runs.glob("*structural*")):
+        struct_summary = json.loads((structural / "summary.json").read_text())
+        for name, metric in ROWS:
+            a = {r["metric"]: r for r in summary["deltas"][name]}[metric]
+            b = {r["metric"]: r for r in struct_summary["deltas"][name]}[metric]
+            head_to_head = Report.load(structural / "reports" / f"{name}.json").compare_to(
+                Report.load(standard / "reports" / f"{name}.json"), metric
+            )
+            print(
+                f"| {structural.name} | {name} | {metric} | {a['n']} | {a['mean_a']:.4f} | {a['mean_b']:.4f} | "
+                f"{cell(a)} | {b['mean_b']:.4f} | {cell(b)} | {cell(head_to_head.to_dict())} |"
+            )
+
+
+def gate(runs: Path) -> None:
+    """What the gate says if the standard fine-tune were the incumbent and a structural run the candidate:
+    golden nDCG@10, TREC DL nDCG@10 and NevIR paired accuracy as probes (conf/probe/nevir.yaml)."""
+    standard = next(runs.glob("*-none"))
+    cfg = GateConfig(metric="ndcg@10", probe_metric="ndcg@10", min_queries=30)
+    for candidate in sorted(runs.glob("*structural*")):
+
+        def vectors(name, metric, candidate=candidate):
+            a = Report.load(standard / "reports" / f"{name}.json").per_query[metric]
+            return a, Report.load(candidate / "reports" / f"{name}.json").per_query[metric]
+
+        probes = {
+            "trecdl": vectors("trecdl", "ndcg@10"),
+            "nevir": (*vectors("nevir", "paired_accuracy"), "paired_accuracy"),
+        }
+        verdict = decide(*vectors("scifact", "ndcg@10"), probes, cfg)
+        print(f"\n{candidate.name} vs {standard.name}: {verdict.verdict}")
+        for reason in verdict.reasons:
+            print(f"  - {reason}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "runs")
+    runs = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "runs"
+    main(runs)
+    gate(runs)
