@@ -186,7 +186,9 @@ class Candidate:
     overrides: dict | None = None  # a NUDGE candidate's moved passage embeddings
 
 
-def trained_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir):
+def trained_candidate(
+    cfg, registry, incumbent, inc_reports, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir
+):
     """Train an adapter (or all weights) starting from the incumbent's encoder."""
     base = encoder_version(registry, incumbent)
     continuing = base.kind == "query_lora" and cfg.adapter.kind == "query_lora"
@@ -204,7 +206,7 @@ def trained_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, trai
         train_set,
         eval_sets,
         cache,
-        zero_shot=incumbent_reports(registry, incumbent, cfg, eval_sets, cache),
+        zero_shot=inc_reports,
         adapter=not continuing,
         log_dir=run_dir,
     )
@@ -222,7 +224,9 @@ def trained_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, trai
     return Candidate(version, reports, encoder, result.wall_s)
 
 
-def nudge_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir):
+def nudge_candidate(
+    cfg, registry, incumbent, inc_reports, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir
+):
     """Re-nudge the golden corpus from the encoder's original embeddings with every pair seen so far."""
     base = encoder_version(registry, incumbent)
     encoder = load_encoder(base, cfg.encoder)
@@ -233,7 +237,7 @@ def nudge_candidate(cfg, registry, incumbent, cycle, train_pairs, replay, train_
     wall = time.perf_counter() - start
     nudged.save(run_dir / "candidate")
     # Other corpora do not move: the probes score as the encoder version does (its stored reports).
-    reports = dict(incumbent_reports(registry, base, cfg, eval_sets, cache))
+    reports = dict(inc_reports if base.id == incumbent.id else incumbent_reports(registry, base, cfg, eval_sets, cache))
     reports[cfg.data.name] = evaluate_set(
         encoder, golden, cache, cfg.eval.k_values, int(cfg.eval.depth), bool(cfg.show_progress), nudged.overrides()
     )
@@ -307,7 +311,9 @@ def run_cycle(
         return {**line, "verdict": "SKIPPED", "reasons": [str(err)], "wall_s": time.perf_counter() - start}
 
     make = nudge_candidate if cfg.adapter.kind == "nudge" else trained_candidate
-    candidate = make(cfg, registry, incumbent, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir)
+    candidate = make(
+        cfg, registry, incumbent, inc_reports, cycle, train_pairs, replay, train_set, eval_sets, cache, run_dir
+    )
     reports = candidate.reports
     for name, report in reports.items():
         report.save(registry.root / "reports" / candidate.version.id / f"{name}.json")
