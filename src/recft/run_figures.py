@@ -133,9 +133,9 @@ def epoch_overlay(jobs: list, path) -> Path:
     """The golden metric per epoch, one line per job: how many epochs each setting wants."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for job in jobs:
-        epochs = sorted(job.epochs or {})
+        epochs = sorted(job.epochs)
         ax.plot(epochs, [job.epochs[e] for e in epochs], marker="o", lw=1, label=job.label)
-    ax.set_xticks(sorted({e for job in jobs for e in job.epochs or {}}))
+    ax.set_xticks(sorted({e for job in jobs for e in job.epochs}))
     ax.set_xlabel("epoch (0 = zero-shot)")
     ax.set_ylabel(f"{jobs[0].golden_name} {jobs[0].metric}")
     ax.set_title("golden metric per epoch")

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -41,9 +41,15 @@ class Job:
     probes: dict[str, dict]
     wall_s: float
     objective: float | None
-    epochs: dict[int, float] | None = None  # golden metric per validated epoch (0 = zero-shot)
+    summary: dict = field(default_factory=dict)  # the job's summary.json, read once
     label: str = ""
     pareto: bool = False
+
+    @property
+    def epochs(self) -> dict[int, float]:
+        """The golden metric per validated epoch (0 = zero-shot)."""
+        per_epoch = self.summary.get("epochs", {}).items()
+        return {int(e): sets[self.golden_name][self.metric] for e, sets in per_epoch if self.golden_name in sets}
 
     @property
     def worst_probe(self) -> dict | None:
@@ -84,7 +90,6 @@ def load_job(job_dir: Path) -> Job:
     except (KeyError, json.JSONDecodeError) as err:
         raise SummarizeError(f"{job_dir}/summary.json: not a recft.train summary ({err})") from None
     probes = {name: r[metric] for name, r in rows.items() if name != golden_name and metric in r}
-    epochs = {int(e): sets[golden_name][metric] for e, sets in summary.get("epochs", {}).items() if golden_name in sets}
     return Job(
         job_dir,
         _overrides(job_dir),
@@ -94,7 +99,7 @@ def load_job(job_dir: Path) -> Job:
         probes,
         float(summary["wall_s"]),
         objective(summary, cfg),
-        epochs,
+        summary,
     )
 
 
@@ -176,7 +181,7 @@ def write_figures(jobs: list[Job], keys: list[str], folder: Path) -> list[Path]:
             paths.append(run_figures.metric_vs_parameter(members, key, path, others[0] if others else None))
     if any(job.probes for job in jobs):
         paths.append(run_figures.frontier(jobs, folder / "frontier.png"))
-    if any(len(job.epochs or {}) > 2 for job in jobs):
+    if any(len(job.epochs) > 2 for job in jobs):
         paths.append(run_figures.epoch_overlay(jobs, folder / "epochs.png"))
     return paths
 
@@ -187,7 +192,7 @@ def write_curves(jobs: list[Job], folder: Path) -> list[Path]:
 
     paths = []
     for job in jobs:
-        summary = json.loads((job.path / "summary.json").read_text(encoding="utf-8"))
+        summary = job.summary
         for name in summary["deltas"]:
             title = f"{name} · {job.label}"
             paths.append(
