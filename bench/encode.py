@@ -26,12 +26,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from recft.cache import EmbeddingCache  # noqa: E402
-from recft.config import REPO_ROOT  # noqa: E402
-from recft.data import load_beir  # noqa: E402
-from recft.encoder import BiEncoder, cpu_has_bf16, minilm_path  # noqa: E402
-from recft.evaluate import evaluate_dataset  # noqa: E402
-from recft.index import Index  # noqa: E402
+from recft.common.config import (
+    REPO_ROOT,  # noqa: E402
+    minilm_path,  # noqa: E402
+)
+from recft.data.beir import load_beir  # noqa: E402
+from recft.eval.evaluate import evaluate_dataset  # noqa: E402
+from recft.model.cache import EmbeddingCache  # noqa: E402
+from recft.model.encoder import BiEncoder, cpu_has_bf16  # noqa: E402
+from recft.model.index import Index  # noqa: E402
 
 
 def cpu_model() -> str:

@@ -32,11 +32,11 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from recft.cache import EmbeddingCache  # noqa: E402
-from recft.config import CONF_DIR, REPO_ROOT  # noqa: E402
-from recft.nudge import nudge_m, nudge_n, split_validation  # noqa: E402
-from recft.nudge_candidate import group_pairs  # noqa: E402
-from recft.train import load_pairs  # noqa: E402
+from recft.common.config import CONF_DIR, REPO_ROOT  # noqa: E402
+from recft.model.cache import EmbeddingCache  # noqa: E402
+from recft.nudge.algorithm import nudge_m, nudge_n, split_validation  # noqa: E402
+from recft.nudge.corpus import group_pairs  # noqa: E402
+from recft.training.job import load_training_data  # noqa: E402
 
 from encode import cpu_model  # noqa: E402
 
@@ -44,11 +44,12 @@ from encode import cpu_model  # noqa: E402
 def scifact_problem(cache_dir: str):
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"cache_dir={cache_dir}", "show_progress=false"])
-    target, _, train_set = load_pairs(cfg)
+    training = load_training_data(cfg)
+    target, train_set = training.pairs, training.corpus
     encoder = instantiate(cfg.encoder)
     encoder.eval()
     cache = EmbeddingCache(cfg.cache_dir)
-    queries, answers, _ = group_pairs(target, train_set.corpus)
+    queries, answers, _ = group_pairs(target, train_set.corpus, train_set.name)
     train_ids, val_ids = split_validation(list(queries), 0.1, cfg.seed)
     doc_ids = list(train_set.corpus)
     row = {d: i for i, d in enumerate(doc_ids)}

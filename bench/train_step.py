@@ -25,13 +25,17 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
-from recft.adapters import apply_adapter  # noqa: E402
-from recft.config import REPO_ROOT  # noqa: E402
-from recft.data import load_beir  # noqa: E402
-from recft.encoder import BiEncoder, cpu_has_bf16, minilm_path  # noqa: E402
-from recft.losses import InfoNCELoss  # noqa: E402
-from recft.module import BiEncoderModule  # noqa: E402
-from recft.pairs import PairCollator, pairs_from_dataset  # noqa: E402
+from recft.common.config import (
+    REPO_ROOT,  # noqa: E402
+    minilm_path,  # noqa: E402
+)
+from recft.data.beir import load_beir  # noqa: E402
+from recft.data.pairs import pairs_from_dataset  # noqa: E402
+from recft.model.adapters import apply_adapter  # noqa: E402
+from recft.model.encoder import BiEncoder, cpu_has_bf16  # noqa: E402
+from recft.training.batches import PairCollator  # noqa: E402
+from recft.training.losses import InfoNCELoss  # noqa: E402
+from recft.training.module import BiEncoderModule  # noqa: E402
 
 LORA = {"rank": 16, "alpha": 32, "dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
 TEMPERATURE = 0.05

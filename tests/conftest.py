@@ -15,7 +15,9 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from recft.encoder import BiEncoder, minilm_path  # noqa: E402
+from recft.common.config import CONF_DIR, minilm_path  # noqa: E402
+from recft.model.encoder import BiEncoder  # noqa: E402
+from recft.training.losses import InfoNCELoss  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -165,3 +167,41 @@ def tiny_run_overrides(model_dir, data_dir, out_dir, *extra) -> list[str]:
         "train.lr=1e-3",
         *extra,
     ]
+
+
+def compose(config_name: str, *overrides: str):
+    """Compose ``conf/<config_name>.yaml`` with overrides, as the entry points do."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+def compose_train(model_dir, data_dir, out_dir, *extra):
+    """The train config on the tiny model and data, two epochs unless ``extra`` says otherwise."""
+    return compose("train", *tiny_run_overrides(model_dir, data_dir, out_dir, "train.epochs=2", *extra))
+
+
+QUERIES = ["how long do fleas live", "wing in a slipstream", "stem cells", "violin teacher"]
+PASSAGES = [
+    "A flea lives a year.",
+    "A wing in a propeller slipstream.",
+    "Stem cells differentiate.",
+    "His mother taught violin.",
+]
+
+
+def train_steps(encoder, steps=5, lr=1e-2):
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    loss_fn, losses = InfoNCELoss(temperature=0.05), []
+    for _ in range(steps):
+        q = encoder(**encoder.tokenize(QUERIES, "query"), kind="query")
+        p = encoder(**encoder.tokenize(PASSAGES, "passage"), kind="passage")
+        loss = loss_fn(q, p)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

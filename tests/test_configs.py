@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from recft.config import CONF_DIR
+from recft.common.config import CONF_DIR
 
 
 def options(group: str) -> list[str]:
@@ -21,7 +21,7 @@ def compose_resolved(name: str, overrides: list[str]):
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-GROUPS = ["encoder", "data", "adapter", "loss", "miner", "trainer", "logger"]
+GROUPS = ["encoder", "data", "adapter", "loss", "miner", "trainer", "logger", "replay"]
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
@@ -42,7 +42,7 @@ def test_every_hparams_search_composes_and_names_its_sweep(search):
         cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params, f"{search} sweeps nothing"
     for key in cfg.hydra.sweeper.params:  # every swept key exists in the composed config
-        assert OmegaConf.select(cfg, key) is not None or key == "data.alpha", key
+        assert OmegaConf.select(cfg, key) is not None, key
 
 
 def test_bge_vs_e5_sweeps_both_encoders():
@@ -56,11 +56,14 @@ def test_optuna_on_slurm_composes():
         cfg = compose("train", overrides=["hparams_search=optuna", "hydra/launcher=slurm"], return_hydra_config=True)
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
-    assert cfg.data.replay.name == "squad" and cfg.train.forgetting_penalty == 1.0
+    assert cfg.replay.source.name == "squad" and cfg.train.forgetting_penalty == 1.0
 
 
 def test_documented_overlays():
-    cfg = compose_resolved("train", ["+replay@data.replay=squad", "data.alpha=0.25", "+probe@probes.nevir=nevir"])
-    assert cfg["data"]["replay"]["name"] == "squad" and set(cfg["probes"]) == {"trecdl", "nevir"}
+    cfg = compose_resolved("train", ["replay=squad", "replay.alpha=0.25", "+probe@probes.nevir=nevir"])
+    assert cfg["replay"]["source"]["name"] == "squad" and set(cfg["probes"]) == {"trecdl", "nevir"}
+    assert compose_resolved("train", [])["replay"] == {"source": None, "alpha": 0.0}
+    inject = compose_resolved("cycle", ["+experiment=nika_cycles"])["loop"]["inject"]
+    assert inject["source"]["name"] == "squad" and inject["source"]["max_pairs"] == 300 and inject["cycle"] == 3
     assert compose_resolved("cycle", [])["adapter"]["kind"] == "query_lora"
     assert compose_resolved("evaluate", ["data=msmarco-trecdl-slice"])["data"]["min_relevance"] == 2

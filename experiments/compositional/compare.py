@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from recft.gate import GateConfig, decide
-from recft.report import Report
+from recft.eval.report import Report
+from recft.loop.gate import GateConfig, decide
 
 ROWS = [("scifact", "ndcg@10"), ("trecdl", "ndcg@10"), ("nevir", "ndcg@10"), ("nevir", "paired_accuracy")]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from recft.config import REPO_ROOT
-from recft.data import load_beir
-from recft.nudge_candidate import delta_by_touch, touched_queries
-from recft.report import Report
+from recft.common.config import REPO_ROOT
+from recft.data.beir import load_beir
+from recft.eval.report import Report
+from recft.nudge.analysis import delta_by_touch, touched_queries
 
 
 def main(runs: Path, metric: str = "ndcg@10") -> None:

@@ -1,11 +1,14 @@
 """Human-side commands for the registry: history, approve, reject, rollback, figures.
 
-python -m recft.manage history                   # table of every cycle
-python -m recft.manage approve v0003-cycle2      # promote a PENDING_APPROVAL candidate
-python -m recft.manage reject v0003-cycle2
-python -m recft.manage rollback                  # reinstate the previous incumbent
-python -m recft.manage figures                   # redraw the figures from history.jsonl
-(all take --registry DIR; default outputs/registry)
+    recft manage history                   # table of every cycle
+    recft manage approve v0003-cycle2      # promote a PENDING_APPROVAL candidate
+    recft manage reject v0003-cycle2
+    recft manage rollback                  # reinstate the previous incumbent
+    recft manage figures                   # redraw the figures from history.jsonl
+    (all take --registry DIR; default outputs/registry)
+
+Reads and writes the registry only: it loads neither torch nor Lightning, so it answers at once.
+``python -m recft.manage`` is the same command.
 """
 
 from __future__ import annotations
@@ -13,56 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.table import Table
-
-from recft import console as console_module
-from recft.config import repo_path
-from recft.cycle import history_lines
-from recft.registry import Registry, RegistryError
-
-
-def history_table(lines: list[dict]) -> Table:
-    table = Table(title="recft cycles")
-    for column in (
-        "cycle",
-        "date",
-        "pairs new/total",
-        "incumbent",
-        "candidate",
-        "metric",
-        "Δ [95% CI]",
-        "n",
-        "probes Δ",
-        "verdict",
-        "wall s",
-        "cost",
-    ):
-        table.add_column(column)
-    for ln in lines:
-        golden = ln.get("golden")
-        delta = f"{golden['delta']:+.4f} [{golden['ci_low']:+.4f}, {golden['ci_high']:+.4f}]" if golden else "–"
-        probes = ", ".join(
-            f"{p['name']} {p['delta']:+.4f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" for p in ln.get("probes", [])
-        )
-        table.add_row(
-            str(ln["cycle"]),
-            ln["date"][:19],
-            f"{ln['pairs']['new']}/{ln['pairs']['total']}",
-            ln.get("incumbent", ""),
-            ln.get("candidate", "–"),
-            f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
-            delta,
-            str(golden["n"]) if golden else "–",
-            probes or "–",
-            ln["verdict"],
-            f"{ln['wall_s']:.0f}",
-            f"{ln.get('cost', {}).get('total', 0):.4f}",
-        )
-    return table
+from recft.common import console as console_module
+from recft.common.config import repo_path
+from recft.loop.history import history_table, read_history
+from recft.loop.registry import Registry, RegistryError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recft.manage", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="recft manage", description=__doc__.splitlines()[0])
     parser.add_argument("--registry", default=repo_path("outputs/registry"))
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("history")
@@ -74,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         registry = Registry(args.registry)
         if args.command == "history":
-            console_module.out().print(history_table(history_lines(registry.root / "history.jsonl")))
+            console_module.out().print(history_table(read_history(registry.root / "history.jsonl")))
             incumbent = registry.incumbent()
             print(f"incumbent: {incumbent.id if incumbent else 'none'}")
         elif args.command == "approve":
@@ -84,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rollback":
             print(f"incumbent is now {registry.rollback().id}")
         elif args.command == "figures":
-            from recft.plots import cycle_figures
+            from recft.loop.figures import cycle_figures  # matplotlib: only when drawing
 
             for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
                 print(path)

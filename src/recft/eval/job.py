@@ -1,0 +1,45 @@
+"""``recft evaluate``: one encoder on one source — table on stdout, ``report.json`` in the run folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from recft.common import console as console_module
+from recft.data.sources import SourceSpec, load_source
+from recft.eval.evaluate import evaluate_dataset, render
+from recft.eval.report import Report
+from recft.model.cache import EmbeddingCache
+
+console = console_module.err
+
+
+def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
+    source = load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed)
+    baseline = Report.load(cfg.eval.baseline) if cfg.eval.baseline else None
+    encoder = instantiate(cfg.encoder)
+    console.print(f"{source.dataset!r}; encoder {encoder.name} ({encoder.precision} on {encoder.device_})")
+    total = time.perf_counter()
+    report = evaluate_dataset(
+        encoder,
+        source.dataset,
+        EmbeddingCache(cfg.cache_dir),
+        k_values=list(cfg.eval.k_values),
+        depth=int(cfg.eval.depth),
+        min_relevance=source.min_relevance,
+        pairs_path=source.spec.pairs,
+        show_progress=bool(cfg.show_progress),
+        index_dir=run_dir / "index" if cfg.eval.save_index else None,
+    )
+    report.timings["total_s"] = time.perf_counter() - total
+    report.config["hydra"] = OmegaConf.to_container(cfg, resolve=True)
+    console_module.out().print(render(report, baseline))
+    path = report.save(run_dir / "report.json")
+    timings = report.timings
+    rate = f", {timings['passages_per_s']:.1f} passages/s" if "passages_per_s" in timings else " (corpus cached)"
+    console.print(f"wall {timings['total_s']:.1f} s{rate}")
+    print(path)
+    return report

@@ -1,0 +1,59 @@
+"""The sets a run is measured on — the golden set and every probe — and the settings they are measured with.
+
+``EvalSettings`` is read from the config once (``eval.k_values``, ``eval.depth``, ``show_progress``)
+and handed to every caller, so validation, the cycle and NUDGE cannot drift apart in how they score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from recft.data.sources import Source, SourceSpec, load_source
+from recft.eval.evaluate import evaluate_dataset
+from recft.eval.report import Report
+from recft.model.cache import EmbeddingCache
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    k_values: tuple[int, ...] = (1, 5, 10, 100)
+    depth: int = 100  # documents retrieved per query; MAP is MAP@depth
+    show_progress: bool = False
+
+    @classmethod
+    def from_config(cls, cfg) -> "EvalSettings":
+        return cls(tuple(int(k) for k in cfg.eval.k_values), int(cfg.eval.depth), bool(cfg.show_progress))
+
+    def to_dict(self) -> dict:
+        return {"k_values": list(self.k_values), "depth": self.depth}
+
+
+def evaluate_set(
+    encoder, source: Source, cache: EmbeddingCache, settings: EvalSettings, overrides: Mapping | None = None
+) -> Report:
+    """Evaluate on one golden set or probe (``overrides``: passage vectors that replace the encoder's)."""
+    return evaluate_dataset(
+        encoder,
+        source.dataset,
+        cache,
+        settings.k_values,
+        settings.depth,
+        source.min_relevance,
+        source.spec.pairs,
+        settings.show_progress,
+        passage_overrides=overrides,
+    )
+
+
+def evaluate_sets(encoder, sets: Mapping[str, Source], cache: EmbeddingCache, settings: EvalSettings) -> dict:
+    return {name: evaluate_set(encoder, source, cache, settings) for name, source in sets.items()}
+
+
+def load_eval_sets(cfg) -> dict[str, Source]:
+    """The golden set (keyed by its data name) and every configured probe (keyed by its probe key)."""
+    golden = load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed)
+    sets = {golden.name: golden}
+    for key, node in (cfg.get("probes") or {}).items():
+        sets[key] = load_source(SourceSpec.from_config(node, f"probes.{key}"), cfg.seed)
+    return sets

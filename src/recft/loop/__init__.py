@@ -1,0 +1,1 @@
+"""The recursive loop: gate, registry, versions, the cycle, its history and figures."""

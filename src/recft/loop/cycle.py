@@ -1,0 +1,283 @@
+"""Recursive fine-tuning cycles: new pairs → candidate from the incumbent → gate → promote / wait / roll back.
+
+Each cycle, read top to bottom in ``run_cycle``: pick the run folder, make sure there is an
+incumbent, get its reports (cached in the registry), make a candidate through its maker, register
+it, let the gate decide, write the evidence, act on the verdict, and return the history line. The
+evidence behind each verdict is written next to it: ``gate_eval.json`` (golden set) and
+``forgetting_eval.json`` (probes, with per-query deltas).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from recft.common import console as console_module
+from recft.common.atomic import write_json
+from recft.data.pairs import Pair
+from recft.data.sources import Source, SourceSpec, load_source
+from recft.eval.report import Report
+from recft.eval.sets import EvalSettings, evaluate_set, load_eval_sets
+from recft.loop.figures import cycle_figures
+from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
+from recft.loop.history import append_history, read_history
+from recft.loop.registry import Registry, Version
+from recft.loop.schedule import LoopConfigError, arrivals
+from recft.loop.serving import blue_green_index, log_version_artifact
+from recft.loop.versions import encoder_version, load_version
+from recft.model.cache import EmbeddingCache, stable_hash
+from recft.training.candidate import (
+    Candidate,
+    CandidateMaker,
+    MakeContext,
+    SmallDataError,
+    StartPoint,
+    TrainingData,
+    check_enough_pairs,
+)
+from recft.training.job import load_training_data
+
+console = console_module.err
+
+
+@dataclass
+class Loop:
+    """What every cycle of one run shares."""
+
+    cfg: DictConfig
+    registry: Registry
+    sets: dict[str, Source]
+    cache: EmbeddingCache
+    settings: EvalSettings
+    gate: GateConfig
+    maker: CandidateMaker
+    training: TrainingData  # replay, α and the training corpus; each cycle brings its own pairs
+
+    @property
+    def golden(self) -> str:
+        return self.cfg.data.name
+
+
+def fingerprint_pairs(pairs: list[Pair]) -> str:
+    return stable_hash("\n".join(sorted(f"{p.source}\t{p.query_id}\t{p.doc_id}" for p in pairs)))
+
+
+def run_folder(output_dir: Path, cycle: int) -> Path:
+    """``cycle-NNN``, or ``cycle-NNN-attemptK`` when an earlier attempt at this cycle died (its files are kept)."""
+    folder, attempt = output_dir / f"cycle-{cycle:03d}", 1
+    while folder.exists():
+        attempt += 1
+        folder = output_dir / f"cycle-{cycle:03d}-attempt{attempt}"
+    return folder
+
+
+def ensure_incumbent(loop: Loop) -> Version:
+    """The incumbent; on a new registry, the configured encoder registered as the base version."""
+    incumbent = loop.registry.incumbent()
+    if incumbent is not None:
+        return incumbent
+    encoder = OmegaConf.to_container(loop.cfg.encoder, resolve=True)
+    return loop.registry.add("base", kind="base", path=None, status="incumbent", config={"encoder": encoder})
+
+
+def version_reports(loop: Loop, version: Version) -> dict[str, Report]:
+    """A version's report on every eval set: from the registry, evaluating (and storing) only missing ones."""
+    folder = loop.registry.root / "reports" / version.id
+    reports, loaded = {}, None
+    for name, source in loop.sets.items():
+        path = folder / f"{name}.json"
+        if path.is_file():
+            reports[name] = Report.load(path)
+            continue
+        loaded = loaded or load_version(loop.registry, version, loop.cfg.encoder)
+        loaded.encoder.eval()
+        overrides = loaded.overrides if name == loop.golden else None
+        reports[name] = evaluate_set(loaded.encoder, source, loop.cache, loop.settings, overrides)
+        reports[name].save(path)
+    return reports
+
+
+def start_point(loop: Loop, incumbent: Version, reports: dict[str, Report]) -> StartPoint:
+    base = encoder_version(loop.registry, incumbent)
+
+    def load(trainable: bool):
+        return load_version(loop.registry, base, loop.cfg.encoder, trainable).encoder
+
+    return StartPoint(base.kind, base.id, reports, load)
+
+
+def register(loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumbent: Version, pairs) -> Version:
+    folder = run_dir / "candidate"
+    kind = candidate.save(folder)
+    version = loop.registry.add(
+        f"cycle{cycle}",
+        kind=kind,
+        path=str(folder),
+        parent=incumbent.id,
+        config=candidate.settings,
+        metrics={name: r.means for name, r in candidate.reports.items()},
+        data_fingerprint=fingerprint_pairs(pairs),
+    )
+    for name, report in candidate.reports.items():
+        report.save(loop.registry.root / "reports" / version.id / f"{name}.json")
+    return version
+
+
+def judge(loop: Loop, incumbent: dict[str, Report], candidate: dict[str, Report]) -> Verdict:
+    """The gate on the golden set and every probe, each probe on its own ``gate_metric`` if it names one."""
+    metric = loop.gate.metric
+    probes = {}
+    for name, source in loop.sets.items():
+        if name != loop.golden:
+            on = source.spec.gate_metric or loop.gate.probe_metric or metric
+            probes[name] = (incumbent[name].per_query[on], candidate[name].per_query[on], on)
+    golden = loop.golden
+    return decide(incumbent[golden].per_query[metric], candidate[golden].per_query[metric], probes, loop.gate)
+
+
+def write_evidence(run_dir: Path, verdict: Verdict, candidate: dict, incumbent: dict, golden: str) -> list[dict]:
+    """``gate_eval.json`` and ``forgetting_eval.json`` (with per-query probe deltas); returns the probe rows."""
+    gate_eval = {
+        **verdict.to_dict(),
+        "golden_set": golden,
+        "candidate_means": candidate[golden].means,
+        "incumbent_means": incumbent[golden].means,
+    }
+    probes = []
+    for check in verdict.probes:
+        metric = check.comparison.metric
+        cand, inc = candidate[check.name].per_query[metric], incumbent[check.name].per_query[metric]
+        probes.append({**check.to_dict(), "per_query_delta": {q: cand[q] - inc[q] for q in sorted(cand)}})
+    write_json(run_dir / "gate_eval.json", gate_eval)
+    write_json(run_dir / "forgetting_eval.json", {"verdict": verdict.verdict, "probes": probes})
+    return probes
+
+
+def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate, cycle: int) -> dict | None:
+    """Promote (switching the serving index first), mark pending, or reject; returns the index coverage."""
+    coverage = None
+    if verdict.verdict == PROMOTED:
+        golden = loop.sets[loop.golden]
+        show = loop.settings.show_progress
+        coverage = blue_green_index(
+            loop.registry, version, candidate.encoder, golden, loop.cache, candidate.overrides, show
+        )
+        loop.registry.promote(version.id, reason=f"cycle {cycle}: PROMOTED")
+    elif verdict.verdict == PENDING_APPROVAL:
+        loop.registry.mark_pending(version.id)
+    else:
+        loop.registry.reject(version.id, reason=f"cycle {cycle}: {verdict.verdict}")
+    log_version_artifact(loop.cfg, loop.registry.get(version.id), verdict.verdict, verdict.verdict == PROMOTED)
+    return coverage
+
+
+def cost(loop: Loop, wall_s: float) -> dict:
+    import torch
+
+    device_hours = wall_s / 3600 * max(1, torch.cuda.device_count())
+    price = float(loop.cfg.cost.price_per_hour)
+    return {"device_hours": device_hours, "price_per_hour": price, "total": device_hours * price}
+
+
+def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pair], injected: bool) -> dict:
+    began = time.perf_counter()
+    cfg = loop.cfg
+    run_dir = run_folder(Path(cfg.output_dir), cycle)
+    incumbent = ensure_incumbent(loop)
+    pairs = seen_pairs if cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new_pairs
+    line = {
+        "cycle": cycle,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "incumbent": incumbent.id,
+        "pairs": {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(pairs)},
+        "injected": injected,
+        "epochs": int(cfg.train.epochs),
+    }
+    inc_reports = version_reports(loop, incumbent)
+    try:
+        check_enough_pairs(len(pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
+    except SmallDataError as err:
+        return {**line, "verdict": "SKIPPED", "reasons": [str(err)], "wall_s": time.perf_counter() - began}
+
+    data = TrainingData(pairs, loop.training.replay, loop.training.alpha, loop.training.corpus)
+    ctx = MakeContext(cfg, loop.sets, loop.golden, loop.cache, loop.settings, cfg.seed, log_dir=run_dir)
+    candidate = loop.maker.make(start_point(loop, incumbent, inc_reports), data, ctx)
+    version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
+    verdict = judge(loop, inc_reports, candidate.reports)
+    probes = write_evidence(run_dir, verdict, candidate.reports, inc_reports, loop.golden)
+    coverage = act_on(loop, verdict, version, candidate, cycle)
+    wall = time.perf_counter() - began
+    return {
+        **line,
+        "candidate": version.id,
+        "kind": version.kind,
+        "verdict": verdict.verdict,
+        "reasons": verdict.reasons,
+        "metric": loop.gate.metric,
+        "candidate_metric": verdict.golden.comparison.mean_b,
+        "incumbent_metric": verdict.golden.comparison.mean_a,
+        "threshold": verdict.golden_threshold,
+        "golden": verdict.golden.to_dict(),
+        "probes": probes,
+        "coverage": coverage,
+        "wall_s": wall,
+        "train_wall_s": candidate.wall_s,
+        "cost": cost(loop, wall),
+        "evidence": str(run_dir),
+    }
+
+
+def arrival_batches(cfg: DictConfig, pairs: list[Pair]) -> list[tuple[list[Pair], bool]]:
+    """This run's cycles: (new pairs, whether an off-distribution batch was injected) per cycle."""
+    batches = arrivals(pairs, list(cfg.loop.schedule), cfg.seed)
+    if int(cfg.loop.cycles) > len(batches):
+        raise LoopConfigError(f"loop.cycles={cfg.loop.cycles} but loop.schedule has {len(batches)} arrival shares")
+    inject = cfg.loop.inject
+    injected = []
+    if inject:
+        injected = load_source(SourceSpec.from_config(inject.source, "loop.inject.source"), cfg.seed).pairs
+    cycles = []
+    for index in range(int(cfg.loop.cycles)):
+        with_batch = bool(inject) and index + 1 == int(inject.cycle)
+        cycles.append((list(batches[index]) + (injected if with_batch else []), with_batch))
+    return cycles
+
+
+def abandon_dead_candidates(registry: Registry) -> None:
+    """Holding the cycle lock, any undecided candidate is from a cycle that died."""
+    for version in registry.versions():
+        if version.status == "candidate" and version.note != "pending approval":
+            registry.reject(version.id, reason="abandoned: the cycle that trained it did not finish")
+
+
+def run_loop(cfg: DictConfig) -> list[dict]:
+    registry = Registry(cfg.registry.root)
+    history_path = registry.root / "history.jsonl"
+    gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
+    with registry.cycle_lock():
+        abandon_dead_candidates(registry)
+        training = load_training_data(cfg)
+        cycles = arrival_batches(cfg, training.pairs)
+        sets = load_eval_sets(cfg)
+        cache, settings = EmbeddingCache(cfg.cache_dir), EvalSettings.from_config(cfg)
+        loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
+        first = len(read_history(history_path)) + 1
+        seen: list[Pair] = []
+        lines = []
+        for cycle, (new, injected) in enumerate(cycles, start=first):
+            seen += new
+            console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
+            line = run_cycle(loop, cycle, new, seen, injected)
+            append_history(history_path, line)
+            lines.append(line)
+            console.print(f"cycle {cycle}: [bold]{line['verdict']}[/bold]")
+            for reason in line["reasons"]:
+                console.print(f"  - {reason}")
+    for path in cycle_figures(history_path, registry.root / "figures"):
+        print(path)
+    print(history_path)
+    return lines

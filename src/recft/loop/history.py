@@ -1,0 +1,66 @@
+"""``history.jsonl``: one line per cycle, appended so that a killed run never leaves half a line.
+
+Read by ``recft manage history`` and the figures; kept free of torch so that reading it is instant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from recft.common.atomic import write_text
+
+
+def append_history(path: Path, line: dict) -> None:
+    """Append one JSON line by rewriting the file atomically."""
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    write_text(path, existing + json.dumps(line, default=float) + "\n")
+
+
+def read_history(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def history_table(lines: list[dict]) -> Table:
+    table = Table(title="recft cycles")
+    for column in (
+        "cycle",
+        "date",
+        "pairs new/total",
+        "incumbent",
+        "candidate",
+        "metric",
+        "Δ [95% CI]",
+        "n",
+        "probes Δ",
+        "verdict",
+        "wall s",
+        "cost",
+    ):
+        table.add_column(column)
+    for ln in lines:
+        golden = ln.get("golden")
+        delta = f"{golden['delta']:+.4f} [{golden['ci_low']:+.4f}, {golden['ci_high']:+.4f}]" if golden else "–"
+        probes = ", ".join(
+            f"{p['name']} {p['delta']:+.4f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" for p in ln.get("probes", [])
+        )
+        table.add_row(
+            str(ln["cycle"]),
+            ln["date"][:19],
+            f"{ln['pairs']['new']}/{ln['pairs']['total']}",
+            ln.get("incumbent", ""),
+            ln.get("candidate", "–"),
+            f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
+            delta,
+            str(golden["n"]) if golden else "–",
+            probes or "–",
+            ln["verdict"],
+            f"{ln['wall_s']:.0f}",
+            f"{ln.get('cost', {}).get('total', 0):.4f}",
+        )
+    return table

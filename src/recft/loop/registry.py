@@ -1,0 +1,259 @@
+"""The registry of model versions: who is in production, where every candidate came from.
+
+Storage is one SQLite file (``registry.sqlite``): every change — a new candidate, a promotion that
+moves the incumbent pointer and retires the old incumbent, a rollback — is one transaction, so a
+run killed at any instant (even ``kill -9``) leaves either the old state or the new one, never a
+mix. A cycle holds an exclusive ``fcntl`` lock on ``cycle.lock``; the kernel releases it when the
+holder dies, so a crash never leaves a stale lock behind, and a concurrent second cycle is refused.
+
+Statuses: ``incumbent`` (exactly one, after the first version), ``candidate`` (trained, undecided or
+pending approval), ``rejected``, ``retired`` (a former incumbent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from recft.common.faults import pause_point
+
+STATUSES = ("incumbent", "candidate", "rejected", "retired")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    id TEXT PRIMARY KEY,
+    parent TEXT REFERENCES versions(id),
+    created TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('incumbent', 'candidate', 'rejected', 'retired')),
+    kind TEXT NOT NULL,
+    path TEXT,
+    data_fingerprint TEXT,
+    config TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS incumbents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    version TEXT NOT NULL REFERENCES versions(id),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+class RegistryError(RuntimeError):
+    """A registry operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Version:
+    id: str
+    parent: str | None
+    created: str
+    status: str
+    kind: str
+    path: str | None
+    data_fingerprint: str | None
+    config: dict
+    metrics: dict
+    note: str
+
+
+def safe_id(text: str) -> str:
+    """A version id usable as a file name on any OS, whatever the input."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")[:48]
+    return slug or "version"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Registry:
+    """``Registry(root)`` opens (or creates) ``root/registry.sqlite``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "registry.sqlite"
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                db.execute("SELECT count(*) FROM versions").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise RegistryError(f"{self.path}: not a readable registry ({err})") from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")  # readers never block; a killed writer is rolled back
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def cycle_lock(self) -> Iterator[None]:
+        """Exclusive for one cycle; refuses (does not wait) if another process holds it."""
+        handle = open(self.root / "cycle.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RegistryError(f"{self.root / 'cycle.lock'}: a cycle is already running ({holder})") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {now()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(row) -> Version:
+        return Version(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]), row[9]
+        )
+
+    def get(self, version_id: str) -> Version:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM versions WHERE id = ?", (version_id,)).fetchone()
+        if row is None:
+            raise RegistryError(f"{self.path}: no version {version_id!r}")
+        return self._row(row)
+
+    def versions(self) -> list[Version]:
+        with self._connect() as db:
+            return [self._row(r) for r in db.execute("SELECT * FROM versions ORDER BY created, rowid")]
+
+    def incumbent(self) -> Version | None:
+        with self._connect() as db:
+            row = db.execute("SELECT version FROM incumbents ORDER BY seq DESC LIMIT 1").fetchone()
+        return self.get(row[0]) if row else None
+
+    def incumbent_history(self) -> list[tuple[str, str, str]]:
+        with self._connect() as db:
+            return list(db.execute("SELECT version, at, reason FROM incumbents ORDER BY seq"))
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def _new_id(self, db, name: str) -> str:
+        count = db.execute("SELECT count(*) FROM versions").fetchone()[0]
+        return f"v{count + 1:04d}-{safe_id(name)}"
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        path: str | None,
+        parent: str | None = None,
+        status: str = "candidate",
+        config: dict | None = None,
+        metrics: dict | None = None,
+        data_fingerprint: str | None = None,
+    ) -> Version:
+        if status not in ("candidate", "incumbent"):
+            raise RegistryError(f"a new version starts as candidate or incumbent, not {status!r}")
+        with self.transaction() as db:
+            if parent is not None and db.execute("SELECT 1 FROM versions WHERE id=?", (parent,)).fetchone() is None:
+                raise RegistryError(f"{self.path}: parent version {parent!r} does not exist")
+            version_id = self._new_id(db, name)
+            db.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, '')",
+                (
+                    version_id,
+                    parent,
+                    now(),
+                    kind,
+                    path,
+                    data_fingerprint,
+                    json.dumps(config or {}),
+                    json.dumps(metrics or {}),
+                ),
+            )
+            if status == "incumbent":
+                self._make_incumbent(db, version_id, "initial version")
+        return self.get(version_id)
+
+    def _make_incumbent(self, db, version_id: str, reason: str) -> None:
+        db.execute("UPDATE versions SET status='retired' WHERE status='incumbent'")
+        pause_point("promotion")  # inside the open transaction: a kill here must change nothing
+        db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (version_id,))
+        db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (version_id, now(), reason))
+
+    def update_metrics(self, version_id: str, metrics: dict) -> None:
+        self.get(version_id)
+        with self.transaction() as db:
+            db.execute("UPDATE versions SET metrics=? WHERE id=?", (json.dumps(metrics), version_id))
+
+    def promote(self, version_id: str, reason: str = "promoted by the gate") -> Version:
+        """Make a candidate the incumbent (the old one is retired) in one transaction."""
+        version = self.get(version_id)
+        if version.status != "candidate":
+            raise RegistryError(f"{self.path}: {version_id} is {version.status}, only a candidate can be promoted")
+        with self.transaction() as db:
+            self._make_incumbent(db, version_id, reason)
+        return self.get(version_id)
+
+    def reject(self, version_id: str, reason: str = "rejected") -> Version:
+        version = self.get(version_id)
+        if version.status != "candidate":
+            raise RegistryError(f"{self.path}: {version_id} is {version.status}, only a candidate can be rejected")
+        with self.transaction() as db:
+            db.execute("UPDATE versions SET status='rejected', note=? WHERE id=?", (reason, version_id))
+        return self.get(version_id)
+
+    def pending(self) -> list[Version]:
+        return [v for v in self.versions() if v.status == "candidate" and v.note == "pending approval"]
+
+    def mark_pending(self, version_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE versions SET note='pending approval' WHERE id=?", (version_id,))
+
+    def approve(self, version_id: str) -> Version:
+        version = self.get(version_id)
+        if version.status != "candidate" or version.note != "pending approval":
+            raise RegistryError(f"{self.path}: {version_id} is not pending approval (status {version.status})")
+        with self.transaction() as db:
+            db.execute("UPDATE versions SET note='approved' WHERE id=?", (version_id,))
+            self._make_incumbent(db, version_id, "approved by a human")
+        return self.get(version_id)
+
+    def rollback(self, reason: str = "manual rollback") -> Version:
+        """Reinstate the previous incumbent; the current one is retired."""
+        history = self.incumbent_history()
+        if len(history) < 2:
+            raise RegistryError(f"{self.path}: no previous incumbent to roll back to")
+        current, previous = history[-1][0], history[-2][0]
+        with self.transaction() as db:
+            db.execute("UPDATE versions SET status='retired' WHERE id=?", (current,))
+            db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (previous,))
+            db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (previous, now(), reason))
+        return self.get(previous)

@@ -1,0 +1,104 @@
+"""On-disk embedding cache: an unchanged model never re-encodes a text it has already seen.
+
+Key = (encoder settings: model fingerprint, prompt, max length, pooling, precision) → a folder;
+inside, append-only shards map a hash of each text to its embedding. A corpus that gains ten
+documents costs ten encodings, not a re-encode of everything — which on a 2-core CPU is the
+difference between seconds and a quarter of an hour.
+
+Shards are written atomically (temp + rename) and never modified, so a killed run leaves at worst
+a missing shard, never a corrupt one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recft.common.atomic import atomic_path, write_json
+
+
+def stable_hash(payload: str, size: int = 16) -> str:
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=size).hexdigest()
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """16-byte blake2b digest per text (fixed-width bytes array, compact and fast to compare)."""
+    return np.array([hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts], dtype="S16")
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    encoded: int = 0
+    encode_seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.encoded / self.encode_seconds if self.encode_seconds else float("nan")
+
+
+class EmbeddingCache:
+    """Encode through the cache: ``cache.encode(encoder, texts, "passage")``."""
+
+    def __init__(self, root: str | Path | None):
+        self.root = Path(root) if root is not None else None
+        self.stats = CacheStats()
+        self._tables: dict[Path, dict[bytes, np.ndarray]] = {}
+        self._shards_read: dict[Path, set[str]] = {}
+
+    def folder(self, settings: dict) -> Path:
+        assert self.root is not None
+        return self.root / stable_hash(json.dumps(settings, sort_keys=True))
+
+    def _load(self, folder: Path) -> dict[bytes, np.ndarray]:
+        """The folder's table, reading only shards this object has not read yet (another process
+        may have added some); per-epoch validation would otherwise re-read the corpus every call."""
+        table = self._tables.setdefault(folder, {})
+        seen = self._shards_read.setdefault(folder, set())
+        for shard in sorted(folder.glob("shard-*.npz")):
+            if shard.name in seen:
+                continue
+            with np.load(shard) as data:
+                for key, row in zip(data["keys"], data["emb"]):
+                    table[bytes(key)] = row
+            seen.add(shard.name)
+        return table
+
+    def encode(self, encoder, texts: Sequence[str], kind: str, show_progress: bool = True) -> np.ndarray:
+        """Return embeddings for ``texts`` (input order), encoding only the ones not cached yet."""
+        if self.root is None or not texts:
+            return self._encode(encoder, list(texts), kind, show_progress)
+        settings = encoder.settings(kind)
+        folder = self.folder(settings)
+        table = self._load(folder)
+        keys = text_keys(texts)
+        missing: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if bytes(key) not in table and bytes(key) not in missing:
+                missing[bytes(key)] = i
+        self.stats.hits += len(texts) - sum(1 for k in keys if bytes(k) in missing)
+        if missing:
+            positions = list(missing.values())
+            fresh = self._encode(encoder, [texts[i] for i in positions], kind, show_progress)
+            shard_keys = np.array(list(missing.keys()), dtype="S16")
+            write_json(folder / "settings.json", settings)
+            name = f"shard-{time.time_ns()}-{stable_hash(shard_keys.tobytes().hex(), 4)}.npz"
+            with atomic_path(folder / name) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, keys=shard_keys, emb=fresh)
+            self._shards_read[folder].add(name)
+            table.update(zip(missing.keys(), fresh))
+        return np.stack([table[bytes(k)] for k in keys]).astype(np.float32, copy=False)
+
+    def _encode(self, encoder, texts: list[str], kind: str, show_progress: bool) -> np.ndarray:
+        start = time.perf_counter()
+        embeddings = encoder.encode(texts, kind=kind, show_progress=show_progress)
+        self.stats.encode_seconds += time.perf_counter() - start
+        self.stats.encoded += len(texts)
+        return embeddings

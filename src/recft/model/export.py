@@ -1,0 +1,66 @@
+"""Export a trained encoder as a plain sentence-transformers model folder.
+
+LoRA adapters are merged into the base weights (peft ``merge_and_unload``), then the folder gets
+the sentence-transformers module files — Transformer, Pooling (mean or CLS, as recft pooled),
+Normalize — so ``SentenceTransformer(path)`` reproduces recft's embeddings with no recft installed.
+A ``query_lora`` encoder has two towers and cannot become one plain model: it is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from recft.common.atomic import write_json
+from recft.model.encoder import BiEncoder
+
+
+def merged_backbone(encoder: BiEncoder):
+    """The plain transformers model with any LoRA merged in (the encoder itself is left as it is)."""
+    model = encoder.model
+    if hasattr(model, "merge_and_unload"):
+        return copy.deepcopy(model).merge_and_unload()
+    return model
+
+
+def export_sentence_transformers(encoder: BiEncoder, folder: str | Path) -> Path:
+    if encoder.passage_uses_base:
+        raise ValueError("a query_lora encoder has separate query and passage towers; export the adapter instead")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    merged_backbone(encoder).save_pretrained(folder)
+    encoder.tokenizer.save_pretrained(folder)
+    write_json(folder / "sentence_bert_config.json", {"max_seq_length": encoder.max_length, "do_lower_case": False})
+    write_json(
+        folder / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": encoder.dim,
+            "pooling_mode_cls_token": encoder.pooling == "cls",
+            "pooling_mode_mean_tokens": encoder.pooling == "mean",
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    if encoder.normalize:
+        (folder / "2_Normalize").mkdir(exist_ok=True)
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    write_json(folder / "modules.json", modules)
+    prompts = {kind: prompt for kind, prompt in encoder.prompts.items() if prompt}
+    write_json(
+        folder / "config_sentence_transformers.json",
+        {
+            "prompts": {"query": prompts.get("query", ""), "passage": prompts.get("passage", "")},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
+    (folder / "README.md").write_text(
+        f"# {encoder.name} fine-tuned with recft\n\n```python\nfrom sentence_transformers import SentenceTransformer\n"
+        f'model = SentenceTransformer({json.dumps(str(folder))})\nq = model.encode(texts, prompt_name="query")\n```\n'
+    )
+    return folder

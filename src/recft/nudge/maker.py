@@ -1,0 +1,70 @@
+"""The NUDGE candidate maker: fit moved corpus vectors, re-score the golden set with them, reuse the probes.
+
+``conf/adapter/nudge.yaml`` (NUDGE-N) and ``nudge_m.yaml`` instantiate it. It always fits from the
+start point's *encoder* (a NUDGE incumbent's base encoder, never its moved vectors) with every pair
+seen so far, and it moves only the golden corpus: every probe is another corpus, so the start
+point's probe reports are the candidate's too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from recft.common import console as console_module
+from recft.eval.sets import evaluate_set
+from recft.nudge.analysis import delta_by_touch, touched_queries
+from recft.nudge.corpus import NudgeSettings, fit_nudge
+from recft.training.candidate import Candidate, MakeContext, StartPoint, TrainingData
+
+console = console_module.err
+
+
+@dataclass(frozen=True)
+class NudgeMaker:
+    kind: str = "nudge"
+    variant: str = "n"
+    val_fraction: float = 0.1
+    val_k: int = 1
+    gammas: Sequence[float] | None = None
+    lr: float | None = None  # nothing is trained
+    uses_all_pairs = True
+
+    def make(self, start: StartPoint, data: TrainingData, ctx: MakeContext) -> Candidate:
+        encoder = start.load_encoder(False)
+        encoder.eval()
+        golden = ctx.sets[ctx.golden]
+        spec = NudgeSettings(self.variant, self.val_fraction, self.val_k, tuple(self.gammas) if self.gammas else None)
+        began = time.perf_counter()
+        corpus, show = golden.dataset.corpus, ctx.settings.show_progress
+        nudged = fit_nudge(encoder, corpus, golden.name, data.pairs, ctx.cache, spec, ctx.seed, show)
+        wall = time.perf_counter() - began
+        overrides = nudged.overrides()
+        final = {**start.reports, ctx.golden: evaluate_set(encoder, golden, ctx.cache, ctx.settings, overrides)}
+        qrels, metric = golden.dataset.qrels, ctx.cfg.eval.primary
+        moved = touched_queries(qrels, set(nudged.doc_ids), golden.min_relevance)
+        trained_on = touched_queries(qrels, {p.doc_id for p in data.pairs}, golden.min_relevance)
+        console.print(
+            f"NUDGE-{nudged.variant.upper()}: γ={nudged.gamma:.4f}, {nudged.stats['docs_moved']} of "
+            f"{nudged.stats['docs']} documents moved in {nudged.stats['nudge_s']:.2f} s; {len(moved)} of "
+            f"{len(qrels)} golden queries have a moved relevant document, {len(trained_on)} one in a training pair"
+        )
+        stats = {
+            **nudged.stats,
+            "gamma": nudged.gamma,
+            "variant": nudged.variant,
+            "test_queries_touched": len(moved),
+            "test_queries_in_training_pairs": len(trained_on),
+            "delta_by_touch": delta_by_touch(start.reports[ctx.golden], final[ctx.golden], metric, moved, ctx.seed),
+        }
+        settings = {"adapter": {"kind": self.kind, **asdict(spec)}, "encoder_version": start.encoder_version, **stats}
+        return Candidate(
+            history={0: start.reports, 1: final},
+            encoder=encoder,
+            wall_s=wall,
+            settings=settings,
+            save=nudged.save,
+            overrides=overrides,
+            summary={"nudge": stats, "parameters": {"trainable": 0, "total": 0}},
+        )

@@ -1,0 +1,108 @@
+"""Batches for training: a fixed replay share per batch, and pairs turned into model inputs.
+
+Replay fights forgetting by mixing generalist pairs (e.g. SQuAD) into every batch: with mixing
+coefficient ``alpha`` each batch of B holds exactly ``round(alpha × B)`` replay pairs and the rest
+target pairs. An epoch is one pass over the target pairs; both streams are reshuffled per epoch
+from ``seed + epoch`` and wrap around, so every batch is full and the run is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from recft.data.pairs import Pair
+
+
+def replay_count(batch_size: int, alpha: float) -> int:
+    if not 0 <= alpha < 1:
+        raise ValueError(f"replay alpha must be in [0, 1), got {alpha}")
+    return int(round(alpha * batch_size))
+
+
+class MixedBatchSampler(torch.utils.data.Sampler):
+    """Batches of indices into ``ConcatDataset([target, replay])`` with a fixed replay share."""
+
+    def __init__(self, n_target: int, n_replay: int, batch_size: int, alpha: float = 0.0, seed: int = 42):
+        if n_target <= 0:
+            raise ValueError("no target pairs to train on")
+        self.n_replay_per_batch = replay_count(batch_size, alpha)
+        if self.n_replay_per_batch and n_replay <= 0:
+            raise ValueError(f"alpha={alpha} needs replay pairs, but none were given")
+        if self.n_replay_per_batch >= batch_size:
+            raise ValueError(f"alpha={alpha} leaves no room for target pairs in a batch of {batch_size}")
+        self.n_target, self.n_replay = n_target, n_replay
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        self.n_target_per_batch = batch_size - self.n_replay_per_batch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_target / self.n_target_per_batch)
+
+    @staticmethod
+    def _stream(rng: np.random.Generator, size: int) -> Iterator[int]:
+        while True:
+            yield from rng.permutation(size).tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng(self.seed + self.epoch)
+        target = self._stream(rng, self.n_target)
+        replay = self._stream(rng, self.n_replay) if self.n_replay_per_batch else iter(())
+        for _ in range(len(self)):
+            batch = [next(target) for _ in range(self.n_target_per_batch)]
+            batch += [self.n_target + next(replay) for _ in range(self.n_replay_per_batch)]
+            yield batch
+
+
+class PairCollator:
+    """Turn a list of Pairs into tokenized query / passage / hard-negative batches.
+
+    ``negatives`` maps (source, query id) → hard-negative (doc id, text) list from a miner. Rows with
+    fewer than ``num_negatives`` are padded with their own positive, which the loss masks out (a
+    negative whose id equals the positive's is never counted), so every row has the same width.
+
+    ``passage_embeddings`` (text → vector), given when the passage tower is frozen (``query_lora``),
+    replaces passage tokens with precomputed embeddings: a training step then runs only the short
+    query side, which on a CPU is several times cheaper than encoding 256-token passages.
+    """
+
+    def __init__(
+        self, encoder, negatives: dict | None = None, num_negatives: int = 0, passage_embeddings: dict | None = None
+    ):
+        self.encoder = encoder
+        self.negatives = negatives or {}
+        self.num_negatives = num_negatives
+        self.passage_embeddings = passage_embeddings
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def doc_key(self, source: str, doc_id: str) -> int:
+        return self._ids.setdefault((source, doc_id), len(self._ids))
+
+    def passages(self, texts: list[str]) -> dict:
+        if self.passage_embeddings is not None:
+            return {"embeddings": torch.from_numpy(np.stack([self.passage_embeddings[t] for t in texts]))}
+        return self.encoder.tokenize(texts, "passage")
+
+    def __call__(self, pairs: list[Pair]) -> dict:
+        batch = {
+            "query": self.encoder.tokenize([p.query for p in pairs], "query"),
+            "passage": self.passages([p.passage for p in pairs]),
+            "positive_ids": [self.doc_key(p.source, p.doc_id) for p in pairs],
+            "negatives": None,
+            "negative_ids": None,
+        }
+        if self.num_negatives:
+            texts, ids = [], []
+            for pair in pairs:
+                mined = list(self.negatives.get((pair.source, pair.query_id), ()))[: self.num_negatives]
+                mined += [(pair.doc_id, pair.passage)] * (self.num_negatives - len(mined))
+                texts += [text for _, text in mined]
+                ids.append([self.doc_key(pair.source, doc_id) for doc_id, _ in mined])
+            batch["negatives"] = self.passages(texts)
+            batch["negative_ids"] = ids
+        return batch

@@ -1,0 +1,175 @@
+"""Fit an encoder on pairs with Lightning: mine negatives, attach the adapter, train, validate every epoch.
+
+Replay pairs join through ``MixedBatchSampler`` (a fixed share of each batch); with a frozen
+passage tower (``query_lora``) every training passage is embedded once through the cache and
+steps run the query side only. The validation history (epoch 0 = the start point) is what a
+candidate is judged on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from recft.common import console as console_module
+from recft.common.faults import pause_point
+from recft.data.sources import Source
+from recft.eval.report import Report
+from recft.eval.sets import EvalSettings
+from recft.model.adapters import apply_adapter, trainable_parameters
+from recft.model.cache import EmbeddingCache
+from recft.model.encoder import BiEncoder
+from recft.model.index import Index
+from recft.training.batches import MixedBatchSampler, PairCollator
+from recft.training.candidate import TrainingData
+from recft.training.module import BiEncoderModule
+from recft.training.structural import StructuralMiner
+from recft.training.validation import RetrievalValidation
+
+console = console_module.err
+
+
+@dataclass
+class FitResult:
+    history: dict[int, dict[str, Report]]  # epoch (0 = before training) → set name → report
+    wall_s: float
+    trainable: int
+    total: int
+    epochs: int
+
+
+def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
+    """Hard negatives for the target pairs: structural edits of each positive (``miner=structural``)
+    and/or candidates from the current model's ranking of the training corpus (``topk_margin``)."""
+    miner = instantiate(cfg.miner.miner)
+    negatives: dict = {}
+    if isinstance(miner, StructuralMiner):
+        negatives = miner.structural_negatives(data.pairs)
+        console.print(f"structural negatives made: {miner.made}")
+        miner = miner.then
+    if miner is None:
+        return negatives
+    corpus = data.corpus
+    doc_ids = list(corpus.corpus)
+    doc_emb = cache.encode(encoder, [corpus.corpus[d] for d in doc_ids], "passage", show_progress)
+    index = Index(encoder.dim)
+    index.add(doc_emb, doc_ids)
+    query_ids = list(dict.fromkeys(p.query_id for p in data.pairs if p.source == corpus.name))  # not injected ones
+    query_emb = cache.encode(encoder, [corpus.queries[q] for q in query_ids], "query", show_progress)
+    positives = {q: list(corpus.qrels[q]) for q in query_ids}
+    mined = miner.mine(query_ids, query_emb, index, dict(zip(doc_ids, doc_emb)), positives, forbidden)
+    for q, docs in mined.items():
+        negatives.setdefault((corpus.name, q), []).extend((d, corpus.corpus[d]) for d in docs)
+    return negatives
+
+
+def fit(
+    cfg: DictConfig,
+    encoder: BiEncoder,
+    data: TrainingData,
+    sets: Mapping[str, Source],
+    cache: EmbeddingCache,
+    settings: EvalSettings,
+    zero_shot: dict[str, Report],
+    adapter: dict | None,
+    log_dir: Path | None = None,
+) -> FitResult:
+    """Mine (optional), attach ``adapter`` (None: the encoder already has one to keep training), train
+    with per-epoch validation; ``zero_shot`` is the start point's reports (epoch 0)."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    forbidden = {q for source in sets.values() for q in source.dataset.queries}
+    num_negatives = int(cfg.miner.get("num_negatives", 0))
+
+    def mine() -> dict:
+        return mine_negatives(cfg, encoder, cache, data, forbidden, settings.show_progress)
+
+    negatives = mine() if num_negatives else {}
+    if adapter is not None:
+        apply_adapter(encoder, **adapter)
+    trainable, total = trainable_parameters(encoder)
+    console.print(
+        f"{len(data.pairs)} target + {len(data.replay)} replay pairs (α={data.alpha}); "
+        f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train"
+    )
+
+    collator = PairCollator(encoder, negatives, num_negatives)
+    if encoder.passage_uses_base:  # frozen passage tower: embed every training passage once, via the cache
+        collator.passage_embeddings = {}
+        embed_frozen_passages(collator, cache, [p.passage for p in data.pairs + data.replay], settings.show_progress)
+    callbacks: list[pl.Callback] = []
+    if num_negatives and cfg.miner.miner.remine_every_epoch:
+        callbacks.append(Remine(mine, collator, cache))
+    batch_size = int(cfg.train.batch_size)
+    sampler = MixedBatchSampler(len(data.pairs), len(data.replay), batch_size, data.alpha, cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.ConcatDataset([data.pairs, data.replay]) if data.replay else data.pairs,
+        batch_sampler=sampler,
+        collate_fn=collator,
+    )
+    module = BiEncoderModule(
+        encoder,
+        instantiate(cfg.loss),
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+        warmup_steps=cfg.train.warmup_steps,
+    )
+    every = int(cfg.train.get("validate_every_n_epochs", 1))
+    validation = RetrievalValidation(sets, cache, settings, every_n_epochs=every, zero_shot=zero_shot)
+    loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=loader)
+    finish_wandb(loggers)
+    pause_point("training")
+    return FitResult(validation.history, time.perf_counter() - start, trainable, total, trainer.current_epoch)
+
+
+def finish_wandb(loggers) -> None:
+    """Close this run's W&B run: in a multirun every job runs in one process, and an open run would
+    swallow the next job's curves."""
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()
+
+
+class EpochSampler(pl.Callback):
+    """Tell the batch sampler which epoch it is, so each epoch reshuffles reproducibly."""
+
+    def __init__(self, sampler: MixedBatchSampler):
+        self.sampler = sampler
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.sampler.set_epoch(trainer.current_epoch)
+
+
+def embed_frozen_passages(collator: PairCollator, cache: EmbeddingCache, texts, show_progress: bool) -> None:
+    """Add embeddings of the pairs' passages and mined negatives that the collator does not have yet."""
+    texts = list(texts) + [t for docs in collator.negatives.values() for _, t in docs]
+    missing = [t for t in dict.fromkeys(texts) if t not in collator.passage_embeddings]
+    if missing:
+        collator.passage_embeddings.update(
+            zip(missing, cache.encode(collator.encoder, missing, "passage", show_progress))
+        )
+
+
+class Remine(pl.Callback):
+    """Re-mine hard negatives with the model as it is at the start of every epoch after the first."""
+
+    def __init__(self, mine, collator: PairCollator, cache: EmbeddingCache):
+        self.mine, self.collator, self.cache = mine, collator, cache
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch > 0:
+            was_training = pl_module.training
+            pl_module.eval()
+            self.collator.negatives = self.mine()
+            if self.collator.passage_embeddings is not None:
+                embed_frozen_passages(self.collator, self.cache, [], show_progress=False)
+            pl_module.train(was_training)

@@ -1,0 +1,65 @@
+import numpy as np
+
+from recft.common.atomic import atomic_path
+from recft.model.cache import EmbeddingCache
+
+
+class CountingEncoder:
+    """Deterministic fake encoder that records what it was asked to encode."""
+
+    def __init__(self, fingerprint="m1"):
+        self.calls: list[list[str]] = []
+        self.fp = fingerprint
+
+    def settings(self, kind):
+        return {"fingerprint": self.fp, "prompt": kind, "max_length": 8}
+
+    def encode(self, texts, kind, show_progress=False):
+        self.calls.append(list(texts))
+        return np.array([[len(t), sum(map(ord, t)) % 97, 1.0] for t in texts], dtype=np.float32)
+
+
+def test_second_pass_is_all_hits_and_only_new_texts_are_encoded(tmp_path):
+    enc, cache = CountingEncoder(), EmbeddingCache(tmp_path)
+    first = cache.encode(enc, ["a", "bb", "a"], "passage")
+    assert enc.calls == [["a", "bb"]]  # duplicates encoded once
+    again = EmbeddingCache(tmp_path).encode(enc, ["bb", "a"], "passage")
+    assert enc.calls == [["a", "bb"]]
+    assert np.array_equal(again, first[[1, 0]])
+    cache.encode(enc, ["a", "ccc"], "passage")
+    assert enc.calls[-1] == ["ccc"]
+
+
+def test_settings_change_the_key(tmp_path):
+    cache, enc = EmbeddingCache(tmp_path), CountingEncoder("m1")
+    cache.encode(enc, ["a"], "passage")
+    cache.encode(enc, ["a"], "query")
+    cache.encode(CountingEncoder("m2"), ["a"], "passage")
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_no_cache_root_always_encodes():
+    enc = CountingEncoder()
+    EmbeddingCache(None).encode(enc, ["a"], "passage")
+    EmbeddingCache(None).encode(enc, ["a"], "passage")
+    assert len(enc.calls) == 2
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    target = tmp_path / "shard.npz"
+    try:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shards_written_by_another_cache_are_picked_up(tmp_path):
+    enc = CountingEncoder()
+    first, second = EmbeddingCache(tmp_path), EmbeddingCache(tmp_path)
+    first.encode(enc, ["a"], "passage")
+    second.encode(enc, ["b"], "passage")  # another writer adds a shard
+    first.encode(enc, ["a", "b"], "passage")
+    assert enc.calls == [["a"], ["b"]]

@@ -1,0 +1,129 @@
+"""Every command the project documents works: README.md (and the experiments' READMEs), the header of
+every config file, and every module docstring. Hydra commands must compose (``--cfg job --resolve``;
+a multirun line is checked with the first value of each swept list), the others must parse
+(``--help``); the ``recft`` console command lists its verbs."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+from recft.cli import VERBS, main
+
+from conftest import REPO
+
+HYDRA_VERBS = {"evaluate", "train", "cycle"}
+COMMAND = re.compile(r"^(?:\.venv/bin/)?(?:python -m recft\.(?P<module>\w+)|recft (?P<verb>\w+))(?P<args>(?: .*)?)$")
+
+
+def commands_in(lines: list[str]) -> list[str]:
+    """Commands among ``lines`` (already stripped of comment markers), joining ``\\`` continuations."""
+    found, pending = [], ""
+    for raw in lines:
+        line = (pending + " " + raw.strip()).strip() if pending else raw.strip()
+        if line.endswith("\\"):
+            pending = line[:-1].strip()
+            continue
+        pending = ""
+        line = re.split(r"\s+#\s", line, maxsplit=1)[0].strip()  # a trailing comment
+        if COMMAND.match(line):
+            found.append(line)
+    return found
+
+
+def markdown_commands(path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, re.S)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    return commands_in([line for block in blocks for line in block.splitlines()] + spans)
+
+
+def yaml_commands(path) -> list[str]:
+    header = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#"))
+    return commands_in(header)
+
+
+def docstring_commands(path) -> list[str]:
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return commands_in(doc.splitlines())
+
+
+def documented() -> list[tuple[str, str]]:
+    sources = [REPO / "README.md", *sorted((REPO / "experiments").glob("**/README.md"))]
+    found = [(str(p.relative_to(REPO)), c) for p in sources for c in markdown_commands(p)]
+    found += [(str(p.relative_to(REPO)), c) for p in sorted((REPO / "conf").rglob("*.yaml")) for c in yaml_commands(p)]
+    modules = sorted((REPO / "src" / "recft").rglob("*.py"))
+    found += [(str(p.relative_to(REPO)), c) for p in modules for c in docstring_commands(p)]
+    return sorted(set(found))
+
+
+def first_of_each_sweep(args: list[str]) -> list[str]:
+    """``key=a,b,c`` → ``key=a`` (a multirun's first job); lists in brackets are values, not sweeps."""
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and "," in value and not value.startswith(("[", "{")):
+            value = value.split(",")[0]
+        out.append(f"{key}{sep}{value}")
+    return out
+
+
+COMMANDS = documented()
+
+
+def test_the_documented_commands_are_found():
+    verbs = {COMMAND.match(c).group("module") or COMMAND.match(c).group("verb") for _, c in COMMANDS}
+    assert verbs == set(VERBS) and len(COMMANDS) > 40
+    places = {where.split("/")[0] for where, _ in COMMANDS}
+    assert {"README.md", "conf", "src", "experiments"} <= places
+
+
+@pytest.mark.parametrize("where,command", COMMANDS, ids=[f"{w}: {c}" for w, c in COMMANDS])
+def test_documented_command_composes(where, command):
+    match = COMMAND.match(command)
+    verb = match.group("module") or match.group("verb")
+    assert verb in VERBS, f"{where}: unknown verb in {command!r}"
+    filled = re.sub(r"<[^>]+>", "PLACEHOLDER", match.group("args"))  # outputs/train/<date>: the user's own
+    args = [a for a in shlex.split(filled) if a not in ("-m", "--multirun")]
+    args = first_of_each_sweep(args) + (["--cfg", "job", "--resolve"] if verb in HYDRA_VERBS else ["--help"])
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            result = main([verb, *args])
+    except SystemExit as done:
+        result = done.code
+    finally:
+        GlobalHydra.instance().clear()
+    assert result in (0, None), f"{where}: {command!r} failed:\n{out.getvalue()[-2000:]}"
+    expected = "encoder:" if verb in HYDRA_VERBS else "usage: recft"
+    assert expected in out.getvalue(), f"{where}: {command!r} printed:\n{out.getvalue()[-2000:]}"
+
+
+def test_a_wrong_override_is_caught_by_the_same_check():
+    out = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            main(["train", "adapter=no_such_adapter", "--cfg", "job", "--resolve"])
+        finally:
+            GlobalHydra.instance().clear()
+    assert "no_such_adapter" in out.getvalue()
+
+
+def test_recft_help_lists_the_verbs():
+    done = subprocess.run([sys.executable, "-m", "recft", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert all(re.search(rf"^  {verb}\s", done.stdout, re.M) for verb in VERBS), done.stdout
+    unknown = subprocess.run([sys.executable, "-m", "recft", "fly"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "unknown verb 'fly'" in unknown.stderr

@@ -1,0 +1,151 @@
+"""``recft train`` (``recft.training.job``) end to end on a tiny random BERT and a 12-pair tiny set (seconds, CPU)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from recft.data.beir import load_beir
+from recft.model.cache import text_keys
+from recft.sweeps.objective import objective
+from recft.training.candidate import SmallDataError, check_enough_pairs
+from recft.training.job import train_job
+
+from conftest import compose_train, tiny_run_overrides
+
+
+def test_default_run_writes_csv_curves_model_and_summary(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter.rank=4")
+    summary = train_job(cfg, tmp_path / "run")
+    assert summary["pairs"] == {"target": 12, "replay": 0, "alpha": 0.0}
+    assert sorted(summary["epochs"]) == [0, 1, 2]  # zero-shot point + one per epoch
+    rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
+    epochs = [r for r in rows if r.get("val/tiny/ndcg@10")]
+    assert [int(float(r["epoch"])) for r in epochs] == [0, 1, 2]
+    assert any(r.get("val/trecdl/ndcg@10") for r in rows)
+    assert (tmp_path / "run" / "candidate" / "model" / "modules.json").is_file()  # a sentence-transformers folder
+    assert summary["kind"] == "merged" and summary["settings"]["adapter"]["rank"] == 4
+    assert summary["settings"]["train"]["lr"] == 1e-3  # train.lr overrode adapter.lr: the used one is recorded
+    delta = summary["deltas"]["tiny"][0]
+    assert delta["metric"] == "ndcg@10" and delta["n"] == 4 and delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
+    first, last = summary["epochs"][0]["tiny"]["ndcg@10"], summary["epochs"][2]["tiny"]["ndcg@10"]
+    assert delta["mean_a"] == pytest.approx(first) and delta["mean_b"] == pytest.approx(last)
+    probe_ndcg = next(r for r in summary["deltas"]["trecdl"] if r["metric"] == "ndcg@10")
+    assert objective(summary, cfg) == pytest.approx(delta["delta"])  # λ = 0: the golden gain itself
+    cfg.train.forgetting_penalty = 2.0
+    assert objective(summary, cfg) == pytest.approx(delta["delta"] - 2.0 * max(0.0, -probe_ndcg["delta"]))
+
+
+def test_same_seed_gives_the_same_metrics(tiny_model_dir, tiny_train_beir, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / name, "adapter=full")
+        runs.append(train_job(cfg, tmp_path / name)["epochs"])
+    for epoch, sets in runs[0].items():
+        for set_name, means in sets.items():
+            for metric, value in means.items():
+                assert runs[1][epoch][set_name][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_replay_and_mining_and_wandb_offline(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path / "run",
+        "miner=topk_margin",
+        "miner.miner.remine_every_epoch=true",
+        "logger=wandb",
+        "train.epochs=2",
+        "replay=squad",
+        "replay.alpha=0.25",
+        f"replay.source.path={tiny_train_beir}",
+        "replay.source.name=tiny-replay",
+    )
+    summary = train_job(cfg, tmp_path / "run")
+    assert summary["pairs"]["replay"] == 12 and summary["pairs"]["alpha"] == 0.25
+    assert summary["settings"]["replay_alpha"] == 0.25
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_small_data_guard():
+    with pytest.raises(SmallDataError, match=r"only 50 training pairs \(< train.min_pairs=200\)"):
+        check_enough_pairs(50, 200, force=False)
+    check_enough_pairs(50, 200, force=True)
+
+
+def test_query_lora_trains_from_cached_passages_and_keeps_the_corpus_cache(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path / "run",
+        "adapter=query_lora",
+        "adapter.rank=4",
+        "miner=topk_margin",
+        "miner.miner.remine_every_epoch=true",
+    )
+    summary = train_job(cfg, tmp_path / "run")
+    assert sorted(summary["epochs"]) == [0, 1, 2]
+    assert (tmp_path / "run" / "candidate" / "query_adapter" / "adapter_config.json").is_file()  # two towers
+    assert not (tmp_path / "run" / "candidate" / "model").exists()
+    corpus_keys = {bytes(k) for k in text_keys(list(load_beir(tiny_train_beir).corpus.values()))}
+    folders_with_passages = []
+    for folder in (tmp_path / "run" / "cache").iterdir():
+        keys = {bytes(k) for shard in folder.glob("shard-*.npz") for k in np.load(shard)["keys"]}
+        if keys & corpus_keys:
+            folders_with_passages.append(folder)
+    # the corpus was embedded once, by the frozen base tower, and reused by mining, training and validation
+    assert len(folders_with_passages) == 1
+    query_folders = len(list((tmp_path / "run" / "cache").iterdir())) - 1
+    assert query_folders == 2  # the query side changed each epoch (the zero-shot queries share the base's folder)
+
+
+@pytest.mark.parametrize(
+    "encoder, pooling, prompts",
+    [
+        ("bge_small", "cls", {"query": "Represent this sentence for searching relevant passages: ", "passage": ""}),
+        ("e5_base", "mean", {"query": "query: ", "passage": "passage: "}),
+    ],
+)
+def test_bge_vs_e5_experiment_trains_each_recipe(tiny_model_dir, tiny_train_beir, tmp_path, encoder, pooling, prompts):
+    """The hub models' recipes (pooling, prompts) carried through LoRA training, offline on a tiny BERT."""
+    cfg = compose_train(
+        tiny_model_dir, tiny_train_beir, tmp_path, "+experiment=bge_vs_e5", f"encoder={encoder}", "adapter.rank=4"
+    )
+    summary = train_job(cfg, tmp_path)
+    report = json.loads((tmp_path / "reports" / "tiny.json").read_text())
+    assert report["config"]["pooling"] == pooling and report["config"]["prompts"] == prompts
+    assert summary["parameters"]["trainable"] < summary["parameters"]["total"]  # LoRA, not full
+
+
+def test_optuna_sweep_optimises_the_returned_objective(tiny_model_dir, tmp_path):
+    """Two Optuna trials in a subprocess: each job's return value (the objective) reaches the study."""
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from conftest import REPO, write_tiny_train_beir
+
+    data = write_tiny_train_beir(tmp_path / "data")
+    overrides = [o for o in tiny_run_overrides(tiny_model_dir, data, tmp_path) if not o.startswith("output_dir=")]
+    overrides += [
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        f"replay.source.path={data}",
+        "replay.source.name=tiny-replay",
+        "replay.source.max_pairs=6",
+        f"hydra.sweep.dir={tmp_path / 'optuna'}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "recft.train", "-m", *overrides], capture_output=True, text=True, timeout=600, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = OmegaConf.load(tmp_path / "optuna" / "optimization_results.yaml")
+    jobs = [tmp_path / "optuna" / j for j in ("0", "1")]
+    values = [
+        objective(json.loads((job / "summary.json").read_text()), OmegaConf.load(job / ".hydra" / "config.yaml"))
+        for job in jobs
+    ]
+    assert result.best_value == pytest.approx(max(values))  # the study saw what each job returned
+    assert set(result.best_params) == {"adapter.rank", "loss.temperature", "train.epochs", "replay.alpha"}
