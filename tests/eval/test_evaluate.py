@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hydra import compose, initialize_config_dir
 
 from recft.common.config import CONF_DIR
