@@ -127,6 +127,31 @@ def tiny_train_beir(tmp_path) -> Path:
     return write_tiny_train_beir(tmp_path / "tiny")
 
 
+WORDS = (
+    "apple river stone cloud tiger violin copper garden winter rocket lemon forest candle marble pepper island "
+    "silver thunder meadow falcon ocean ember velvet canyon harbor lantern orchid pirate quartz saddle tulip "
+    "walnut zephyr basil cobalt dahlia glacier hazel juniper kestrel"
+).split()
+CODES = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
+    "romeo sierra tango uniform victor whiskey xray yankee zulu one two three four five six seven eight nine ten "
+    "eleven twelve thirteen fourteen"
+).split()
+
+
+@pytest.fixture
+def learnable_beir(tmp_path) -> Path:
+    """40 one-word documents, each answered by two code-word queries that share no token with it, with the
+    same pairs as train and test split: a random tiny BERT ranks them at chance, full fine-tuning on them
+    (or NUDGE) lifts MRR@10 by far more than any gate's noise — a candidate that honestly promotes."""
+    corpus = {f"d{i}": ("", f"{word} {word} {word}") for i, word in enumerate(WORDS)}
+    queries = {f"q{i}{side}": f"{code} " * (2 if side == "a" else 3) for i, code in enumerate(CODES) for side in "ab"}
+    qrels = [(qid, f"d{qid[1:-1]}", 1) for qid in queries]
+    folder = tmp_path / "learnable"
+    write_beir(folder, corpus, queries, qrels)
+    return write_beir(folder, corpus, queries, qrels, split="train")
+
+
 @pytest.fixture(scope="session")
 def tiny_sweep(tiny_model_dir, tmp_path_factory) -> Path:
     """A real two-job Hydra multirun of ``recft.train`` (temperature 0.05, 0.1) on the tiny model,

@@ -5,7 +5,7 @@ import pytest
 import pytrec_eval
 
 from recft.data.beir import load_beir
-from recft.eval.metrics import per_query_metrics
+from recft.eval.metrics import per_query_metrics, trec_order
 from recft.model.index import Index
 
 from conftest import DATA
@@ -88,3 +88,25 @@ def test_equal_to_pytrec_eval_on_a_real_run(cranfield_run, min_relevance):
     ours = assert_equal_to_trec(run, ds.qrels, min_relevance)
     assert len(ours["ndcg@10"]) == 112
     assert 0.2 < np.mean(list(ours["ndcg@10"].values())) < 0.6  # a real retriever, not a degenerate run
+
+
+def test_ties_are_ordered_as_trec_eval_orders_them():
+    """Equal scores: pytrec_eval sees the raw scores, recft the run ordered by ``trec_order``."""
+    qrels = {"q1": {"a": 1, "c": 2}, "q2": {"a": 1}, "q3": {"e": 1}}  # every tie decides a relevant doc's rank
+    scored = {
+        "q1": {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.9, "e": 0.1},
+        "q2": {"c": 0.7, "b": 0.7, "a": 0.7},
+        "q3": {"a": 0.3, "c": 0.2, "b": 0.3, "e": 0.3},
+    }
+    run = {q: trec_order(list(docs), list(docs.values())) for q, docs in scored.items()}
+    assert run["q1"] == ["d", "c", "b", "a", "e"] and run["q2"] == ["c", "b", "a"] and run["q3"][0] == "e"
+    in_index_order = {q: sorted(docs, key=lambda d: -docs[d]) for q, docs in scored.items()}  # ties as given
+    assert per_query_metrics(in_index_order, qrels, (1,), 5)["mrr@1"]["q3"] == 0.0  # so the order matters
+    ours = per_query_metrics(run, qrels, k_values=(1, 2, 3), depth=5)
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.1,2,3", "recip_rank", "map"})
+    theirs = evaluator.evaluate(scored)
+    for q in qrels:
+        for k in (1, 2, 3):
+            assert ours[f"ndcg@{k}"][q] == pytest.approx(theirs[q][f"ndcg_cut_{k}"], abs=1e-6), (q, k)
+        assert ours["mrr@3"][q] == pytest.approx(theirs[q]["recip_rank"], abs=1e-6), q
+        assert ours["map@5"][q] == pytest.approx(theirs[q]["map"], abs=1e-6), q

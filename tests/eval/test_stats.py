@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from recft.eval.stats import bootstrap_ci, cohens_dz, compare
+from recft.eval.paired_tests import bootstrap_ci
+from recft.eval.stats import cohens_dz, compare
 
 
 def test_compare_reports_delta_ci_effect_and_n():

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -27,16 +28,10 @@ def reports(registry_root, version_id) -> dict[str, Report]:
 
 
 def cycle_overrides(model_dir, data_dir, out_dir, *extra):
-    return tiny_run_overrides(
-        model_dir,
-        data_dir,
-        out_dir,
-        f"registry.root={out_dir}/registry",
-        "adapter.rank=4",
-        "gate.min_queries=1",
-        "gate.n_resamples=500",
-        *extra,
-    )
+    """The cycle on the tiny model and data; a LoRA of rank 4 unless ``extra`` names another adapter."""
+    lora = [] if any(e.startswith("adapter=") for e in extra) else ["adapter.rank=4"]
+    registry = [f"registry.root={out_dir}/registry", "gate.min_queries=1", "gate.n_resamples=500"]
+    return tiny_run_overrides(model_dir, data_dir, out_dir, *lora, *registry, *extra)
 
 
 def compose_cycle(*overrides):
@@ -62,10 +57,22 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
     lines = run_loop(cfg)
     assert [ln["cycle"] for ln in lines] == [1, 2]
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
-    for ln in lines:  # the verdict is the gate's on the stored reports of incumbent and candidate
+    base = reports(tmp_path / "registry", "v0001-base")
+    for look, ln in enumerate(lines, start=1):  # the verdict is the gate's on the stored reports, at this look's α
+        assert ln["looks"]["look"] == look and ln["looks"]["alpha"] == pytest.approx(0.025 * 6 / (np.pi * look) ** 2)
+        assert ln["looks"]["alpha_left"] == pytest.approx(
+            0.025 - sum(0.025 * 6 / (np.pi * k) ** 2 for k in range(1, look + 1))
+        )
         inc, cand = (reports(tmp_path / "registry", ln[who]) for who in ("incumbent", "candidate"))
-        probe = (inc["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")
-        expected = decide(inc["tiny"].per_query["mrr@10"], cand["tiny"].per_query["mrr@10"], {"trecdl": probe}, gate)
+        probe = {"trecdl": (inc["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")}
+        against_base = (
+            None
+            if ln["incumbent"] == "v0001-base"
+            else {"trecdl": (base["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")}
+        )
+        past = [line["golden"]["sd"] for line in lines[: look - 1]]
+        golden = (inc["tiny"].per_query["mrr@10"], cand["tiny"].per_query["mrr@10"])
+        expected = decide(*golden, probe, gate, base_probes=against_base, alpha=ln["looks"]["alpha"], past_sds=past)
         assert ln["verdict"] == expected.verdict and ln["reasons"] == expected.reasons
     assert [ln["pairs"] for ln in lines] == [
         {"new": 6, "total": 6, "trained_on": 6},
@@ -92,14 +99,14 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
     assert {p.name for p in (tmp_path / "registry" / "figures").iterdir()} >= {"golden.png", "probes.png"}
 
 
-def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp_path):
+PROMOTING = ("adapter=full", "train.epochs=3", "train.lr=1e-2", "train.batch_size=8", "gate.n_resamples=2000")
+
+
+def test_require_approval_waits_for_a_human(tiny_model_dir, learnable_beir, tmp_path):
     cfg = compose_cycle(
-        *cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path),
+        *cycle_overrides(tiny_model_dir, learnable_beir, tmp_path, *PROMOTING),
         "gate.require_approval=true",
         "logger=wandb",
-        "gate.margin=-1.0",
-        "gate.forgetting_tolerance=1.0",
-        "train.epochs=1",
     )
     [line] = run_loop(cfg)
     assert line["verdict"] == "PENDING_APPROVAL"
@@ -116,12 +123,11 @@ def test_require_approval_waits_for_a_human(tiny_model_dir, tiny_train_beir, tmp
 
 
 @pytest.mark.parametrize("point", ["training", "promotion"])
-def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_dir, tiny_train_beir, tmp_path, point):
-    # gate settings that always promote, so the run reaches the promotion point
-    args = cycle_overrides(
-        tiny_model_dir, tiny_train_beir, tmp_path, "gate.margin=-1.0", "gate.forgetting_tolerance=1.0", "train.epochs=1"
-    )
-    run_loop(compose_cycle(*args))  # cycle 1: establishes base + a promoted candidate
+def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_dir, learnable_beir, tmp_path, point):
+    # a candidate that honestly promotes, so the run reaches the promotion point; every look at full α
+    args = cycle_overrides(tiny_model_dir, learnable_beir, tmp_path, *PROMOTING, "gate.alpha_spending=none")
+    [first] = run_loop(compose_cycle(*args, "gate.min_queries=1000"))  # cycle 1: a registry, nothing promoted
+    assert first["verdict"] == "INCONCLUSIVE"
     registry = Registry(tmp_path / "registry")
     before = registry.incumbent().id
     env = {**os.environ, "RECFT_PAUSE_AT": point, "HF_HUB_OFFLINE": "1"}
@@ -149,10 +155,10 @@ def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_di
         assert len(abandoned) == 1 and abandoned[0].status == "rejected"
 
 
-def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, tiny_train_beir, tmp_path):
-    """Cycle 1 nudges; cycle 2 (forced promotion) re-nudges from the encoder's original embeddings."""
+def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, learnable_beir, tmp_path):
+    """Cycle 1 nudges for half the queries; cycle 2 re-nudges from the encoder's original embeddings with all."""
     cfg = compose_cycle(
-        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter=nudge"),
+        *tiny_run_overrides(tiny_model_dir, learnable_beir, tmp_path, "adapter=nudge"),
         f"registry.root={tmp_path}/registry",
         "gate.min_queries=1",
         "gate.n_resamples=500",
@@ -160,12 +166,11 @@ def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, ti
         "loop.cycles=2",
         "loop.schedule=[0.5,0.5]",
         "loop.train_on=new",  # NUDGE ignores this: it always re-fits on every pair seen
-        "gate.margin=-1.0",  # accept anything not worse by a whole point: forces PROMOTED
-        "gate.forgetting_tolerance=1.0",
+        "gate.alpha_spending=none",
     )
     lines = run_loop(cfg)
     assert [ln["kind"] for ln in lines] == ["nudge", "nudge"]
-    assert [ln["pairs"]["trained_on"] for ln in lines] == [6, 12]
+    assert [ln["pairs"]["trained_on"] for ln in lines] == [40, 80]
     registry = Registry(tmp_path / "registry")
     first, second = (registry.get(ln["candidate"]) for ln in lines)
     assert [ln["verdict"] for ln in lines] == ["PROMOTED", "PROMOTED"] and registry.incumbent().id == second.id

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.table import Table
 
 from recft.data.beir import Dataset
-from recft.eval.metrics import per_query_metrics
+from recft.eval.metrics import per_query_metrics, trec_order
 from recft.eval.nevir import paired_accuracy, read_pairs
 from recft.eval.report import Report
 from recft.model.cache import EmbeddingCache
@@ -63,8 +63,8 @@ def evaluate_dataset(
     index.add(doc_emb, doc_ids)
     if index_dir is not None:
         index.save(index_dir, meta={"fingerprint": encoder.fingerprint_for("passage"), "dataset": dataset.name})
-    _, ranked = index.search(query_emb, k=depth)
-    run = dict(zip(query_ids, ranked))
+    scores, ranked = index.search(query_emb, k=depth)
+    run = {q: trec_order(ids, row) for q, ids, row in zip(query_ids, ranked, scores)}
     timings["search_s"] = time.perf_counter() - start
 
     start = time.perf_counter()

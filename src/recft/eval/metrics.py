@@ -10,8 +10,10 @@ Conventions follow trec_eval / pytrec_eval, which the tests check to 1e-6 on rea
   denominator (trec_eval ``map``). torchmetrics divides by the relevant documents it saw, so we
   rescale by retrieved-relevant / all-relevant.
 
-Rankings are passed to torchmetrics as strictly decreasing pseudo-scores, so ties between equal
-cosine scores cannot reorder documents differently from the run itself.
+Rankings are passed to torchmetrics as strictly decreasing pseudo-scores, so nothing reorders them
+after ``trec_order`` has put equal scores in trec_eval's order (by document id, descending): two
+documents with the same cosine score rank the same way here as in trec_eval, whatever order the
+index returned them in.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from torchmetrics.functional.retrieval import (
 
 Run = Mapping[str, Sequence[str]]  # query id → ranked doc ids, best first
 Qrels = Mapping[str, Mapping[str, int]]
+
+
+def trec_order(doc_ids: Sequence[str], scores: Sequence[float]) -> list[str]:
+    """Doc ids by score, best first; equal scores by doc id in descending order, as trec_eval sorts them."""
+    by_id = sorted(zip(doc_ids, scores), key=lambda pair: pair[0], reverse=True)
+    return [doc for doc, _ in sorted(by_id, key=lambda pair: -float(pair[1]))]  # stable: ties keep the id order
 
 
 def metric_names(k_values: Iterable[int], depth: int) -> list[str]:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from recft.common.atomic import write_json
 from recft.eval.metrics import means
-from recft.eval.stats import PairedComparison, bootstrap_ci, compare
+from recft.eval.paired_tests import bootstrap_ci
+from recft.eval.stats import PairedComparison, compare
 
 
 class ReportError(ValueError):

@@ -6,13 +6,14 @@ and handed to every caller, so validation, the cycle and NUDGE cannot drift apar
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Mapping
 
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset
 from recft.eval.report import Report
-from recft.model.cache import EmbeddingCache
+from recft.model.cache import EmbeddingCache, stable_hash
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,39 @@ class EvalSettings:
         return {"k_values": list(self.k_values), "depth": self.depth}
 
 
+def encoder_settings(encoder) -> dict:
+    """What of an encoder, besides its weights, changes a report: precision, length, prompts, pooling."""
+    return {
+        "precision": encoder.precision,
+        "max_length": int(encoder.max_length),
+        "prompts": dict(encoder.prompts),
+        "pooling": encoder.pooling,
+        "normalize": bool(encoder.normalize),
+    }
+
+
+def evaluation_key(source: Source, settings: EvalSettings, encoder: dict) -> str:
+    """A hash of everything a report's numbers depend on besides the model's weights. Two reports are
+    paired only when their keys match: same queries, same corpus sample, same depth and k, same
+    precision (a bf16 and an fp32 report of one model differ by more than some gate margins)."""
+    dataset = source.dataset
+    payload = {
+        "queries": stable_hash("\n".join(sorted(dataset.queries))),
+        "corpus": stable_hash("\n".join(sorted(dataset.corpus))),
+        "min_relevance": source.min_relevance,
+        "pairs": bool(source.spec.pairs),
+        **settings.to_dict(),
+        **encoder,
+    }
+    return stable_hash(json.dumps(payload, sort_keys=True))
+
+
 def evaluate_set(
     encoder, source: Source, cache: EmbeddingCache, settings: EvalSettings, overrides: Mapping | None = None
 ) -> Report:
-    """Evaluate on one golden set or probe (``overrides``: passage vectors that replace the encoder's)."""
-    return evaluate_dataset(
+    """Evaluate on one golden set or probe (``overrides``: passage vectors that replace the encoder's);
+    the report carries its ``evaluation_key``."""
+    report = evaluate_dataset(
         encoder,
         source.dataset,
         cache,
@@ -44,6 +73,8 @@ def evaluate_set(
         settings.show_progress,
         passage_overrides=overrides,
     )
+    report.config["evaluation_key"] = evaluation_key(source, settings, encoder_settings(encoder))
+    return report
 
 
 def evaluate_sets(encoder, sets: Mapping[str, Source], cache: EmbeddingCache, settings: EvalSettings) -> dict:

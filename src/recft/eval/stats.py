@@ -2,8 +2,9 @@
 
 Why paired: per-query difficulty varies far more than the difference between two checkpoints, so
 differencing per query removes most of the noise. Every comparison reports n, the mean delta, a
-seeded paired-bootstrap 95 % CI (``scipy.stats.bootstrap``) and an effect size (Cohen's d_z = mean
-delta / sd of deltas), because a verdict from 40 queries can flip at 80.
+seeded 95 % CI (paired bootstrap by default, or the interval of the gate's test; see
+``recft.eval.paired_tests``) and an effect size (Cohen's d_z = mean delta / sd of deltas), because a
+verdict from 40 queries can flip at 80.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
-from scipy import stats as scipy_stats
+
+from recft.eval.paired_tests import confidence_interval
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class PairedComparison:
     ci_high: float
     effect_size: float  # Cohen's d_z
     confidence: float = 0.95
+    test: str = "bootstrap"  # the test whose interval ci_low/ci_high is
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,31 +38,6 @@ class PairedComparison:
             f"{self.metric}: {self.mean_a:.4f} → {self.mean_b:.4f}  Δ {self.delta:+.4f} "
             f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}] d_z {self.effect_size:+.2f}  n={self.n}"
         )
-
-
-def bootstrap_ci(
-    values: np.ndarray,
-    confidence: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 42,
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``values`` (seeded, so reports are reproducible)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return float("nan"), float("nan")
-    if np.all(values == values[0]):  # no spread: the bootstrap distribution is a point
-        return float(values[0]), float(values[0])
-    result = scipy_stats.bootstrap(
-        (values,),
-        np.mean,
-        confidence_level=confidence,
-        n_resamples=n_resamples,
-        method="percentile",
-        vectorized=True,
-        batch=max(1, min(n_resamples, 20_000_000 // values.size)),
-        rng=np.random.default_rng(seed),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def cohens_dz(deltas: np.ndarray) -> float:
@@ -88,11 +66,12 @@ def compare(
     confidence: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 42,
+    test: str = "bootstrap",
 ) -> PairedComparison:
-    """Compare per-query scores of system A (baseline) and B (candidate); delta = B − A."""
+    """Compare per-query scores of system A (baseline) and B (candidate); delta = B − A; the CI is ``test``'s."""
     _, va, vb = paired_arrays(a, b)
     deltas = vb - va
-    low, high = bootstrap_ci(deltas, confidence, n_resamples, seed)
+    low, high = confidence_interval(deltas, test, confidence, n_resamples, seed)
     return PairedComparison(
         metric=metric,
         n=int(deltas.size),
@@ -103,4 +82,5 @@ def compare(
         ci_high=high,
         effect_size=cohens_dz(deltas),
         confidence=confidence,
+        test=test,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -21,10 +22,11 @@ from recft.common.atomic import write_json
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings, evaluate_set, load_eval_sets
+from recft.eval.sets import EvalSettings, evaluate_set, evaluation_key, load_eval_sets
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.loop.history import append_history, read_history
+from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
 from recft.loop.serving import blue_green_index, log_version_artifact
@@ -61,6 +63,10 @@ class Loop:
     def golden(self) -> str:
         return self.cfg.data.name
 
+    @cached_property
+    def golden_fingerprint(self) -> str:
+        return golden_fingerprint(self.sets[self.golden])
+
 
 def fingerprint_pairs(pairs: list[Pair]) -> str:
     return stable_hash("\n".join(sorted(f"{p.source}\t{p.query_id}\t{p.doc_id}" for p in pairs)))
@@ -84,15 +90,36 @@ def ensure_incumbent(loop: Loop) -> Version:
     return loop.registry.add("base", kind="base", path=None, status="incumbent", config={"encoder": encoder})
 
 
+def configured_encoder_settings(encoder_cfg) -> dict:
+    """``encoder_settings`` as the configured encoder would report them, without loading it."""
+    from recft.model.encoder import resolve_device, resolve_precision
+
+    precision = resolve_precision(encoder_cfg.precision, resolve_device(encoder_cfg.device))
+    prompts = {"query": encoder_cfg.query_prompt or "", "passage": encoder_cfg.passage_prompt or ""}
+    return {
+        "precision": precision,
+        "max_length": int(encoder_cfg.max_length),
+        "prompts": prompts,
+        "pooling": encoder_cfg.pooling,
+        "normalize": bool(encoder_cfg.normalize),
+    }
+
+
 def version_reports(loop: Loop, version: Version) -> dict[str, Report]:
-    """A version's report on every eval set: from the registry, evaluating (and storing) only missing ones."""
+    """A version's report on every eval set: from the registry when it was made under the same evaluation
+    settings (its ``evaluation_key``), else evaluated again (and stored) — a paired test needs both sides
+    measured the same way."""
     folder = loop.registry.root / "reports" / version.id
+    encoder = configured_encoder_settings(loop.cfg.encoder)
     reports, loaded = {}, None
     for name, source in loop.sets.items():
         path = folder / f"{name}.json"
         if path.is_file():
-            reports[name] = Report.load(path)
-            continue
+            stored = Report.load(path)
+            if stored.config.get("evaluation_key") == evaluation_key(source, loop.settings, encoder):
+                reports[name] = stored
+                continue
+            console.print(f"{version.id}: stored {name} report was made under other settings; evaluating again")
         loaded = loaded or load_version(loop.registry, version, loop.cfg.encoder)
         loaded.encoder.eval()
         overrides = loaded.overrides if name == loop.golden else None
@@ -127,19 +154,50 @@ def register(loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumb
     return version
 
 
-def judge(loop: Loop, incumbent: dict[str, Report], candidate: dict[str, Report]) -> Verdict:
-    """The gate on the golden set and every probe, each probe on its own ``gate_metric`` if it names one."""
+def judge(loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict]) -> Verdict:
+    """The gate on the golden set (at this look's share of α) and every probe — against the incumbent
+    and against the base model — each probe on its own ``gate_metric`` if it names one."""
     metric = loop.gate.metric
-    probes = {}
+    probes, base_probes = {}, {}
     for name, source in loop.sets.items():
         if name != loop.golden:
             on = source.spec.gate_metric or loop.gate.probe_metric or metric
             probes[name] = (incumbent[name].per_query[on], candidate[name].per_query[on], on)
+            if base is not None:
+                base_probes[name] = (base[name].per_query[on], candidate[name].per_query[on], on)
     golden = loop.golden
-    return decide(incumbent[golden].per_query[metric], candidate[golden].per_query[metric], probes, loop.gate)
+    alpha = alpha_for_look(len(looks) + 1, loop.gate.alpha, loop.gate.alpha_spending)
+    return decide(
+        incumbent[golden].per_query[metric],
+        candidate[golden].per_query[metric],
+        probes,
+        loop.gate,
+        base_probes=base_probes,
+        alpha=alpha,
+        past_sds=[look["sd"] for look in looks],
+    )
 
 
-def write_evidence(run_dir: Path, verdict: Verdict, candidate: dict, incumbent: dict, golden: str) -> list[dict]:
+def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
+    """Record this decision on the golden set; what has been spent of α so far, and what is left."""
+    golden, gate = verdict.golden, loop.gate
+    look = loop.registry.record_look(
+        loop.golden_fingerprint, version.id, golden.alpha, golden.p, golden.sd, verdict.verdict
+    )
+    spent = alpha_spent(look, gate.alpha, gate.alpha_spending)
+    return {
+        "golden": loop.golden_fingerprint,
+        "look": look,
+        "alpha": golden.alpha,
+        "alpha_spent": spent,
+        "alpha_left": gate.alpha - spent if gate.alpha_spending != "none" else None,
+        "rule": gate.alpha_spending,
+    }
+
+
+def write_evidence(
+    run_dir: Path, verdict: Verdict, candidate: dict, incumbent: dict, base: dict | None, golden: str
+) -> list[dict]:
     """``gate_eval.json`` and ``forgetting_eval.json`` (with per-query probe deltas); returns the probe rows."""
     gate_eval = {
         **verdict.to_dict(),
@@ -150,7 +208,8 @@ def write_evidence(run_dir: Path, verdict: Verdict, candidate: dict, incumbent: 
     probes = []
     for check in verdict.probes:
         metric = check.comparison.metric
-        cand, inc = candidate[check.name].per_query[metric], incumbent[check.name].per_query[metric]
+        reference = base if check.against == "base" else incumbent
+        cand, inc = candidate[check.name].per_query[metric], reference[check.name].per_query[metric]
         probes.append({**check.to_dict(), "per_query_delta": {q: cand[q] - inc[q] for q in sorted(cand)}})
     write_json(run_dir / "gate_eval.json", gate_eval)
     write_json(run_dir / "forgetting_eval.json", {"verdict": verdict.verdict, "probes": probes})
@@ -173,6 +232,16 @@ def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate,
         loop.registry.reject(version.id, reason=f"cycle {cycle}: {verdict.verdict}")
     log_version_artifact(loop.cfg, loop.registry.get(version.id), verdict.verdict, verdict.verdict == PROMOTED)
     return coverage
+
+
+def against_base(loop: Loop, base: dict | None, candidate: dict) -> dict | None:
+    """The golden gain over the original model (reported, not gated: the gate compares with the incumbent)."""
+    if base is None:
+        return None
+    gate, golden = loop.gate, loop.golden
+    metric = gate.metric
+    comparison = candidate[golden].compare_to(base[golden], metric, seed=gate.seed)
+    return comparison.to_dict()
 
 
 def cost(loop: Loop, wall_s: float) -> dict:
@@ -207,8 +276,11 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     ctx = MakeContext(cfg, loop.sets, loop.golden, loop.cache, loop.settings, cfg.seed, log_dir=run_dir)
     candidate = loop.maker.make(start_point(loop, incumbent, inc_reports), data, ctx)
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
-    verdict = judge(loop, inc_reports, candidate.reports)
-    probes = write_evidence(run_dir, verdict, candidate.reports, inc_reports, loop.golden)
+    base = loop.registry.lineage_root(incumbent)
+    base_reports = version_reports(loop, base) if base.id != incumbent.id else None
+    verdict = judge(loop, inc_reports, candidate.reports, base_reports, loop.registry.looks(loop.golden_fingerprint))
+    looks = count_look(loop, version, verdict)
+    probes = write_evidence(run_dir, verdict, candidate.reports, inc_reports, base_reports, loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     wall = time.perf_counter() - began
     return {
@@ -222,6 +294,9 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
         "incumbent_metric": verdict.golden.comparison.mean_a,
         "threshold": verdict.golden_threshold,
         "golden": verdict.golden.to_dict(),
+        "golden_vs_base": against_base(loop, base_reports, candidate.reports),
+        "looks": looks,
+        "failing": verdict.failing,
         "probes": probes,
         "coverage": coverage,
         "wall_s": wall,

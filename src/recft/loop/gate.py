@@ -1,30 +1,36 @@
 """The promotion gate: may a candidate replace the incumbent?
 
-A decision is made from paired per-query comparisons (candidate − incumbent), never from two means:
+A decision is made from paired per-query deltas (candidate − incumbent), never from two means, by
+one-sided tests at α = (1 − confidence) / 2 (2.5 % by default) with the test named in
+``gate.test`` (``recft.eval.paired_tests``: permutation, t or bootstrap; each check reports its p,
+the interval that matches the test, d_z and n):
 
-* **Golden set** (default MRR@10). Superiority with a margin: the candidate is *better* only if the
-  whole 95 % CI of Δ lies above ``margin``; *worse* (→ ROLLBACK) if the whole CI lies below 0;
-  *not better* (→ REJECTED) if even the CI's upper end does not exceed ``margin``.
-* **Each generalist probe**. Non-inferiority: forgetting is *shown* (→ FORGETTING_DETECTED) only when
-  the whole CI lies below ``-forgetting_tolerance``; it is *ruled out* only when the whole CI lies
-  above it.
-* A CI that straddles a threshold gives **INCONCLUSIVE**, with the number of queries that would
-  decide it at the observed spread — a forgetting alarm at n=40 (Δ −0.027) that vanishes at n=80
-  is exactly the case this protects against.
+* **Golden set** (default MRR@10). *Better* (→ PROMOTED) when H0 "Δ ≤ margin" is rejected at this
+  look's share of α (``alpha`` — a loop spends α across its looks at one golden set, see
+  ``recft.loop.looks``); *worse* (→ ROLLBACK) when H0 "Δ ≥ 0" is rejected; *not better*
+  (→ REJECTED) when the candidate is shown equivalent (``gate.equivalence``: both one-sided tests
+  of |Δ| < e reject) or, with a margin, shown below it.
+* **Each generalist probe**, against the incumbent and — so that small losses cannot ratchet over
+  many promotions — against the original base model. *Forgetting ruled out* when H0 "Δ ≤ −tolerance"
+  is rejected; *forgetting shown* (→ FORGETTING_DETECTED) when H0 "Δ ≥ −tolerance" is rejected
+  after Holm's adjustment across every probe check.
+* Anything else is **INCONCLUSIVE**, with the number of queries that would give the test
+  ``gate.power`` to detect ``gate.mde`` at the observed spread — a forgetting alarm at n=40 that
+  vanishes at n=80 is exactly the case this protects against.
 
-Order of precedence: ROLLBACK > FORGETTING_DETECTED > REJECTED > INCONCLUSIVE > PROMOTED, and a
-passing candidate becomes PENDING_APPROVAL instead of PROMOTED when a human must sign off.
+Precedence: ROLLBACK > FORGETTING_DETECTED > REJECTED > INCONCLUSIVE > PROMOTED; a passing candidate
+becomes PENDING_APPROVAL when a human must sign off. Every failing check is listed, whatever wins.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from recft.eval.stats import PairedComparison, compare
+from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
+from recft.eval.stats import PairedComparison, compare, paired_arrays
 
 PROMOTED = "PROMOTED"
 PENDING_APPROVAL = "PENDING_APPROVAL"
@@ -34,37 +40,76 @@ FORGETTING_DETECTED = "FORGETTING_DETECTED"
 INCONCLUSIVE = "INCONCLUSIVE"
 
 
+class GateError(ValueError):
+    """A gate setting that cannot give an honest decision."""
+
+
 @dataclass(frozen=True)
 class GateConfig:
     metric: str = "mrr@10"
-    margin: float = 0.0  # golden Δ the candidate must exceed (whole CI above it)
+    margin: float = 0.0  # golden Δ the candidate must exceed; ≥ 0 (a negative margin would promote worse models)
     forgetting_tolerance: float = 0.02  # probe Δ allowed below zero
     probe_metric: str | None = None  # default: same as `metric`
     require_approval: bool = False
     min_queries: int = 30  # fewer paired queries than this can never decide
-    confidence: float = 0.95
+    confidence: float = 0.95  # two-sided interval; each one-sided test runs at (1 − confidence) / 2
+    test: str = "permutation"  # permutation | t | bootstrap (bench/gate_calibration.py)
+    equivalence: float | None = 0.005  # |Δ| within this, shown by two one-sided tests → REJECTED; None = off
+    against_base: bool = True  # also compare every probe with the original base version
+    alpha_spending: str = "pi2"  # how α is spent over looks at one golden set: pi2 | none (recft.loop.looks)
+    mde: float = 0.01  # the effect `queries needed` is sized for
+    power: float = 0.8
     n_resamples: int = 10_000
     seed: int = 42
+
+    def __post_init__(self):
+        if self.margin < 0:
+            raise GateError(f"gate.margin must be >= 0, got {self.margin}: a negative margin promotes worse models")
+        if self.forgetting_tolerance < 0:
+            raise GateError(f"gate.forgetting_tolerance must be >= 0, got {self.forgetting_tolerance}")
+        if self.test not in TESTS:
+            raise GateError(f"gate.test must be one of {', '.join(TESTS)}, got {self.test!r}")
+        if self.equivalence is not None and self.equivalence <= 0:
+            raise GateError(f"gate.equivalence must be > 0 or null, got {self.equivalence}")
+        if not 0.5 < self.confidence < 1:
+            raise GateError(f"gate.confidence must be in (0.5, 1), got {self.confidence}")
+
+    @property
+    def alpha(self) -> float:
+        """The one-sided level of every test (before any spending across looks)."""
+        return (1 - self.confidence) / 2
 
 
 @dataclass
 class Check:
-    """One paired comparison and what it says against its threshold."""
+    """One paired comparison, the test behind it, and what it says against its threshold."""
 
     name: str
     comparison: PairedComparison
     threshold: float
     outcome: str  # better / worse / not_better (golden) · ok / forgetting (probe) · inconclusive
+    p: float  # the one-sided p of the test that decided (or would have)
+    alpha: float  # the level it was held to
+    against: str = "incumbent"  # or "base": a probe compared with the original model
     n_needed: int | None = None
     reason: str = ""
+    sd: float = float("nan")  # of the per-query deltas (sizes later golden sets)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in ("better", "ok")
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "against": self.against,
             **self.comparison.to_dict(),
             "threshold": self.threshold,
             "outcome": self.outcome,
+            "p": self.p,
+            "alpha": self.alpha,
             "n_needed": self.n_needed,
+            "sd": self.sd,
             "reason": self.reason,
         }
 
@@ -86,74 +131,146 @@ class Verdict:
     def passed(self) -> bool:
         return self.verdict in (PROMOTED, PENDING_APPROVAL)
 
+    @property
+    def failing(self) -> list[str]:
+        """Every check that did not pass, e.g. ``golden``, ``trecdl vs base``."""
+        checks = [self.golden, *self.probes]
+        return [c.name if c.against == "incumbent" else f"{c.name} vs {c.against}" for c in checks if not c.passed]
+
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict,
             "reasons": self.reasons,
+            "failing": self.failing,
             "golden": self.golden.to_dict(),
             "probes": [p.to_dict() for p in self.probes],
             "config": self.config,
         }
 
 
-def queries_needed(deltas_sd: float, delta: float, threshold: float, confidence: float = 0.95) -> int | None:
-    """n at which a normal-approximation CI of the mean Δ would exclude ``threshold`` (same Δ and sd)."""
-    gap = abs(delta - threshold)
-    if gap == 0 or not np.isfinite(deltas_sd):
-        return None
-    z = {0.9: 1.645, 0.95: 1.96, 0.99: 2.576}.get(round(confidence, 2), 1.96)
-    return int(math.ceil((z * deltas_sd / gap) ** 2))
+def _deltas(incumbent: Mapping[str, float], candidate: Mapping[str, float]) -> np.ndarray:
+    _, a, b = paired_arrays(incumbent, candidate)
+    return b - a
 
 
-def _sd(comparison: PairedComparison) -> float:
-    """Recover the sd of the per-query deltas from d_z = mean / sd."""
-    if comparison.effect_size in (0, float("inf"), float("-inf")) or not np.isfinite(comparison.effect_size):
-        return float("nan")
-    return abs(comparison.delta / comparison.effect_size)
+def _p(deltas, theta: float, alternative: str, cfg: GateConfig) -> float:
+    return one_sided_p(deltas, theta, alternative, cfg.test, cfg.n_resamples, cfg.seed)
 
 
-def check_golden(incumbent: Mapping[str, float], candidate: Mapping[str, float], cfg: GateConfig) -> Check:
-    cmp = compare(incumbent, candidate, cfg.metric, cfg.confidence, cfg.n_resamples, cfg.seed)
-    ci = f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}"
+def pooled_sd(deltas: np.ndarray, past_sds: Sequence[float] = ()) -> float:
+    """The deltas' sd, pooled with the sds seen in earlier cycles (σ for sizing the next golden set)."""
+    sds = [float(np.std(deltas, ddof=1))] if deltas.size > 1 else []
+    sds += [s for s in past_sds if s is not None and np.isfinite(s)]
+    return float(np.sqrt(np.mean(np.square(sds)))) if sds else float("nan")
+
+
+def _summary(cmp: PairedComparison, p: float, test: str) -> str:
+    return f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}, p={p:.4f} ({test})"
+
+
+def check_golden(
+    incumbent: Mapping[str, float],
+    candidate: Mapping[str, float],
+    cfg: GateConfig,
+    alpha: float | None = None,
+    past_sds: Sequence[float] = (),
+) -> Check:
+    """Superiority on the golden set at ``alpha`` (this look's share; default ``cfg.alpha``)."""
+    check = _golden_outcome(incumbent, candidate, cfg, cfg.alpha if alpha is None else alpha, past_sds)
+    return replace(check, sd=pooled_sd(_deltas(incumbent, candidate)))
+
+
+def _golden_outcome(incumbent, candidate, cfg: GateConfig, alpha: float, past_sds: Sequence[float]) -> Check:
+    cmp = compare(incumbent, candidate, cfg.metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
+    d = _deltas(incumbent, candidate)
+    label = f"golden {cfg.metric}"
+    p_better = _p(d, cfg.margin, "greater", cfg)
+    text = _summary(cmp, p_better, cfg.test)
     if cmp.n < cfg.min_queries:
+        reason = f"{label}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {text}"
         return Check(
-            "golden",
-            cmp,
-            cfg.margin,
-            "inconclusive",
-            cfg.min_queries,
-            f"golden {cfg.metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}",
+            "golden", cmp, cfg.margin, "inconclusive", p_better, alpha, n_needed=cfg.min_queries, reason=reason
         )
-    if cmp.ci_high < 0:
-        return Check("golden", cmp, 0.0, "worse", None, f"golden {cfg.metric} worse than the incumbent: {ci}")
-    if cmp.ci_low > cfg.margin:
-        return Check(
-            "golden",
-            cmp,
-            cfg.margin,
-            "better",
-            None,
-            f"golden {cfg.metric} better than the incumbent by more than {cfg.margin}: {ci}",
+    p_worse = _p(d, 0.0, "less", cfg)
+    if p_worse <= cfg.alpha:
+        reason = f"{label} worse than the incumbent: {_summary(cmp, p_worse, cfg.test)} ≤ α {cfg.alpha:.4f}"
+        return Check("golden", cmp, 0.0, "worse", p_worse, cfg.alpha, reason=reason)
+    if p_better <= alpha:
+        reason = f"{label} better than the incumbent by more than {cfg.margin}: {text} ≤ α {alpha:.4f}"
+        return Check("golden", cmp, cfg.margin, "better", p_better, alpha, reason=reason)
+    if cfg.equivalence:
+        e = cfg.equivalence
+        p_equivalent = max(_p(d, -e, "greater", cfg), _p(d, e, "less", cfg))
+        if p_equivalent <= cfg.alpha:
+            reason = (
+                f"{label} equivalent to the incumbent (|Δ| < {e}, two one-sided tests): "
+                f"{_summary(cmp, p_equivalent, cfg.test)}"
+            )
+            return Check("golden", cmp, cfg.margin, "not_better", p_equivalent, cfg.alpha, reason=reason)
+    if cfg.margin > 0:
+        p_below = _p(d, cfg.margin, "less", cfg)
+        if p_below <= cfg.alpha:
+            reason = f"{label} not better than the incumbent by {cfg.margin}: {_summary(cmp, p_below, cfg.test)}"
+            return Check("golden", cmp, cfg.margin, "not_better", p_below, cfg.alpha, reason=reason)
+    needed = queries_needed(pooled_sd(d, past_sds), cfg.mde, alpha, cfg.power)
+    decide_n = f"~{needed} queries give {cfg.power:.0%} power for Δ = {cfg.mde}" if needed else "no spread to size n"
+    reason = f"{label}: not shown better than the margin {cfg.margin} at α {alpha:.4f}: {text}; {decide_n}"
+    return Check("golden", cmp, cfg.margin, "inconclusive", p_better, alpha, n_needed=needed, reason=reason)
+
+
+@dataclass
+class _ProbeEvidence:
+    check: Check
+    p_ok: float
+    p_forgetting: float
+    too_few: bool
+
+
+def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | None, against: str) -> _ProbeEvidence:
+    metric = metric or cfg.probe_metric or cfg.metric
+    threshold = -cfg.forgetting_tolerance
+    cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
+    d = _deltas(incumbent, candidate)
+    check = Check(name, cmp, threshold, "inconclusive", float("nan"), cfg.alpha, against=against, sd=pooled_sd(d))
+    too_few = cmp.n < cfg.min_queries
+    return _ProbeEvidence(check, _p(d, threshold, "greater", cfg), _p(d, threshold, "less", cfg), too_few)
+
+
+def _finish_probe(evidence: _ProbeEvidence, p_forgetting_adjusted: float, cfg: GateConfig) -> Check:
+    check, cmp, tol = evidence.check, evidence.check.comparison, cfg.forgetting_tolerance
+    label = f"probe {check.name} {cmp.metric}" + ("" if check.against == "incumbent" else f" vs {check.against}")
+    if evidence.too_few:
+        text = _summary(cmp, evidence.p_ok, cfg.test)
+        reason = f"{label}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {text}"
+        return replace(check, p=evidence.p_ok, n_needed=cfg.min_queries, reason=reason)
+    if p_forgetting_adjusted <= cfg.alpha:
+        text = _summary(cmp, p_forgetting_adjusted, cfg.test)
+        return replace(
+            check,
+            outcome="forgetting",
+            p=p_forgetting_adjusted,
+            reason=f"{label} dropped by more than {tol}: {text} (Holm)",
         )
-    if cmp.ci_high <= cfg.margin:
-        return Check(
-            "golden",
-            cmp,
-            cfg.margin,
-            "not_better",
-            None,
-            f"golden {cfg.metric} not better than the incumbent by more than {cfg.margin}: {ci}",
+    if evidence.p_ok <= cfg.alpha:
+        text = _summary(cmp, evidence.p_ok, cfg.test)
+        return replace(
+            check, outcome="ok", p=evidence.p_ok, reason=f"{label}: forgetting beyond {tol} ruled out: {text}"
         )
-    needed = queries_needed(_sd(cmp), cmp.delta, cfg.margin, cfg.confidence)
-    return Check(
-        "golden",
-        cmp,
-        cfg.margin,
-        "inconclusive",
-        needed,
-        f"golden {cfg.metric}: CI straddles the margin {cfg.margin}: {ci}; "
-        f"~{needed if needed else '∞'} queries would decide it",
+    needed = queries_needed(check.sd, cfg.mde, cfg.alpha, cfg.power)
+    text = _summary(cmp, evidence.p_ok, cfg.test)
+    hint = f"~{needed} queries would decide it" if needed else "no spread to size n"
+    return replace(
+        check,
+        p=evidence.p_ok,
+        n_needed=needed,
+        reason=f"{label}: neither ruled out nor shown beyond −{tol}: {text}; {hint}",
     )
+
+
+def check_probes(evidence: list[_ProbeEvidence], cfg: GateConfig) -> list[Check]:
+    """Finish every probe check, Holm-adjusting the forgetting p-values across all of them."""
+    adjusted = holm([e.p_forgetting for e in evidence]) if evidence else []
+    return [_finish_probe(e, p, cfg) for e, p in zip(evidence, adjusted)]
 
 
 def check_probe(
@@ -162,50 +279,11 @@ def check_probe(
     candidate: Mapping[str, float],
     cfg: GateConfig,
     metric: str | None = None,
+    against: str = "incumbent",
 ) -> Check:
     """Non-inferiority on one probe; ``metric`` names what the vectors hold (a probe may set its own,
     e.g. NevIR's ``paired_accuracy``), else ``cfg.probe_metric`` / ``cfg.metric``."""
-    metric = metric or cfg.probe_metric or cfg.metric
-    threshold = -cfg.forgetting_tolerance
-    cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed)
-    ci = f"Δ {cmp.delta:+.4f} [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], n={cmp.n}"
-    if cmp.n < cfg.min_queries:
-        return Check(
-            name,
-            cmp,
-            threshold,
-            "inconclusive",
-            cfg.min_queries,
-            f"probe {name} {metric}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {ci}",
-        )
-    if cmp.ci_high < threshold:
-        return Check(
-            name,
-            cmp,
-            threshold,
-            "forgetting",
-            None,
-            f"probe {name} {metric} dropped by more than {cfg.forgetting_tolerance}: {ci}",
-        )
-    if cmp.ci_low > threshold:
-        return Check(
-            name,
-            cmp,
-            threshold,
-            "ok",
-            None,
-            f"probe {name} {metric}: forgetting beyond {cfg.forgetting_tolerance} ruled out: {ci}",
-        )
-    needed = queries_needed(_sd(cmp), cmp.delta, threshold, cfg.confidence)
-    return Check(
-        name,
-        cmp,
-        threshold,
-        "inconclusive",
-        needed,
-        f"probe {name} {metric}: CI straddles −{cfg.forgetting_tolerance}: {ci}; "
-        f"~{needed if needed else '∞'} queries would decide it",
-    )
+    return check_probes([_probe_evidence(name, incumbent, candidate, cfg, metric, against)], cfg)[0]
 
 
 def decide(
@@ -213,10 +291,20 @@ def decide(
     golden_candidate: Mapping[str, float],
     probes: Mapping[str, tuple] | None = None,
     cfg: GateConfig = GateConfig(),
+    *,
+    base_probes: Mapping[str, tuple] | None = None,
+    alpha: float | None = None,
+    past_sds: Sequence[float] = (),
 ) -> Verdict:
-    """Decide from per-query vectors: ``probes`` maps name → (incumbent vector, candidate vector[, metric])."""
-    golden = check_golden(golden_incumbent, golden_candidate, cfg)
-    probe_checks = [check_probe(name, inc, cand, cfg, *rest) for name, (inc, cand, *rest) in (probes or {}).items()]
+    """Decide from per-query vectors: ``probes`` (and ``base_probes``, against the original model) map
+    name → (reference vector, candidate vector[, metric]); ``alpha`` is this look's share of α."""
+    golden = check_golden(golden_incumbent, golden_candidate, cfg, alpha, past_sds)
+    evidence = [
+        _probe_evidence(name, ref, cand, cfg, rest[0] if rest else None, against)
+        for against, group in (("incumbent", probes), ("base", base_probes if cfg.against_base else None))
+        for name, (ref, cand, *rest) in (group or {}).items()
+    ]
+    probe_checks = check_probes(evidence, cfg)
     reasons = [golden.reason] + [p.reason for p in probe_checks]
     if golden.outcome == "worse":
         verdict = ROLLBACK
@@ -228,4 +316,5 @@ def decide(
         verdict = INCONCLUSIVE
     else:
         verdict = PENDING_APPROVAL if cfg.require_approval else PROMOTED
-    return Verdict(verdict, reasons, golden, probe_checks, asdict(cfg))
+    config = {**asdict(cfg), "alpha": cfg.alpha, "alpha_this_look": golden.alpha}
+    return Verdict(verdict, reasons, golden, probe_checks, config)

@@ -26,29 +26,28 @@ def read_history(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _probe_cell(probe: dict) -> str:
+    where = "" if probe.get("against", "incumbent") == "incumbent" else " vs base"
+    return f"{probe['name']}{where} {probe['delta']:+.4f} [{probe['ci_low']:+.3f}, {probe['ci_high']:+.3f}]"
+
+
+def _looks_cell(looks: dict | None) -> str:
+    """``look k: α_k (left)`` — how much of the golden set's error rate this decision had, and what remains."""
+    if not looks:
+        return "–"
+    left = f", {looks['alpha_left']:.4f} left" if looks.get("alpha_left") is not None else ""
+    return f"{looks['look']}: α {looks['alpha']:.4f}{left}"
+
+
 def history_table(lines: list[dict]) -> Table:
     table = Table(title="recft cycles")
-    for column in (
-        "cycle",
-        "date",
-        "pairs new/total",
-        "incumbent",
-        "candidate",
-        "metric",
-        "Δ [95% CI]",
-        "n",
-        "probes Δ",
-        "verdict",
-        "wall s",
-        "cost",
-    ):
+    columns = ("cycle", "date", "pairs new/total", "incumbent", "candidate", "metric", "Δ [95% CI]", "p", "n")
+    for column in (*columns, "look", "probes Δ", "verdict", "wall s", "cost"):
         table.add_column(column)
     for ln in lines:
         golden = ln.get("golden")
         delta = f"{golden['delta']:+.4f} [{golden['ci_low']:+.4f}, {golden['ci_high']:+.4f}]" if golden else "–"
-        probes = ", ".join(
-            f"{p['name']} {p['delta']:+.4f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" for p in ln.get("probes", [])
-        )
+        p = f"{golden['p']:.4f}" if golden and golden.get("p") is not None else "–"
         table.add_row(
             str(ln["cycle"]),
             ln["date"][:19],
@@ -57,8 +56,10 @@ def history_table(lines: list[dict]) -> Table:
             ln.get("candidate", "–"),
             f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
             delta,
+            p,
             str(golden["n"]) if golden else "–",
-            probes or "–",
+            _looks_cell(ln.get("looks")),
+            ", ".join(_probe_cell(probe) for probe in ln.get("probes", [])) or "–",
             ln["verdict"],
             f"{ln['wall_s']:.0f}",
             f"{ln.get('cost', {}).get('total', 0):.4f}",

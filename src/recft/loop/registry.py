@@ -40,6 +40,16 @@ CREATE TABLE IF NOT EXISTS versions (
     metrics TEXT NOT NULL DEFAULT '{}',
     note TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS looks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    golden TEXT NOT NULL,
+    version TEXT REFERENCES versions(id),
+    at TEXT NOT NULL,
+    alpha REAL NOT NULL,
+    p REAL,
+    sd REAL,
+    verdict TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS incumbents (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     version TEXT NOT NULL REFERENCES versions(id),
@@ -158,6 +168,21 @@ class Registry:
             row = db.execute("SELECT version FROM incumbents ORDER BY seq DESC LIMIT 1").fetchone()
         return self.get(row[0]) if row else None
 
+    def looks(self, golden: str) -> list[dict]:
+        """Every decision taken on the golden set with this fingerprint, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT seq, version, at, alpha, p, sd, verdict FROM looks WHERE golden = ? ORDER BY seq", (golden,)
+            ).fetchall()
+        keys = ("seq", "version", "at", "alpha", "p", "sd", "verdict")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def lineage_root(self, version: Version) -> Version:
+        """The first ancestor of ``version``: the base model every later version descends from."""
+        while version.parent is not None:
+            version = self.get(version.parent)
+        return version
+
     def incumbent_history(self) -> list[tuple[str, str, str]]:
         with self._connect() as db:
             return list(db.execute("SELECT version, at, reason FROM incumbents ORDER BY seq"))
@@ -207,6 +232,15 @@ class Registry:
         pause_point("promotion")  # inside the open transaction: a kill here must change nothing
         db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (version_id,))
         db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (version_id, now(), reason))
+
+    def record_look(self, golden: str, version_id: str, alpha: float, p: float, sd: float, verdict: str) -> int:
+        """Count one decision on a golden set (before acting on it: a killed cycle has still looked)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (golden, version_id, now(), alpha, p, sd, verdict),
+            )
+            return db.execute("SELECT count(*) FROM looks WHERE golden = ?", (golden,)).fetchone()[0]
 
     def update_metrics(self, version_id: str, metrics: dict) -> None:
         self.get(version_id)

@@ -7,13 +7,17 @@ free of approximation error: a promotion decision must not hinge on an ANN miss.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Sequence
 
-import faiss
 import numpy as np
 
-from recft.common.atomic import atomic_path, write_json
+# faiss logs each instruction set it tries at INFO; under Hydra's logging that is a dozen lines per run
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+import faiss  # noqa: E402
+
+from recft.common.atomic import atomic_path, write_json  # noqa: E402
 
 
 class IndexMismatchError(ValueError):
