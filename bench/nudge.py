@@ -43,8 +43,8 @@ from encode import cpu_model  # noqa: E402
 
 def scifact_problem(cache_dir: str):
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"cache_dir={cache_dir}", "show_progress=false"])
-    training = load_training_data(cfg)
+        cfg = compose("train", overrides=[f"cache_dir={cache_dir}", "show_progress=false", "dev.share=0"])
+    training, _ = load_training_data(cfg)
     target, train_set = training.pairs, training.corpus
     encoder = instantiate(cfg.encoder)
     encoder.eval()

@@ -5,6 +5,7 @@
     recft manage reject v0003-cycle2
     recft manage rollback                  # reinstate the previous incumbent
     recft manage figures                   # redraw the figures from history.jsonl
+    recft manage power --mde 0.01          # queries needed per gate metric and probe, against queries held
     (all take --registry DIR; default outputs/registry)
 
 Reads and writes the registry only: it loads neither torch nor Lightning, so it answers at once.
@@ -31,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("figures")
     for name in ("approve", "reject"):
         sub.add_parser(name).add_argument("version")
+    power = sub.add_parser("power", help="queries needed for a stated power, per gate metric and probe")
+    power.add_argument("--mde", type=float, default=0.01, help="the smallest effect worth detecting")
+    power.add_argument("--power", type=float, default=0.8)
+    power.add_argument("--alpha", type=float, default=0.025, help="the gate's one-sided level")
+    power.add_argument("--spending", default="pi2", help="the gate's alpha_spending rule")
     args = parser.parse_args(argv)
     try:
         registry = Registry(args.registry)
@@ -44,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rejected {registry.reject(args.version, 'rejected by a human').id}")
         elif args.command == "rollback":
             print(f"incumbent is now {registry.rollback().id}")
+        elif args.command == "power":
+            from recft.loop.power import power_rows, power_table
+
+            rows = power_rows(
+                read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending
+            )
+            if not rows:
+                print("no decided cycle in the history yet: nothing to size from", file=sys.stderr)
+                return 2
+            console_module.out().print(power_table(rows, args.mde, args.power))
         elif args.command == "figures":
             from recft.loop.figures import cycle_figures  # matplotlib: only when drawing
 

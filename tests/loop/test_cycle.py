@@ -181,3 +181,19 @@ def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, le
     assert serving["version"] == second.id
     for ln in lines:  # the probe corpus does not move: its delta is exactly zero
         assert all(d == 0 for d in ln["probes"][0]["per_query_delta"].values())
+
+
+def test_a_stored_report_is_reused_only_under_the_same_evaluation_settings(
+    tiny_model_dir, tiny_train_beir, tmp_path, capsys
+):
+    args = cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "train.epochs=1")
+    [first] = run_loop(compose_cycle(*args))
+    stored = tmp_path / "registry" / "reports" / "v0001-base" / "tiny.json"
+    key, modified = Report.load(stored).config["evaluation_key"], stored.stat().st_mtime_ns
+    run_loop(compose_cycle(*args))  # same settings: the base's reports are read, not re-made
+    assert stored.stat().st_mtime_ns == modified
+    [third] = run_loop(compose_cycle(*args, "eval.depth=3"))
+    incumbent = third["incumbent"]
+    report = Report.load(tmp_path / "registry" / "reports" / incumbent / "tiny.json")
+    assert report.config["depth"] == 3 and report.config["evaluation_key"] != key
+    assert "made under other settings; evaluating again" in capsys.readouterr().err

@@ -57,7 +57,8 @@ def test_train_with_a_nudge_adapter_moves_only_the_golden_corpus(tiny_model_dir,
     summary = train_job(cfg, tmp_path)
     stats = summary["nudge"]
     assert stats["variant"] == ("m" if adapter == "nudge_m" else "n") and summary["kind"] == "nudge"
-    assert stats["train_queries"] == 9 and stats["val_queries"] == 3 and stats["pairs_skipped"] == 0
+    # 12 training queries, 2 held out as dev (never used), 10 for NUDGE: 8 move documents, 2 choose γ
+    assert stats["train_queries"] == 8 and stats["val_queries"] == 2 and stats["pairs_skipped"] == 0
     moved = load_overrides(tmp_path / "candidate")
     assert stats["docs_moved"] == len(moved) and stats["docs"] == 5
     test_qrels = load_beir(tiny_train_beir, split="test").qrels

@@ -8,9 +8,9 @@ import pytest
 
 from recft.data.beir import load_beir
 from recft.model.cache import text_keys
-from recft.sweeps.objective import objective
+from recft.sweeps.objective import ObjectiveError, objective
 from recft.training.candidate import SmallDataError, check_enough_pairs
-from recft.training.job import train_job
+from recft.training.job import load_training_data, train_job
 
 from conftest import compose_train, tiny_run_overrides
 
@@ -18,12 +18,22 @@ from conftest import compose_train, tiny_run_overrides
 def test_default_run_writes_csv_curves_model_and_summary(tiny_model_dir, tiny_train_beir, tmp_path):
     cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter.rank=4")
     summary = train_job(cfg, tmp_path / "run")
-    assert summary["pairs"] == {"target": 12, "replay": 0, "alpha": 0.0}
+    # dev.share 0.2 of the 12 training queries (one pair each) is held out and never trains
+    assert summary["pairs"] == {"target": 10, "replay": 0, "alpha": 0.0} and summary["dev"] == {
+        "queries": 2,
+        "pairs": 2,
+    }
+    assert summary["tuned_on"] == "dev" and summary["settings"]["tuned_on"] == "dev"
     assert sorted(summary["epochs"]) == [0, 1, 2]  # zero-shot point + one per epoch
+    assert [("tiny" in summary["epochs"][e], "dev" in summary["epochs"][e]) for e in (0, 1, 2)] == [
+        (True, True),
+        (False, True),  # the golden set is not looked at while training: zero-shot and the end only
+        (True, True),
+    ]
     rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
-    epochs = [r for r in rows if r.get("val/tiny/ndcg@10")]
+    epochs = [r for r in rows if r.get("val/dev/ndcg@10")]
     assert [int(float(r["epoch"])) for r in epochs] == [0, 1, 2]
-    assert any(r.get("val/trecdl/ndcg@10") for r in rows)
+    assert any(r.get("val/trecdl/ndcg@10") for r in rows) and not any(r.get("val/tiny/ndcg@10") for r in rows)
     assert (tmp_path / "run" / "candidate" / "model" / "modules.json").is_file()  # a sentence-transformers folder
     assert summary["kind"] == "merged" and summary["settings"]["adapter"]["rank"] == 4
     assert summary["settings"]["train"]["lr"] == 1e-3  # train.lr overrode adapter.lr: the used one is recorded
@@ -31,10 +41,37 @@ def test_default_run_writes_csv_curves_model_and_summary(tiny_model_dir, tiny_tr
     assert delta["metric"] == "ndcg@10" and delta["n"] == 4 and delta["ci_low"] <= delta["delta"] <= delta["ci_high"]
     first, last = summary["epochs"][0]["tiny"]["ndcg@10"], summary["epochs"][2]["tiny"]["ndcg@10"]
     assert delta["mean_a"] == pytest.approx(first) and delta["mean_b"] == pytest.approx(last)
+    dev = summary["deltas"]["dev"][0]
     probe_ndcg = next(r for r in summary["deltas"]["trecdl"] if r["metric"] == "ndcg@10")
-    assert objective(summary, cfg) == pytest.approx(delta["delta"])  # λ = 0: the golden gain itself
+    assert objective(summary, cfg) == pytest.approx(dev["delta"])  # λ = 0: the dev gain, never the golden one
     cfg.train.forgetting_penalty = 2.0
-    assert objective(summary, cfg) == pytest.approx(delta["delta"] - 2.0 * max(0.0, -probe_ndcg["delta"]))
+    assert objective(summary, cfg) == pytest.approx(dev["delta"] - 2.0 * max(0.0, -probe_ndcg["delta"]))
+
+
+def test_dev_queries_never_train_and_the_objective_reads_golden_only_when_told(
+    tiny_model_dir, tiny_train_beir, tmp_path
+):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "dev.share=0.25")
+    data, dev = load_training_data(cfg)
+    assert len(dev.dataset.queries) == 3 and not {p.query_id for p in data.pairs} & set(dev.dataset.queries)
+    assert set(dev.dataset.corpus) == set(data.corpus.corpus)  # dev ranks against the whole corpus
+    again, dev_again = load_training_data(cfg)
+    assert set(dev_again.dataset.queries) == set(dev.dataset.queries)  # seeded
+    summary = {"deltas": {"tiny": [{"metric": "ndcg@10", "delta": 0.5}], "dev": [{"metric": "ndcg@10", "delta": 0.1}]}}
+    assert objective(summary, cfg) == 0.1
+    cfg.tune_on = "golden"
+    assert objective(summary, cfg) == 0.5
+    cfg.tune_on = "dev"
+    with pytest.raises(ObjectiveError, match="no dev set"):
+        objective({"deltas": {"tiny": summary["deltas"]["tiny"]}}, cfg)
+
+
+def test_tuning_on_golden_is_an_override_that_the_summary_records(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "tune_on=golden", "dev.share=0", "train.epochs=1")
+    summary = train_job(cfg, tmp_path)
+    assert summary["tuned_on"] == "golden" and summary["dev"] is None
+    assert all("tiny" in sets for sets in summary["epochs"].values())
+    assert objective(summary, cfg) == next(r["delta"] for r in summary["deltas"]["tiny"] if r["metric"] == "ndcg@10")
 
 
 def test_same_seed_gives_the_same_metrics(tiny_model_dir, tiny_train_beir, tmp_path):
@@ -63,7 +100,7 @@ def test_replay_and_mining_and_wandb_offline(tiny_model_dir, tiny_train_beir, tm
         "replay.source.name=tiny-replay",
     )
     summary = train_job(cfg, tmp_path / "run")
-    assert summary["pairs"]["replay"] == 12 and summary["pairs"]["alpha"] == 0.25
+    assert summary["pairs"]["replay"] == 12 and summary["pairs"]["alpha"] == 0.25  # replay is not held out
     assert summary["settings"]["replay_alpha"] == 0.25
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
 

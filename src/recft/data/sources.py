@@ -67,6 +67,32 @@ class Source:
         return self.spec.min_relevance
 
 
+def hold_out_queries(source: Source, share: float, seed: int, name: str = "dev") -> tuple[Source, Source]:
+    """Split a training source by query: a seeded ``share`` of its queries becomes ``name`` (all their
+    pairs with them), the rest stays to train on. The held-out set ranks against the whole corpus."""
+    queries = list(dict.fromkeys(p.query_id for p in source.pairs))
+    n_dev = int(round(share * len(queries)))
+    if not 0 < n_dev < len(queries):
+        raise DataError(
+            f"{source.spec.path}: dev.share={share} of {len(queries)} training queries leaves no dev or no train"
+        )
+    order = np.random.default_rng(seed).permutation(len(queries))
+    held = {queries[i] for i in order[:n_dev]}
+    data = source.dataset
+    dataset = Dataset(
+        name=name,
+        path=data.path,
+        split=f"{data.split}[held out]",
+        corpus=data.corpus,
+        queries={q: data.queries[q] for q in data.queries if q in held},
+        qrels={q: judged for q, judged in data.qrels.items() if q in held},
+        titles=data.titles,
+    )
+    spec = dataclasses.replace(source.spec, name=name, corpus_sample=None, max_pairs=None, train_split=None)
+    train = Source(source.spec, data, [p for p in source.pairs if p.query_id not in held])
+    return train, Source(spec, dataset, [p for p in source.pairs if p.query_id in held])
+
+
 def load_source(spec: SourceSpec, seed: int) -> Source:
     dataset = load_beir(spec.path, split=spec.split, name=spec.name)
     rng = np.random.default_rng(seed)

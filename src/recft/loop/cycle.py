@@ -335,7 +335,9 @@ def run_loop(cfg: DictConfig) -> list[dict]:
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
     with registry.cycle_lock():
         abandon_dead_candidates(registry)
-        training = load_training_data(cfg)
+        training, dev = load_training_data(cfg)
+        if dev is not None:
+            raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
         cycles = arrival_batches(cfg, training.pairs)
         sets = load_eval_sets(cfg)
         cache, settings = EmbeddingCache(cfg.cache_dir), EvalSettings.from_config(cfg)

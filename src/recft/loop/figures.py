@@ -121,6 +121,7 @@ def forgetting_vs_n_figure(lines: list[dict], out: Path, draws: int = 100) -> Pa
         values = np.array([shares[n][outcome] for n in sizes])
         ax.bar(range(len(sizes)), values, bottom=bottom, color=color, label=outcome)
         bottom += values
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
     ax.set(
         xlabel="probe queries n (subsampled)",
         ylabel=f"share of {draws} draws",

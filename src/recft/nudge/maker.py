@@ -41,7 +41,9 @@ class NudgeMaker:
         nudged = fit_nudge(encoder, corpus, golden.name, data.pairs, ctx.cache, spec, ctx.seed, show)
         wall = time.perf_counter() - began
         overrides = nudged.overrides()
-        final = {**start.reports, ctx.golden: evaluate_set(encoder, golden, ctx.cache, ctx.settings, overrides)}
+        moved_sets = [n for n in (ctx.golden, "dev") if n in ctx.sets]  # the sets over the corpus NUDGE moved
+        rescored = {n: evaluate_set(encoder, ctx.sets[n], ctx.cache, ctx.settings, overrides) for n in moved_sets}
+        final = {**start.reports, **rescored}
         qrels, metric = golden.dataset.qrels, ctx.cfg.eval.primary
         moved = touched_queries(qrels, set(nudged.doc_ids), golden.min_relevance)
         trained_on = touched_queries(qrels, {p.doc_id for p in data.pairs}, golden.min_relevance)
@@ -58,7 +60,12 @@ class NudgeMaker:
             "test_queries_in_training_pairs": len(trained_on),
             "delta_by_touch": delta_by_touch(start.reports[ctx.golden], final[ctx.golden], metric, moved, ctx.seed),
         }
-        settings = {"adapter": {"kind": self.kind, **asdict(spec)}, "encoder_version": start.encoder_version, **stats}
+        settings = {
+            "adapter": {"kind": self.kind, **asdict(spec)},
+            "encoder_version": start.encoder_version,
+            "tuned_on": "a share of its own training queries (adapter.val_fraction)",
+            **stats,
+        }
         return Candidate(
             history={0: start.reports, 1: final},
             encoder=encoder,

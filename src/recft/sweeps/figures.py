@@ -33,8 +33,9 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def epoch_progression(summary: dict, set_name: str, path, metrics=PROGRESSION_METRICS, title: str = "") -> Path:
-    """One line per metric over the validated epochs; epoch 0 is the model before training."""
-    epochs = sorted(summary["epochs"], key=int)
+    """One line per metric over the epochs that measured ``set_name`` (the golden set: zero-shot and the
+    end only); epoch 0 is the model before training."""
+    epochs = sorted((e for e, sets in summary["epochs"].items() if set_name in sets), key=int)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for metric in metrics:
         values = [summary["epochs"][e][set_name].get(metric) for e in epochs]

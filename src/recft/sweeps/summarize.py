@@ -42,9 +42,10 @@ class Job:
 
     @property
     def epochs(self) -> dict[int, float]:
-        """The golden metric per validated epoch (0 = zero-shot)."""
+        """The tuning set's metric per validated epoch (0 = zero-shot): dev, or golden in older runs."""
         per_epoch = self.summary.get("epochs", {}).items()
-        return {int(e): sets[self.golden_name][self.metric] for e, sets in per_epoch if self.golden_name in sets}
+        name = "dev" if "dev" in self.summary.get("deltas", {}) else self.golden_name
+        return {int(e): sets[name][self.metric] for e, sets in per_epoch if name in sets}
 
     @property
     def worst_probe(self) -> dict | None:
@@ -84,7 +85,7 @@ def load_job(job_dir: Path) -> Job:
         raise SummarizeError(f"{job_dir}: missing {Path(err.filename).name}") from None
     except (KeyError, json.JSONDecodeError) as err:
         raise SummarizeError(f"{job_dir}/summary.json: not a recft.train summary ({err})") from None
-    probes = {name: r[metric] for name, r in rows.items() if name != golden_name and metric in r}
+    probes = {name: r[metric] for name, r in rows.items() if name not in (golden_name, "dev") and metric in r}
     return Job(
         job_dir,
         _overrides(job_dir),

@@ -70,6 +70,17 @@ class MakeContext:
     settings: EvalSettings
     seed: int
     log_dir: Path | None = None
+    per_epoch: tuple[str, ...] | None = None  # sets validated every epoch (None: all but the golden set)
+    tuned_on: str = "dev"  # what per-epoch validation and sweep objectives read; "golden" only by override
+
+    def validated_each_epoch(self) -> dict[str, Source]:
+        """Tune on ``dev`` (and watch the probes); the golden set is measured once, at the end."""
+        names = self.per_epoch if self.per_epoch is not None else [n for n in self.sets if n != self.golden]
+        return {name: source for name, source in self.sets.items() if name in names}
+
+    def evaluation_queries(self) -> set[str]:
+        """Every query some set is measured on: mining must never see them."""
+        return {q for source in self.sets.values() for q in source.dataset.queries}
 
 
 @dataclass

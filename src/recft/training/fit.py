@@ -79,12 +79,12 @@ def fit(
     settings: EvalSettings,
     zero_shot: dict[str, Report],
     adapter: dict | None,
+    forbidden: set[str],
     log_dir: Path | None = None,
 ) -> FitResult:
-    """Mine (optional), attach ``adapter`` (None: the encoder already has one to keep training), train
-    with per-epoch validation; ``zero_shot`` is the start point's reports (epoch 0)."""
+    """Mine (optional, never with a ``forbidden`` query), attach ``adapter`` (None: the encoder already has
+    one to keep training), train validating ``sets`` every epoch; ``zero_shot`` holds their epoch-0 reports."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    forbidden = {q for source in sets.values() for q in source.dataset.queries}
     num_negatives = int(cfg.miner.get("num_negatives", 0))
 
     def mine() -> dict:

@@ -3,48 +3,87 @@
 The same makers a cycle uses (``adapter=lora|query_lora|full|last_layer|nudge|nudge_m``), started
 from the base model; the run folder gets what a registry version would hold (``candidate/``) and
 ``summary.json`` (zero-shot → candidate, paired Δ with 95 % CIs on the golden set and every probe).
+
+Tune on ``dev``, decide on ``golden``: a seeded share of the training queries (``dev.share``) is held
+out and never trains; it and the probes are validated every epoch and the sweep objective reads it.
+The golden set is measured twice — zero-shot and once at the end — unless ``tune_on=golden`` is
+asked for, which the summary records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from recft.common import console as console_module
-from recft.data.sources import SourceSpec, load_source
+from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
 from recft.model.cache import EmbeddingCache
-from recft.training.candidate import MakeContext, StartPoint, TrainingData, check_enough_pairs
+from recft.training.candidate import CandidateError, MakeContext, StartPoint, TrainingData, check_enough_pairs
 from recft.training.summary import write_summary
 
 console = console_module.err
 
 
-def load_training_data(cfg: DictConfig) -> TrainingData:
-    """The golden source's training split, and the replay source (``replay=...``) when there is one."""
-    train = load_source(SourceSpec.from_config(cfg.data, "data").training(), cfg.seed)
+TUNE_ON = ("dev", "golden")
+
+
+def load_training_data(cfg: DictConfig) -> tuple[TrainingData, Source | None]:
+    """The golden source's training split minus the dev queries, the dev set (``dev.share`` of the
+    training queries, or the named ``dev.split``; None when both are off), and the replay pairs."""
+    spec = SourceSpec.from_config(cfg.data, "data")
+    train = load_source(spec.training(), cfg.seed)
+    dev = None
+    if cfg.dev.split:
+        dev = load_source(dataclasses.replace(spec, name="dev", split=cfg.dev.split, corpus_sample=None), cfg.seed)
+    elif cfg.dev.share:
+        train, dev = hold_out_queries(train, float(cfg.dev.share), cfg.seed)
     replay = []
     if cfg.replay.source:
         replay = load_source(SourceSpec.from_config(cfg.replay.source, "replay.source"), cfg.seed).pairs
-    return TrainingData(train.pairs, replay, float(cfg.replay.alpha), train.dataset)
+    return TrainingData(train.pairs, replay, float(cfg.replay.alpha), train.dataset), dev
+
+
+def tuning_sets(cfg: DictConfig, sets: dict[str, Source]) -> tuple[str, ...]:
+    """The sets validated every epoch: the dev set and the probes, or — only when ``tune_on=golden`` is
+    asked for — the golden set too (said in the console, the summary and the registry)."""
+    tune_on = cfg.get("tune_on", "dev")
+    if tune_on not in TUNE_ON:
+        raise CandidateError(f"tune_on must be dev or golden, got {tune_on!r}")
+    if tune_on == "golden":
+        console.print("[bold]tune_on=golden[/bold]: the golden set is validated every epoch and the objective reads it")
+        return tuple(sets)
+    return tuple(name for name in sets if name != cfg.data.name)
+
+
+def with_dev(sets: dict[str, Source], golden: str, dev: Source | None) -> dict[str, Source]:
+    """The eval sets with ``dev`` right after the golden set."""
+    if dev is None:
+        return sets
+    return {golden: sets[golden], "dev": dev, **{name: s for name, s in sets.items() if name != golden}}
 
 
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
-    data = load_training_data(cfg)
+    data, dev = load_training_data(cfg)
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
-    sets = load_eval_sets(cfg)
+    sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
     settings = EvalSettings.from_config(cfg)
     cache = EmbeddingCache(cfg.cache_dir)
     encoder = instantiate(cfg.encoder)
     start = StartPoint("base", None, evaluate_sets(encoder, sets, cache, settings), lambda trainable: encoder)
-    ctx = MakeContext(cfg, sets, cfg.data.name, cache, settings, cfg.seed)
+    per_epoch = tuning_sets(cfg, sets)
+    tuned_on = cfg.get("tune_on", "dev")
+    ctx = MakeContext(cfg, sets, cfg.data.name, cache, settings, cfg.seed, per_epoch=per_epoch, tuned_on=tuned_on)
     candidate = instantiate(cfg.adapter).make(start, data, ctx)
     kind = candidate.save(run_dir / "candidate")
     console.print(f"made a {kind} candidate in {candidate.wall_s:.0f} s")
     extra = {
         "pairs": {"target": len(data.pairs), "replay": len(data.replay), "alpha": data.alpha},
+        "tuned_on": tuned_on,
+        "dev": {"queries": len(dev.dataset.queries), "pairs": len(dev.pairs)} if dev else None,
         "wall_s": candidate.wall_s,
         **candidate.summary,
         "settings": candidate.settings,

@@ -12,6 +12,7 @@ from typing import Sequence
 
 from omegaconf import OmegaConf
 
+from recft.eval.sets import evaluate_set
 from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
 from recft.training.candidate import Candidate, CandidateError, MakeContext, StartPoint, TrainingData
@@ -19,6 +20,16 @@ from recft.training.fit import fit
 
 LORA_KINDS = ("lora", "query_lora")
 TRAIN_SETTINGS = ("lr", "epochs", "batch_size", "weight_decay", "warmup_steps")  # recorded as used
+
+
+def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext) -> dict:
+    """Epoch 0 is the start point on every set; the last epoch adds the sets not validated per epoch
+    (the golden set) measured once, now; epochs in between hold what was validated."""
+    last = max(history)
+    rest = {n: s for n, s in ctx.sets.items() if n not in history[last]}
+    final = {**history[last], **{n: evaluate_set(encoder, s, ctx.cache, ctx.settings) for n, s in rest.items()}}
+    ordered = lambda reports: {n: reports[n] for n in ctx.sets if n in reports}  # noqa: E731
+    return {**history, 0: ordered(start.reports), last: ordered(final)}
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,13 @@ class TrainedMaker:
             )
         encoder = start.load_encoder(True)
         adapter = None if continuing else self.adapter_settings()
-        result = fit(ctx.cfg, encoder, data, ctx.sets, ctx.cache, ctx.settings, start.reports, adapter, ctx.log_dir)
+        validated = ctx.validated_each_epoch()
+        zero_shot = {name: start.reports[name] for name in validated}
+        forbidden = ctx.evaluation_queries()
+        result = fit(
+            ctx.cfg, encoder, data, validated, ctx.cache, ctx.settings, zero_shot, adapter, forbidden, ctx.log_dir
+        )
+        history = measure_the_rest(result.history, encoder, start, ctx)
         used = {key: OmegaConf.select(ctx.cfg.train, key) for key in TRAIN_SETTINGS}
         settings = {
             "adapter": self.adapter_settings(),
@@ -60,9 +77,10 @@ class TrainedMaker:
             "loss": OmegaConf.to_container(ctx.cfg.loss, resolve=True),
             "miner": OmegaConf.to_container(ctx.cfg.miner, resolve=True),
             "replay_alpha": data.alpha,
+            "tuned_on": ctx.tuned_on,
         }
         return Candidate(
-            history=result.history,
+            history=history,
             encoder=encoder,
             wall_s=result.wall_s,
             settings=settings,

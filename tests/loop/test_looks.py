@@ -1,0 +1,31 @@
+"""α spent across looks at one golden set: the series sums to α, and the fingerprint is the content."""
+
+import dataclasses
+import math
+
+import pytest
+
+from recft.data.sources import SourceSpec, load_source
+from recft.loop.looks import SpendingError, alpha_for_look, alpha_spent, golden_fingerprint
+
+from conftest import DATA
+
+
+def test_pi2_spending_sums_to_alpha_and_never_exceeds_it():
+    assert alpha_for_look(1, 0.025, "pi2") == pytest.approx(0.025 * 6 / math.pi**2)
+    assert alpha_spent(10, 0.025, "pi2") < alpha_spent(10_000, 0.025, "pi2") < 0.025
+    assert alpha_spent(10_000, 0.025, "pi2") == pytest.approx(0.025, rel=1e-3)
+    assert alpha_for_look(7, 0.025, "none") == 0.025 and alpha_spent(10, 0.025, "none") == pytest.approx(0.25)
+    with pytest.raises(SpendingError, match="must be one of pi2, none"):
+        alpha_for_look(1, 0.025, "obrien")
+
+
+def test_the_golden_fingerprint_follows_content_not_location(tmp_path):
+    spec = SourceSpec(name="cranfield", path=str(DATA / "cranfield"))
+    fingerprint = golden_fingerprint(load_source(spec, 42))
+    renamed = dataclasses.replace(spec, name="other-name")
+    assert golden_fingerprint(load_source(renamed, 42)) == fingerprint
+    strict = dataclasses.replace(spec, min_relevance=2)
+    assert golden_fingerprint(load_source(strict, 42)) != fingerprint
+    sample = dataclasses.replace(spec, corpus_sample=600)
+    assert golden_fingerprint(load_source(sample, 42)) != fingerprint

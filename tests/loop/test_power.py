@@ -1,0 +1,50 @@
+"""``recft manage power``: queries needed per gate metric and probe, σ pooled over the history."""
+
+import json
+
+import numpy as np
+import pytest
+
+from recft.eval.paired_tests import queries_needed
+from recft.loop.power import power_rows
+from recft.manage import main
+
+LINES = [
+    {
+        "cycle": k,
+        "metric": "mrr@10",
+        "golden": {"n": 300, "sd": sd, "delta": 0.01, "effect_size": 0.01 / sd},
+        "looks": {"look": k},
+        "probes": [
+            {
+                "name": "trecdl",
+                "metric": "ndcg@10",
+                "against": "incumbent",
+                "n": 97,
+                "delta": -0.01,
+                "effect_size": -0.01 / 0.035,
+            }
+        ],
+    }
+    for k, sd in ((1, 0.12), (2, 0.16))
+]
+
+
+def test_sigma_is_pooled_over_cycles_and_the_golden_set_is_sized_for_its_next_look():
+    golden, probe = power_rows(LINES, mde=0.01, power=0.8)
+    pooled = np.sqrt((0.12**2 + 0.16**2) / 2)
+    assert golden["sd"] == pytest.approx(pooled) and golden["alpha"] == pytest.approx(0.025 * 6 / (np.pi**2 * 9))
+    assert golden["needed"] == queries_needed(pooled, 0.01, golden["alpha"], 0.8)
+    assert probe["set"] == "probe trecdl ndcg@10" and probe["sd"] == pytest.approx(0.035)  # from d_z alone
+    assert probe["needed"] == queries_needed(0.035, 0.01, 0.025, 0.8) and probe["n"] == 97
+    assert power_rows([], 0.01, 0.8) == []
+
+
+def test_manage_power_prints_needed_against_available(tmp_path, capsys):
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in LINES))
+    assert main(["--registry", str(tmp_path), "power", "--mde", "0.02"]) == 0
+    out = capsys.readouterr().out
+    needed = queries_needed(np.sqrt((0.12**2 + 0.16**2) / 2), 0.02, 0.025 * 6 / (np.pi**2 * 9), 0.8)
+    assert "golden mrr@10" in out and str(needed) in out and "Δ = 0.02" in out
+    empty = tmp_path / "empty"
+    assert main(["--registry", str(empty), "power"]) == 2
