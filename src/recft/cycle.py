@@ -26,6 +26,8 @@ from recft.common import config as _config
 def main(cfg: DictConfig) -> None:
     from recft.data.beir import DataError
     from recft.loop.cycle import run_loop
+    from recft.loop.gate import GateError
+    from recft.loop.looks import SpendingError
     from recft.loop.registry import RegistryError
     from recft.loop.schedule import LoopConfigError
     from recft.model.encoder import EncoderLoadError
@@ -34,7 +36,16 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run_loop(cfg)
-    except (DataError, EncoderLoadError, RegistryError, LoopConfigError, CandidateError, StoreError) as err:
+    except (
+        DataError,
+        EncoderLoadError,
+        RegistryError,
+        LoopConfigError,
+        CandidateError,
+        StoreError,
+        GateError,
+        SpendingError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

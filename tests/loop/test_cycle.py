@@ -16,6 +16,7 @@ from recft.eval.report import Report
 from recft.loop.cycle import run_loop
 from recft.loop.gate import GateConfig, decide
 from recft.loop.history import read_history
+from recft.loop.looks import SpendingError
 from recft.loop.registry import Registry
 from recft.loop.schedule import arrivals
 
@@ -181,6 +182,10 @@ def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, le
     assert serving["version"] == second.id
     for ln in lines:  # the probe corpus does not move: its delta is exactly zero
         assert all(d == 0 for d in ln["probes"][0]["per_query_delta"].values())
+    # once the incumbent is not the base, every probe is also checked against the base
+    assert [p["against"] for p in lines[0]["probes"]] == ["incumbent"] and lines[0]["golden_vs_base"] is None
+    assert [p["against"] for p in lines[1]["probes"]] == ["incumbent", "base"]
+    assert lines[1]["golden_vs_base"]["delta"] > 0
 
 
 def test_a_stored_report_is_reused_only_under_the_same_evaluation_settings(
@@ -197,3 +202,14 @@ def test_a_stored_report_is_reused_only_under_the_same_evaluation_settings(
     report = Report.load(tmp_path / "registry" / "reports" / incumbent / "tiny.json")
     assert report.config["depth"] == 3 and report.config["evaluation_key"] != key
     assert "made under other settings; evaluating again" in capsys.readouterr().err
+
+
+def test_golden_refresh_judges_each_cycle_on_fresh_queries(tiny_model_dir, tiny_train_beir, tmp_path):
+    args = cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "train.epochs=1", "gate.golden_refresh=2")
+    lines = run_loop(compose_cycle(*args, "loop.cycles=2", "loop.schedule=[0.5,0.5]"))
+    samples = [ln["golden_sample"] for ln in lines]
+    assert [(s["index"], s["queries"], s["pool"]) for s in samples] == [(0, 2, 4), (1, 2, 4)]
+    assert samples[0]["fingerprint"] != samples[1]["fingerprint"] and [ln["golden"]["n"] for ln in lines] == [2, 2]
+    assert [ln["looks"]["look"] for ln in lines] == [1, 2]  # looks still count on the pool
+    with pytest.raises(SpendingError, match="gives 2 fresh samples, all used"):
+        run_loop(compose_cycle(*args))

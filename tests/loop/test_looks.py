@@ -6,7 +6,7 @@ import math
 import pytest
 
 from recft.data.sources import SourceSpec, load_source
-from recft.loop.looks import SpendingError, alpha_for_look, alpha_spent, golden_fingerprint
+from recft.loop.looks import SpendingError, alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
 
 from conftest import DATA
 
@@ -29,3 +29,12 @@ def test_the_golden_fingerprint_follows_content_not_location(tmp_path):
     assert golden_fingerprint(load_source(strict, 42)) != fingerprint
     sample = dataclasses.replace(spec, corpus_sample=600)
     assert golden_fingerprint(load_source(sample, 42)) != fingerprint
+
+
+def test_golden_refresh_draws_disjoint_seeded_samples_until_the_pool_is_used_up():
+    pool = [f"q{i}" for i in range(10)]
+    samples = [golden_sample(pool, 3, index, seed=42) for index in range(3)]
+    assert all(len(s) == 3 for s in samples) and len(set().union(*samples)) == 9  # disjoint
+    assert golden_sample(pool, 3, 1, seed=42) == samples[1] and golden_sample(pool, 3, 1, seed=7) != samples[1]
+    with pytest.raises(SpendingError, match="gives 3 fresh samples, all used; decision 4 needs a larger pool"):
+        golden_sample(pool, 3, 3, seed=42)

@@ -45,6 +45,12 @@ class Report:
                 raise ReportError(f"report on {report.dataset}/{report.split} has no metric {metric!r}")
         return compare(baseline.per_query[metric], self.per_query[metric], metric=metric, seed=seed)
 
+    def restricted(self, query_ids) -> "Report":
+        """The same report on a subset of its queries (a golden sample drawn from a larger pool)."""
+        keep = set(query_ids)
+        per_query = {m: {q: v for q, v in values.items() if q in keep} for m, values in self.per_query.items()}
+        return Report(self.dataset, self.split, per_query, dict(self.config), dict(self.timings))
+
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "split": self.split, "n": self.n, "means": self.means, **asdict(self)}
 

@@ -26,7 +26,7 @@ from recft.eval.sets import EvalSettings, evaluate_set, evaluation_key, load_eva
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.loop.history import append_history, read_history
-from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint
+from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
 from recft.loop.serving import blue_green_index, log_version_artifact
@@ -178,6 +178,18 @@ def judge(loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks
     )
 
 
+def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[dict | None, list]:
+    """With ``gate.golden_refresh``: every report's golden part cut to this look's fresh sample of the
+    pool (and which sample it was, for the history line); otherwise the reports as they are."""
+    size = loop.gate.golden_refresh
+    if not size:
+        return None, list(reports)
+    pool = sorted(loop.sets[loop.golden].dataset.queries)
+    ids = golden_sample(pool, int(size), look, loop.cfg.seed)
+    cut = [None if r is None else {**r, loop.golden: r[loop.golden].restricted(ids)} for r in reports]
+    return {"queries": len(ids), "pool": len(pool), "index": look, "fingerprint": stable_hash("\n".join(ids))}, cut
+
+
 def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
     """Record this decision on the golden set; what has been spent of α so far, and what is left."""
     golden, gate = verdict.golden, loop.gate
@@ -278,9 +290,11 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
     base = loop.registry.lineage_root(incumbent)
     base_reports = version_reports(loop, base) if base.id != incumbent.id else None
-    verdict = judge(loop, inc_reports, candidate.reports, base_reports, loop.registry.looks(loop.golden_fingerprint))
+    earlier = loop.registry.looks(loop.golden_fingerprint)
+    sample, judged = golden_for_this_look(loop, len(earlier), inc_reports, candidate.reports, base_reports)
+    verdict = judge(loop, *judged, earlier)
     looks = count_look(loop, version, verdict)
-    probes = write_evidence(run_dir, verdict, candidate.reports, inc_reports, base_reports, loop.golden)
+    probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     wall = time.perf_counter() - began
     return {
@@ -296,6 +310,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
         "golden": verdict.golden.to_dict(),
         "golden_vs_base": against_base(loop, base_reports, candidate.reports),
         "looks": looks,
+        "golden_sample": sample,
         "failing": verdict.failing,
         "probes": probes,
         "coverage": coverage,

@@ -57,6 +57,7 @@ class GateConfig:
     equivalence: float | None = 0.005  # |Δ| within this, shown by two one-sided tests → REJECTED; None = off
     against_base: bool = True  # also compare every probe with the original base version
     alpha_spending: str = "pi2"  # how α is spent over looks at one golden set: pi2 | none (recft.loop.looks)
+    golden_refresh: int | None = None  # judge each cycle on a fresh sample of this many golden queries
     mde: float = 0.01  # the effect `queries needed` is sized for
     power: float = 0.8
     n_resamples: int = 10_000

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from recft.data.sources import Source
 from recft.model.cache import stable_hash
 
@@ -38,6 +40,23 @@ def alpha_for_look(look: int, alpha: float, rule: str) -> float:
 
 def alpha_spent(looks: int, alpha: float, rule: str) -> float:
     return sum(alpha_for_look(k, alpha, rule) for k in range(1, looks + 1))
+
+
+def golden_sample(query_ids: list[str], size: int, index: int, seed: int) -> list[str]:
+    """The ``index``-th (0-based) of the disjoint seeded samples of ``size`` queries a pool can give:
+    ``gate.golden_refresh`` judges each decision on queries no earlier decision has seen. Looks are
+    still counted on the pool, so α keeps being spent — fresh queries remove the selection bias of
+    reuse, not the multiplicity of many decisions."""
+    chunks = len(query_ids) // size if size > 0 else 0
+    if chunks == 0:
+        raise SpendingError(f"gate.golden_refresh={size}: the golden pool has only {len(query_ids)} queries")
+    if index >= chunks:
+        raise SpendingError(
+            f"gate.golden_refresh={size}: the pool of {len(query_ids)} golden queries gives {chunks} fresh "
+            f"samples, all used; decision {index + 1} needs a larger pool (or a smaller sample)"
+        )
+    order = np.random.default_rng(seed).permutation(len(query_ids))
+    return sorted(query_ids[i] for i in order[index * size : (index + 1) * size])
 
 
 def golden_fingerprint(source: Source) -> str:
