@@ -4,12 +4,17 @@
     recft cycle loop.cycles=3 loop.schedule=[0.4,0.3,0.3]
     recft cycle +experiment=nika_cycles                # staged arrivals + an off-distribution batch
     recft cycle adapter=nudge                          # a NUDGE candidate through the same gate
+    recft cycle arrivals=inbox/                        # the team's own pair files (arrivals.path=inbox/)
     recft manage history
 
 Each cycle trains a candidate starting from the incumbent, evaluates it on the golden set and every
 probe (the incumbent's reports are cached in the registry), asks the gate, acts on the verdict, and
 appends one line to ``history.jsonl`` (see ``recft.loop.cycle``). ``python -m recft.cycle`` is the
 same command.
+
+Exit codes, for schedulers (the last cycle's verdict): 0 PROMOTED or nothing new, 3
+PENDING_APPROVAL, 4 INCONCLUSIVE, 5 REJECTED, 6 ROLLBACK, 7 FORGETTING_DETECTED, 8 SKIPPED (too
+few pairs), 2 bad input or configuration.
 """
 
 from __future__ import annotations
@@ -21,9 +26,19 @@ from omegaconf import DictConfig
 
 from recft.common import config as _config
 
+EXIT_CODES = {
+    "PROMOTED": 0,
+    "PENDING_APPROVAL": 3,
+    "INCONCLUSIVE": 4,
+    "REJECTED": 5,
+    "ROLLBACK": 6,
+    "FORGETTING_DETECTED": 7,
+    "SKIPPED": 8,
+}
+
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
-def main(cfg: DictConfig) -> None:
+def cycle(cfg: DictConfig) -> None:
     from recft.data.beir import DataError
     from recft.loop.cycle import run_loop
     from recft.loop.gate import GateError
@@ -35,7 +50,7 @@ def main(cfg: DictConfig) -> None:
     from recft.training.candidate import CandidateError
 
     try:
-        run_loop(cfg)
+        lines = run_loop(cfg)
     except (
         DataError,
         EncoderLoadError,
@@ -48,6 +63,18 @@ def main(cfg: DictConfig) -> None:
     ) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    code = EXIT_CODES.get(lines[-1]["verdict"], 0) if lines else 0
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    """``arrivals=PATH`` is short for ``arrivals.path=PATH``; then Hydra."""
+    sys.argv = [
+        sys.argv[0],
+        *(f"arrivals.path={a.split('=', 1)[1]}" if a.startswith("arrivals=") else a for a in sys.argv[1:]),
+    ]
+    cycle()
 
 
 if __name__ == "__main__":

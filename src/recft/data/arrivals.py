@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from recft.data.beir import DataError, open_text
+from recft.data.beir import DataError, jsonl_records, open_text
 from recft.data.pairs import Pair
 
 FORMATS = ("sentence_transformers", "flag_embedding", "tevatron")
@@ -98,16 +97,7 @@ def records(path: Path) -> Iterator[tuple[int, dict | str]]:
             for record in reader:
                 yield reader.line_num, record
         return
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield number, f"malformed JSON ({err.msg})"
-                continue
-            yield number, record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
+    yield from jsonl_records(path)
 
 
 def detect(path: Path, first: Mapping) -> str:

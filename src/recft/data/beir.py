@@ -65,8 +65,9 @@ def open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; malformed JSON is a DataError."""
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict | str]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object comes as the
+    message saying why, so a caller may stop (``read_jsonl``) or report it and go on (pair files)."""
     with open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -74,10 +75,17 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            yield lineno, record
+                yield lineno, f"malformed JSON ({err.msg})"
+                continue
+            yield lineno, record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; malformed JSON is a DataError."""
+    for lineno, record in jsonl_records(path):
+        if isinstance(record, str):
+            raise DataError(f"{path}:{lineno}: {record}")
+        yield lineno, record
 
 
 def _string_field(record: dict, key: str, path: Path, lineno: int, required: bool = True) -> str:

@@ -10,10 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
+from recft.common.hashing import stable_hash
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset
 from recft.eval.report import Report
-from recft.model.cache import EmbeddingCache, stable_hash
+from recft.model.cache import EmbeddingCache
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ evidence behind each verdict is written next to it: ``gate_eval.json`` (golden s
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
 from recft.common.atomic import write_json
+from recft.common.hashing import stable_hash
+from recft.data.arrivals import CorpusIndex
+from recft.data.beir import DataError
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
@@ -26,12 +30,14 @@ from recft.eval.sets import EvalSettings, evaluate_set, evaluation_key, load_eva
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.loop.history import append_history, read_history
+from recft.loop.inbox import Inbox
+from recft.loop.leakage import audit, unit
 from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
 from recft.loop.serving import blue_green_index, log_version_artifact
 from recft.loop.versions import encoder_version, load_version
-from recft.model.cache import EmbeddingCache, stable_hash
+from recft.model.cache import EmbeddingCache
 from recft.training.candidate import (
     Candidate,
     CandidateMaker,
@@ -281,7 +287,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     except SmallDataError as err:
         return {**line, "verdict": "SKIPPED", "reasons": [str(err)], "wall_s": time.perf_counter() - began}
 
-    data = TrainingData(pairs, loop.training.replay, loop.training.alpha, loop.training.corpus)
+    data = dataclasses.replace(loop.training, pairs=pairs)
     ctx = MakeContext(cfg, loop.sets, loop.golden, loop.cache, loop.settings, cfg.seed, log_dir=run_dir)
     candidate = loop.maker.make(start_point(loop, incumbent, inc_reports), data, ctx)
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
@@ -341,7 +347,82 @@ def abandon_dead_candidates(registry: Registry) -> None:
             registry.reject(version.id, reason="abandoned: the cycle that trained it did not finish")
 
 
+def report_cycle(loop: Loop, history_path: Path, line: dict) -> dict:
+    append_history(history_path, line)
+    console.print(f"cycle {line['cycle']}: [bold]{line['verdict']}[/bold]")
+    for reason in line["reasons"]:
+        console.print(f"  - {reason}")
+    return line
+
+
+def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
+    """The simulation mode: the golden source's training split arriving in ``loop.schedule`` shares."""
+    seen: list[Pair] = []
+    lines = []
+    for cycle, (new, injected) in enumerate(arrival_batches(loop.cfg, loop.training.pairs), start=first):
+        seen += new
+        console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
+        lines.append(report_cycle(loop, history_path, run_cycle(loop, cycle, new, seen, injected)))
+    return lines
+
+
+def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
+    """A team's own pair files: every file not yet consumed is an arrival (one cycle, or one per file)."""
+    cfg, golden = loop.cfg, loop.sets[loop.golden]
+    inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns)
+    good, bad = inbox.read(CorpusIndex(golden.dataset.corpus, golden.dataset.titles), golden.name)
+    problems = [problem for delivery in bad for problem in delivery.arrival.problems]
+    if bad and cfg.arrivals.strict:
+        raise DataError(f"arrivals.strict=true and {len(bad)} file(s) have bad rows:\n" + "\n".join(problems))
+    quarantined = inbox.quarantine(bad, first)
+    for problem in problems:
+        console.print(f"[red]quarantined[/red] {problem}")
+    if not good:
+        print(f"no new pairs since cycle {first - 1}")
+        return []
+    leakage = audit_deliveries(loop, good) if cfg.arrivals.get("near_dup") is not None else {}
+    seen, negatives = inbox.consumed_pairs()
+    lines = []
+    groups = [[d] for d in good] if cfg.loop.per_file else [good]
+    for cycle, group in enumerate(groups, start=first):
+        new = [pair for delivery in group for pair in delivery.arrival.pairs]
+        for delivery in group:
+            inbox.keep(delivery)
+            for key, value in delivery.arrival.negatives.items():
+                negatives.setdefault(key, []).extend(value)
+        seen += new
+        loop.training = dataclasses.replace(loop.training, negatives=negatives)
+        console.rule(f"cycle {cycle}: {len(new)} new pairs from {len(group)} file(s), {len(seen)} seen")
+        line = run_cycle(loop, cycle, new, seen, injected=False)
+        line["arrivals"] = [d.arrival.manifest() for d in group]
+        line["leakage"] = {d.path.name: leakage[d.path.name] for d in group if d.path.name in leakage}
+        line["quarantined"] = quarantined if cycle == first else []
+        inbox.consume(group, line.get("candidate"), cycle)
+        lines.append(report_cycle(loop, history_path, line))
+    return lines
+
+
+def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:
+    """Drop, from each arriving file, the pairs whose query copies a golden or probe query (equal, or
+    near-duplicate by the incumbent's query tower); returns each file's audit."""
+    encoder = load_version(loop.registry, ensure_incumbent(loop), loop.cfg.encoder).encoder
+    encoder.eval()
+
+    def embed(texts):
+        return unit(loop.cache.encode(encoder, list(texts), "query", show_progress=False))
+
+    reports = {}
+    for delivery in deliveries:
+        kept, report = audit(delivery.arrival.pairs, loop.sets, loop.golden, embed, float(loop.cfg.arrivals.near_dup))
+        delivery.arrival.pairs = kept
+        delivery.arrival.dropped.update({f"leakage: {why}": n for why, n in report["dropped"].items()})
+        reports[delivery.path.name] = report
+    return reports
+
+
 def run_loop(cfg: DictConfig) -> list[dict]:
+    """Cycles on the simulation schedule, or on the arrivals inbox when ``arrivals.path`` is set; the
+    history lines of the cycles run (none when nothing new arrived)."""
     registry = Registry(cfg.registry.root)
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
@@ -350,23 +431,14 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         training, dev = load_training_data(cfg)
         if dev is not None:
             raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
-        cycles = arrival_batches(cfg, training.pairs)
         sets = load_eval_sets(cfg)
         cache, settings = EmbeddingCache(cfg.cache_dir), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
         first = len(read_history(history_path)) + 1
-        seen: list[Pair] = []
-        lines = []
-        for cycle, (new, injected) in enumerate(cycles, start=first):
-            seen += new
-            console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
-            line = run_cycle(loop, cycle, new, seen, injected)
-            append_history(history_path, line)
-            lines.append(line)
-            console.print(f"cycle {cycle}: [bold]{line['verdict']}[/bold]")
-            for reason in line["reasons"]:
-                console.print(f"  - {reason}")
-    for path in cycle_figures(history_path, registry.root / "figures"):
-        print(path)
-    print(history_path)
+        run = run_inbox if cfg.get("arrivals") and cfg.arrivals.path else run_schedule
+        lines = run(loop, history_path, first)
+    if lines:
+        for path in cycle_figures(history_path, registry.root / "figures"):
+            print(path)
+        print(history_path)
     return lines

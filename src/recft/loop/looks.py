@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
+from recft.common.hashing import stable_hash
 from recft.data.sources import Source
-from recft.model.cache import stable_hash
 
 RULES = ("pi2", "none")
 

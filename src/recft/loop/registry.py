@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS looks (
     sd REAL,
     verdict TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS arrivals (
+    sha256 TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('consumed', 'quarantined')),
+    version TEXT REFERENCES versions(id),
+    cycle INTEGER,
+    at TEXT NOT NULL,
+    manifest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS incumbents (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     version TEXT NOT NULL REFERENCES versions(id),
@@ -177,6 +186,15 @@ class Registry:
         keys = ("seq", "version", "at", "alpha", "p", "sd", "verdict")
         return [dict(zip(keys, row)) for row in rows]
 
+    def arrivals(self) -> dict[str, dict]:
+        """Every pair file the loop has consumed or quarantined, by content hash."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT sha256, file, status, version, cycle, at, manifest FROM arrivals ORDER BY at, rowid"
+            )
+            keys = ("sha256", "file", "status", "version", "cycle", "at")
+            return {row[0]: {**dict(zip(keys, row)), "manifest": json.loads(row[6])} for row in rows}
+
     def lineage_root(self, version: Version) -> Version:
         """The first ancestor of ``version``: the base model every later version descends from."""
         while version.parent is not None:
@@ -241,6 +259,19 @@ class Registry:
                 (golden, version_id, now(), alpha, p, sd, verdict),
             )
             return db.execute("SELECT count(*) FROM looks WHERE golden = ?", (golden,)).fetchone()[0]
+
+    def record_arrivals(self, entries: list[dict]) -> None:
+        """Mark pair files consumed (with the version they went into) or quarantined, all in one transaction:
+        a killed cycle leaves every file either recorded or not."""
+        with self.transaction() as db:
+            for entry in entries:
+                values = (entry["sha256"], entry["file"], entry["status"], entry.get("version"), entry.get("cycle"))
+                db.execute(
+                    "INSERT INTO arrivals (sha256, file, status, version, cycle, at, manifest) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*values, now(), json.dumps(entry["manifest"])),
+                )
+                pause_point("consumption")
 
     def update_metrics(self, version_id: str, metrics: dict) -> None:
         self.get(version_id)

@@ -21,10 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from recft.common.atomic import atomic_path, write_json
-
-
-def stable_hash(payload: str, size: int = 16) -> str:
-    return hashlib.blake2b(payload.encode("utf-8"), digest_size=size).hexdigest()
+from recft.common.hashing import stable_hash
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:

