@@ -26,21 +26,11 @@ from omegaconf import DictConfig
 
 from recft.common import config as _config
 
-EXIT_CODES = {
-    "PROMOTED": 0,
-    "PENDING_APPROVAL": 3,
-    "INCONCLUSIVE": 4,
-    "REJECTED": 5,
-    "ROLLBACK": 6,
-    "FORGETTING_DETECTED": 7,
-    "SKIPPED": 8,
-}
-
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
 def cycle(cfg: DictConfig) -> None:
     from recft.data.beir import DataError
-    from recft.loop.cycle import run_loop
+    from recft.loop.cycle import EXIT_CODES, run_loop
     from recft.loop.gate import GateError
     from recft.loop.looks import SpendingError
     from recft.loop.registry import RegistryError

@@ -3,6 +3,7 @@ and the exit codes a scheduler reads."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from recft.data.beir import DataError
-from recft.loop.cycle import run_loop
+from recft.loop.cycle import EXIT_CODES, run_loop
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
 
@@ -114,15 +115,7 @@ def test_kill_9_during_consumption_leaves_every_file_unconsumed_and_exit_codes(
         cycle_command(args), capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO
     )
     [line] = read_history(tmp_path / "registry" / "history.jsonl")
-    codes = {
-        "PROMOTED": 0,
-        "PENDING_APPROVAL": 3,
-        "INCONCLUSIVE": 4,
-        "REJECTED": 5,
-        "ROLLBACK": 6,
-        "FORGETTING_DETECTED": 7,
-    }
-    assert done.returncode == codes[line["verdict"]], done.stderr[-2000:]
+    assert done.returncode == EXIT_CODES[line["verdict"]], done.stderr[-2000:]
     assert len(Registry(tmp_path / "registry").arrivals()) == 2
     again = subprocess.run(
         cycle_command(args), capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO
@@ -142,3 +135,10 @@ def test_an_arrival_that_copies_a_golden_query_is_dropped_and_audited(tiny_model
     assert line["pairs"]["new"] == 4  # the copy did not train
     manifest = next(a for a in line["arrivals"] if a["file"] == "2026-12-04.jsonl")
     assert manifest["kept"] == 0 and manifest["dropped"] == {"leakage: copies a tiny query": 1}
+
+
+def test_the_documented_exit_codes_are_the_ones_used():
+    import recft.cycle
+
+    documented = dict(re.findall(r"(\d) ([A-Z_]+)", " ".join(recft.cycle.__doc__.split())))
+    assert {verdict: int(code) for code, verdict in documented.items()} == {**EXIT_CODES}

@@ -52,6 +52,17 @@ from recft.training.job import load_training_data
 console = console_module.err
 
 
+EXIT_CODES = {  # what `recft cycle` exits with, by the last cycle's verdict (0 also: nothing new arrived)
+    "PROMOTED": 0,
+    "PENDING_APPROVAL": 3,
+    "INCONCLUSIVE": 4,
+    "REJECTED": 5,
+    "ROLLBACK": 6,
+    "FORGETTING_DETECTED": 7,
+    "SKIPPED": 8,
+}
+
+
 @dataclass
 class Loop:
     """What every cycle of one run shares."""
