@@ -186,3 +186,21 @@ def test_optuna_sweep_optimises_the_returned_objective(tiny_model_dir, tmp_path)
     ]
     assert result.best_value == pytest.approx(max(values))  # the study saw what each job returned
     assert set(result.best_params) == {"adapter.rank", "loss.temperature", "train.epochs", "replay.alpha"}
+
+
+def test_gradient_checkpointing_trains_to_the_same_model_and_memory_is_reported(
+    tiny_model_dir, tiny_train_beir, tmp_path
+):
+    summaries = []
+    for name, flag in (("plain", "false"), ("checkpointed", "true")):
+        cfg = compose_train(
+            tiny_model_dir, tiny_train_beir, tmp_path / name, "adapter=full", f"train.gradient_checkpointing={flag}"
+        )
+        summaries.append(train_job(cfg, tmp_path / name))
+    plain, checkpointed = summaries
+    for epoch, sets in plain["epochs"].items():  # recomputing activations changes memory, not the result
+        for set_name, means in sets.items():
+            for metric, value in means.items():
+                assert checkpointed["epochs"][epoch][set_name][metric] == pytest.approx(value, abs=1e-6)
+    assert (plain["gradient_checkpointing"], checkpointed["gradient_checkpointing"]) == (False, True)
+    assert plain["peak_rss_mb"] > 100  # a Python process with torch loaded

@@ -47,7 +47,7 @@ from recft.training.candidate import (
     TrainingData,
     check_enough_pairs,
 )
-from recft.training.job import load_training_data
+from recft.training.job import load_training_data, peak_rss_mb
 
 console = console_module.err
 
@@ -330,6 +330,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
         "coverage": coverage,
         "wall_s": wall,
         "train_wall_s": candidate.wall_s,
+        "peak_rss_mb": peak_rss_mb(),
         "cost": cost(loop, wall),
         "evidence": str(run_dir),
     }

@@ -43,6 +43,7 @@ class FitResult:
     trainable: int
     total: int
     epochs: int
+    checkpointing: bool = False
 
 
 def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
@@ -76,6 +77,16 @@ def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidde
     return negatives
 
 
+def checkpoint_activations(model) -> bool:
+    """Recompute activations in the backward pass instead of keeping them: memory for compute, which is
+    what a 110 M model needs on a small machine. transformers ≥ 5 calls it activation checkpointing."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable()
+        return bool(model.is_activation_checkpointing)
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return bool(model.is_gradient_checkpointing)
+
+
 def fit(
     cfg: DictConfig,
     encoder: BiEncoder,
@@ -102,6 +113,7 @@ def fit(
     negatives = mine() if num_negatives else {}
     if adapter is not None:
         apply_adapter(encoder, **adapter)
+    checkpointing = checkpoint_activations(encoder.model) if cfg.train.get("gradient_checkpointing") else False
     trainable, total = trainable_parameters(encoder)
     console.print(
         f"{len(data.pairs)} target + {len(data.replay)} replay pairs (α={data.alpha}); "
@@ -137,7 +149,8 @@ def fit(
     trainer.fit(module, train_dataloaders=loader)
     finish_wandb(loggers)
     pause_point("training")
-    return FitResult(validation.history, time.perf_counter() - start, trainable, total, trainer.current_epoch)
+    wall = time.perf_counter() - start
+    return FitResult(validation.history, wall, trainable, total, trainer.current_epoch, checkpointing)
 
 
 def finish_wandb(loggers) -> None:

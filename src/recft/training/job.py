@@ -13,6 +13,7 @@ asked for, which the summary records.
 from __future__ import annotations
 
 import dataclasses
+import resource
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -59,6 +60,11 @@ def tuning_sets(cfg: DictConfig, sets: dict[str, Source]) -> tuple[str, ...]:
     return tuple(name for name in sets if name != cfg.data.name)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB): what a model of this size needs."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def with_dev(sets: dict[str, Source], golden: str, dev: Source | None) -> dict[str, Source]:
     """The eval sets with ``dev`` right after the golden set."""
     if dev is None:
@@ -89,5 +95,6 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
         "settings": candidate.settings,
         "model_dir": str(run_dir / "candidate"),
         "kind": kind,
+        "peak_rss_mb": peak_rss_mb(),
     }
     return write_summary(run_dir, candidate.history, list(cfg.eval.report_metrics), cfg.seed, extra)

@@ -88,5 +88,6 @@ class TrainedMaker:
             summary={
                 "parameters": {"trainable": result.trainable, "total": result.total},
                 "epochs_trained": result.epochs,
+                "gradient_checkpointing": result.checkpointing,
             },
         )
