@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Mapping
 
 from recft.common.hashing import stable_hash
@@ -40,6 +41,17 @@ def encoder_settings(encoder) -> dict:
         "pooling": encoder.pooling,
         "normalize": bool(encoder.normalize),
     }
+
+
+def configured_encoder_settings(encoder_cfg) -> dict:
+    """``encoder_settings`` as the configured encoder would report them, without loading its weights
+    (``precision: auto`` resolved for this machine, as the encoder itself resolves it)."""
+    from recft.model.encoder import resolve_device, resolve_precision
+
+    precision = resolve_precision(encoder_cfg.precision, resolve_device(encoder_cfg.device))
+    prompts = {"query": encoder_cfg.query_prompt or "", "passage": encoder_cfg.passage_prompt or ""}
+    configured = SimpleNamespace(**{k: encoder_cfg[k] for k in ("max_length", "pooling", "normalize")})
+    return encoder_settings(SimpleNamespace(**vars(configured), precision=precision, prompts=prompts))
 
 
 def evaluation_key(source: Source, settings: EvalSettings, encoder: dict) -> str:

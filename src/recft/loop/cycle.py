@@ -26,7 +26,7 @@ from recft.data.beir import DataError
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings, evaluate_set, evaluation_key, load_eval_sets
+from recft.eval.sets import EvalSettings, configured_encoder_settings, evaluate_set, evaluation_key, load_eval_sets
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.loop.history import append_history, read_history
@@ -105,21 +105,6 @@ def ensure_incumbent(loop: Loop) -> Version:
         return incumbent
     encoder = OmegaConf.to_container(loop.cfg.encoder, resolve=True)
     return loop.registry.add("base", kind="base", path=None, status="incumbent", config={"encoder": encoder})
-
-
-def configured_encoder_settings(encoder_cfg) -> dict:
-    """``encoder_settings`` as the configured encoder would report them, without loading it."""
-    from recft.model.encoder import resolve_device, resolve_precision
-
-    precision = resolve_precision(encoder_cfg.precision, resolve_device(encoder_cfg.device))
-    prompts = {"query": encoder_cfg.query_prompt or "", "passage": encoder_cfg.passage_prompt or ""}
-    return {
-        "precision": precision,
-        "max_length": int(encoder_cfg.max_length),
-        "prompts": prompts,
-        "pooling": encoder_cfg.pooling,
-        "normalize": bool(encoder_cfg.normalize),
-    }
 
 
 def version_reports(loop: Loop, version: Version) -> dict[str, Report]:
