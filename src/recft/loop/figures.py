@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from recft.common.figures import save_figure  # noqa: E402
 from recft.loop.gate import GateConfig, check_probe  # noqa: E402
 from recft.loop.history import read_history  # noqa: E402
 
@@ -61,9 +62,7 @@ def golden_figure(lines: list[dict], out: Path) -> Path:
     ax.set_xticks(cycles)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=120)
 
 
 def probes_figure(lines: list[dict], out: Path) -> Path:
@@ -85,9 +84,7 @@ def probes_figure(lines: list[dict], out: Path) -> Path:
     ax.set(xlabel="cycle", ylabel="probe Δ (candidate − incumbent)", title="Forgetting probes: Δ with 95 % CI")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=120)
 
 
 def verdict_shares_by_n(
@@ -129,9 +126,7 @@ def forgetting_vs_n_figure(lines: list[dict], out: Path, draws: int = 100) -> Pa
     )
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=120)
 
 
 def cycle_figures(history_path: str | Path, out_dir: str | Path) -> list[Path]:
