@@ -6,9 +6,12 @@
     recft manage rollback                  # reinstate the previous incumbent
     recft manage figures                   # redraw the figures from history.jsonl
     recft manage power --mde 0.01          # queries needed per gate metric and probe, against queries held
+    recft manage export champion DIR       # what a serving system needs (also: candidate, or a version id)
     (all take --registry DIR; default outputs/registry)
 
-Reads and writes the registry only: it loads neither torch nor Lightning, so it answers at once.
+``champion`` names the incumbent and ``candidate`` the newest version pending approval, wherever a
+version is asked for. Reads and writes the registry only: it loads neither torch nor Lightning, so it
+answers at once — except ``export``, which loads the model to embed the corpus.
 ``python -m recft.manage`` is the same command.
 """
 
@@ -31,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("rollback")
     sub.add_parser("figures")
     for name in ("approve", "reject"):
-        sub.add_parser(name).add_argument("version")
+        sub.add_parser(name).add_argument("version", help="a version id, or the alias candidate")
+    export = sub.add_parser("export", help="a folder SentenceTransformer loads, the corpus index and signature.json")
+    export.add_argument("version", help="champion, candidate, or a version id")
+    export.add_argument("folder", help="a new folder to write")
+    export.add_argument("--cache", default=repo_path("outputs/cache"), help="the embedding cache for the corpus")
     power = sub.add_parser("power", help="queries needed for a stated power, per gate metric and probe")
     power.add_argument("--mde", type=float, default=0.01, help="the smallest effect worth detecting")
     power.add_argument("--power", type=float, default=0.8)
@@ -45,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             incumbent = registry.incumbent()
             print(f"incumbent: {incumbent.id if incumbent else 'none'}")
         elif args.command == "approve":
-            print(f"promoted {registry.approve(args.version).id}")
+            print(f"promoted {registry.approve(registry.resolve(args.version).id).id}")
         elif args.command == "reject":
-            print(f"rejected {registry.reject(args.version, 'rejected by a human').id}")
+            print(f"rejected {registry.reject(registry.resolve(args.version).id, 'rejected by a human').id}")
+        elif args.command == "export":
+            from recft.loop.publish import export_version  # torch: only when exporting
+
+            print(export_version(registry, args.version, args.folder, args.cache))
         elif args.command == "rollback":
             print(f"incumbent is now {registry.rollback().id}")
         elif args.command == "power":
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
                 print(path)
-    except (RegistryError, FileNotFoundError) as err:
+    except (RegistryError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from recft.data.arrivals import CorpusIndex, content_id, read_arrival
+from recft.data.arrivals import CorpusIndex, content_id, is_corpus_delta, read_arrival, read_corpus_delta
 from recft.data.beir import DataError
 
 CORPUS = {"d1": "Fleas A flea can live up to a year.", "d2": "Wings An experimental study of a wing."}
@@ -150,3 +150,38 @@ def test_unknown_ids_and_absent_columns_are_named(tmp_path, corpus):
         read_arrival(st, corpus, "scifact", columns={"anchor": "question", "positive": "answer"})
     with pytest.raises(DataError, match="maps unknown field"):
         read_arrival(st, corpus, "scifact", columns={"passage": "positive"})
+
+
+def test_a_corpus_delta_adds_documents_and_refuses_an_id_with_other_text(tmp_path, corpus):
+    path = jsonl(
+        tmp_path / "week2.corpus.jsonl",
+        [
+            {"_id": "d3", "title": "Otters", "text": "Sea otters hold hands."},
+            {"_id": "d1", "title": "Fleas", "text": "A flea can live up to a year."},  # already there, same text
+            {"_id": "d2", "title": "Wings", "text": "Something else entirely."},
+            {"_id": "", "text": "no id"},
+            {"_id": "d4", "text": "  "},
+            "{broken",
+        ],
+    )
+    assert (
+        is_corpus_delta(path)
+        and is_corpus_delta(tmp_path / "corpus.jsonl")
+        and not is_corpus_delta(tmp_path / "a.jsonl")
+    )
+    delta = read_corpus_delta(path, corpus)
+    assert delta.new_documents == {"d3": "Otters Sea otters hold hands."} and delta.titles == {"d3": "Otters"}
+    assert delta.problems == [
+        f"{path}:3: document id 'd2' is already in the corpus with other text",
+        f"{path}:4: empty _id",
+        f"{path}:5: empty text",
+        f"{path}:6: malformed JSON (Expecting property name enclosed in double quotes)",
+    ]
+    assert dict(delta.dropped) == {
+        "already_in_corpus": 1, "already_in_the_corpus_with_other_text": 1, "empty": 2, "malformed_json": 1
+    }  # fmt: skip
+    corpus.add("d3", "Otters Sea otters hold hands.", "Otters")  # once joined, its text alone finds it
+    pairs = read_arrival(
+        jsonl(tmp_path / "p.jsonl", [{"anchor": "otters", "positive": "sea otters hold HANDS."}]), corpus, "s"
+    )
+    assert [p.doc_id for p in pairs.pairs] == ["d3"]

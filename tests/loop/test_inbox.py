@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -135,6 +136,40 @@ def test_an_arrival_that_copies_a_golden_query_is_dropped_and_audited(tiny_model
     assert line["pairs"]["new"] == 4  # the copy did not train
     manifest = next(a for a in line["arrivals"] if a["file"] == "2026-12-04.jsonl")
     assert manifest["kept"] == 0 and manifest["dropped"] == {"leakage: copies a tiny query": 1}
+
+
+def test_corpus_deltas_and_new_passage_text_grow_the_corpus_golden_set_and_serving_index(
+    tiny_model_dir, tiny_train_beir, tmp_path, capsys
+):
+    inbox = write_inbox(tmp_path / "inbox")
+    args = overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox)
+    [first] = run_loop(compose("cycle", *args))
+    assert first["corpus"]["added"] == 0 and first["coverage"]["share"] == 1.0  # the first index: every row
+    size = first["corpus"]["documents"]
+    delta = [{"_id": "d9", "title": "Otters", "text": "Sea otters hold hands while they sleep."}]
+    (inbox / "2026-12-03.corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in delta))
+    assert run_loop(compose("cycle", *args)) == []  # documents alone do not make a cycle: they wait
+    assert "no new pairs since cycle 1 (1 corpus delta(s) wait for pairs)" in capsys.readouterr().out
+    tevatron = {"query_id": "t1", "query": "do otters sleep", "positive_passages": [{"docid": "d9"}]}
+    st = {"anchor": "what do beavers build", "positive": "Beavers build dams from branches and mud."}
+    (inbox / "2026-12-03.jsonl").write_text(json.dumps(tevatron) + "\n")
+    (inbox / "2026-12-04.jsonl").write_text(json.dumps(st) + "\n")
+    [second] = run_loop(compose("cycle", *args))
+    assert second["corpus"]["documents"] == size + 2 and second["corpus"]["added"] == 2
+    assert {a["file"]: a["new_documents"] for a in second["arrivals"]} == {
+        "2026-12-03.corpus.jsonl": 1, "2026-12-03.jsonl": 0, "2026-12-04.jsonl": 1
+    }  # fmt: skip
+    registry = Registry(tmp_path / "registry")
+    golden = json.loads((registry.root / "reports" / second["incumbent"] / "tiny.json").read_text())
+    assert golden["config"]["docs"] == size + 2  # the incumbent measured again, on the grown corpus
+    serving = json.loads((registry.root / "serving.json").read_text())
+    ids = json.loads((Path(serving["index"]) / "ids.json").read_text())
+    assert len(ids) == size + 2 and "d9" in ids and second["coverage"]["documents"] == size + 2
+    if second["verdict"] != "PROMOTED":  # the incumbent's index gained the two documents, nothing else
+        assert second["coverage"]["reembedded"] == 2
+    lineage = registry.get(second["candidate"]).config["lineage"]
+    assert len(lineage["arrivals"]) == 5 and lineage["corpus"] == second["corpus"]["fingerprint"]
+    assert lineage["corpus_documents"] == size + 2
 
 
 def test_the_documented_exit_codes_are_the_ones_used():

@@ -27,8 +27,8 @@ def test_the_golden_fingerprint_follows_content_not_location(tmp_path):
     assert golden_fingerprint(load_source(renamed, 42)) == fingerprint
     strict = dataclasses.replace(spec, min_relevance=2)
     assert golden_fingerprint(load_source(strict, 42)) != fingerprint
-    sample = dataclasses.replace(spec, corpus_sample=600)
-    assert golden_fingerprint(load_source(sample, 42)) != fingerprint
+    sample = dataclasses.replace(spec, corpus_sample=600)  # other documents, the same queries: still the same looks
+    assert golden_fingerprint(load_source(sample, 42)) == fingerprint
 
 
 def test_golden_refresh_draws_disjoint_seeded_samples_until_the_pool_is_used_up():

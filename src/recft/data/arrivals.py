@@ -14,6 +14,10 @@ corpus document — its ``title + " " + text``, or its text alone — becomes th
 text gets a stable id from its content (``new:<hash>``) and is reported as a new document. Every bad
 row is a ``file:line: what`` problem, never an exception half-way through a file; duplicate pairs are
 dropped and counted.
+
+A corpus delta — ``corpus.jsonl`` (or ``<name>.corpus.jsonl``) in BEIR corpus layout (``_id``,
+``title``, ``text``) — brings documents that join the corpus of record; an id names one document for
+good, so an id already in the corpus with other text is a problem, with the same text a no-op.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class Arrival:
     rows_read: int = 0
     pairs: list[Pair] = field(default_factory=list)
     negatives: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
-    new_documents: dict[str, str] = field(default_factory=dict)  # new:<hash> → text
+    new_documents: dict[str, str] = field(default_factory=dict)  # id (new:<hash> for text) → text to embed
+    titles: dict[str, str] = field(default_factory=dict)  # a corpus delta's titles, for matching text later
     dropped: Counter = field(default_factory=Counter)  # reason → rows
     problems: list[str] = field(default_factory=list)  # "file:line: what"
 
@@ -168,13 +173,17 @@ class CorpusIndex:
     """Find a corpus document by id, by ``title + " " + text`` or by its text alone (normalised)."""
 
     def __init__(self, corpus: Mapping[str, str], titles: Mapping[str, str] | None = None):
-        self.corpus = corpus
+        self.corpus: dict[str, str] = {}
         self.by_text: dict[str, str] = {}
         for doc_id, full in corpus.items():
-            self.by_text.setdefault(normalize(full), doc_id)
-            title = (titles or {}).get(doc_id, "")
-            if title and full.startswith(title):
-                self.by_text.setdefault(normalize(full[len(title) :]), doc_id)
+            self.add(doc_id, full, (titles or {}).get(doc_id, ""))
+
+    def add(self, doc_id: str, full: str, title: str = "") -> None:
+        """A document joining the corpus (``full`` is what gets embedded: ``title + " " + text``)."""
+        self.corpus[doc_id] = full
+        self.by_text.setdefault(normalize(full), doc_id)
+        if title and full.startswith(title):
+            self.by_text.setdefault(normalize(full[len(title) :]), doc_id)
 
     def resolve(self, passage: Passage) -> tuple[str, str, bool]:
         """(doc id, the text to embed, new?) — an unknown id with no text raises ValueError."""
@@ -234,7 +243,8 @@ def read_arrival(
 
 
 def _reason(message: str) -> str:
-    for reason in ("malformed JSON", "empty", "unknown passage id", "no positive", "expected a JSON object"):
+    reasons = ("malformed JSON", "empty", "unknown passage id", "no positive", "expected a JSON object")
+    for reason in (*reasons, "already in the corpus with other text"):
         if message.startswith(reason) or reason in message:
             return reason.replace(" ", "_").lower()
     return "bad_row"
@@ -256,3 +266,38 @@ def _keep(arrival: Arrival, row: Row, corpus: CorpusIndex, source: str, seen: se
     mined = [(n_id, n_text) for n_id, n_text, _ in negatives if n_id != doc_id]
     if mined:
         arrival.negatives.setdefault((source, query_id), []).extend(mined)
+
+
+def is_corpus_delta(path: Path) -> bool:
+    return path.name == "corpus.jsonl" or path.name.endswith(".corpus.jsonl")
+
+
+def read_corpus_delta(path: str | Path, corpus: CorpusIndex) -> Arrival:
+    """Documents a corpus delta adds (``new_documents``: id → ``title + " " + text``); each bad row,
+    and each id the corpus already holds with other text, is a ``file:line`` problem."""
+    path = Path(path)
+    arrival = Arrival(path, "corpus")
+    for number, record in jsonl_records(path):
+        arrival.rows_read += 1
+        try:
+            if isinstance(record, str):
+                raise ValueError(record)
+            doc_id, text = record.get("_id"), record.get("text")
+            if not isinstance(doc_id, (str, int)) or str(doc_id).strip() == "":
+                raise ValueError("empty _id")
+            title = record.get("title") or ""
+            full = f"{title} {_text(text, 'text')}".strip()
+            doc_id = str(doc_id)
+            known = corpus.corpus.get(doc_id, arrival.new_documents.get(doc_id))
+            if known is not None and normalize(known) != normalize(full):
+                raise ValueError(f"document id {doc_id!r} is already in the corpus with other text")
+        except ValueError as err:
+            arrival.problems.append(f"{path}:{number}: {err}")
+            arrival.dropped[_reason(str(err))] += 1
+            continue
+        if known is not None:
+            arrival.dropped["already_in_corpus"] += 1
+            continue
+        arrival.new_documents[doc_id] = full
+        arrival.titles[doc_id] = title
+    return arrival

@@ -23,6 +23,7 @@ from recft.common.atomic import write_json
 from recft.common.hashing import stable_hash
 from recft.data.arrivals import CorpusIndex
 from recft.data.beir import DataError
+from recft.data.growth import corpus_fingerprint, with_documents
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
@@ -30,12 +31,12 @@ from recft.eval.sets import EvalSettings, configured_encoder_settings, evaluate_
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
 from recft.loop.history import append_history, read_history
-from recft.loop.inbox import Inbox
+from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
 from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
-from recft.loop.serving import blue_green_index, log_version_artifact
+from recft.loop.serving import blue_green_index, log_version_artifact, serving_state
 from recft.loop.versions import encoder_version, load_version
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import (
@@ -75,6 +76,7 @@ class Loop:
     gate: GateConfig
     maker: CandidateMaker
     training: TrainingData  # replay, α and the training corpus; each cycle brings its own pairs
+    arrivals_seen: list[str] = dataclasses.field(default_factory=list)  # sha256 of every arrival trained on
 
     @property
     def golden(self) -> str:
@@ -104,7 +106,9 @@ def ensure_incumbent(loop: Loop) -> Version:
     if incumbent is not None:
         return incumbent
     encoder = OmegaConf.to_container(loop.cfg.encoder, resolve=True)
-    return loop.registry.add("base", kind="base", path=None, status="incumbent", config={"encoder": encoder})
+    data = OmegaConf.to_container(loop.cfg.data, resolve=True)  # what an export rebuilds the corpus from
+    config = {"encoder": encoder, "data": data, "seed": int(loop.cfg.seed)}
+    return loop.registry.add("base", kind="base", path=None, status="incumbent", config=config)
 
 
 def version_reports(loop: Loop, version: Version) -> dict[str, Report]:
@@ -147,13 +151,25 @@ def register(loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumb
         kind=kind,
         path=str(folder),
         parent=incumbent.id,
-        config=candidate.settings,
+        config={**candidate.settings, "lineage": lineage(loop, pairs)},
         metrics={name: r.means for name, r in candidate.reports.items()},
         data_fingerprint=fingerprint_pairs(pairs),
     )
     for name, report in candidate.reports.items():
         report.save(loop.registry.root / "reports" / version.id / f"{name}.json")
     return version
+
+
+def lineage(loop: Loop, pairs: list[Pair]) -> dict:
+    """What a version was trained on: the arrival files (by content hash), the corpus it was measured
+    and mined against, and the pairs themselves."""
+    corpus = loop.sets[loop.golden].dataset.corpus
+    return {
+        "arrivals": list(loop.arrivals_seen),
+        "corpus": corpus_fingerprint(corpus),
+        "corpus_documents": len(corpus),
+        "pairs": fingerprint_pairs(pairs),
+    }
 
 
 def judge(loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict]) -> Verdict:
@@ -231,21 +247,33 @@ def write_evidence(
 
 
 def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate, cycle: int) -> dict | None:
-    """Promote (switching the serving index first), mark pending, or reject; returns the index coverage."""
-    coverage = None
+    """Promote (switching the serving index first), mark pending, or reject; returns the serving index's
+    coverage (the incumbent's index follows a grown corpus too)."""
+    corpus, cache, show = loop.sets[loop.golden].dataset.corpus, loop.cache, loop.settings.show_progress
     if verdict.verdict == PROMOTED:
-        golden = loop.sets[loop.golden]
-        show = loop.settings.show_progress
-        coverage = blue_green_index(
-            loop.registry, version, candidate.encoder, golden, loop.cache, candidate.overrides, show
-        )
+        coverage = blue_green_index(loop.registry, version, candidate.encoder, corpus, cache, candidate.overrides, show)
         loop.registry.promote(version.id, reason=f"cycle {cycle}: PROMOTED")
-    elif verdict.verdict == PENDING_APPROVAL:
-        loop.registry.mark_pending(version.id)
     else:
-        loop.registry.reject(version.id, reason=f"cycle {cycle}: {verdict.verdict}")
+        if verdict.verdict == PENDING_APPROVAL:
+            loop.registry.mark_pending(version.id)
+        else:
+            loop.registry.reject(version.id, reason=f"cycle {cycle}: {verdict.verdict}")
+        coverage = serve_incumbent(loop)
     log_version_artifact(loop.cfg, loop.registry.get(version.id), verdict.verdict, verdict.verdict == PROMOTED)
     return coverage
+
+
+def serve_incumbent(loop: Loop) -> dict:
+    """Keep the serving index the incumbent's over the current corpus: built on a new registry, and
+    extended by the documents that joined (embedded by the incumbent's passage tower)."""
+    incumbent, corpus = ensure_incumbent(loop), loop.sets[loop.golden].dataset.corpus
+    served = serving_state(loop.registry)
+    if served.get("version") == incumbent.id and served.get("corpus") == corpus_fingerprint(corpus):
+        return {"documents": len(corpus), "reembedded": 0, "share": 0.0, "index": served["index"]}
+    loaded = load_version(loop.registry, incumbent, loop.cfg.encoder)
+    loaded.encoder.eval()
+    show = loop.settings.show_progress
+    return blue_green_index(loop.registry, incumbent, loaded.encoder, corpus, loop.cache, loaded.overrides, show)
 
 
 def against_base(loop: Loop, base: dict | None, candidate: dict) -> dict | None:
@@ -364,39 +392,64 @@ def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
 
 
 def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
-    """A team's own pair files: every file not yet consumed is an arrival (one cycle, or one per file)."""
-    cfg, golden = loop.cfg, loop.sets[loop.golden]
+    """A team's own pair files: every file not yet consumed is an arrival (one cycle, or one per file).
+    Corpus deltas join the first of this run's cycles; the golden set and the mining corpus are the
+    corpus of record as it stands at each cycle."""
+    cfg, golden, mining = loop.cfg, loop.sets[loop.golden], loop.training.corpus
     inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns)
-    good, bad = inbox.read(CorpusIndex(golden.dataset.corpus, golden.dataset.titles), golden.name)
+    consumed = inbox.consumed()
+    titles = {**golden.dataset.titles, **consumed.titles}
+    record = CorpusIndex(with_documents(golden.dataset, consumed.documents).corpus, titles)
+    good, bad = inbox.read(record, golden.name)
     problems = [problem for delivery in bad for problem in delivery.arrival.problems]
     if bad and cfg.arrivals.strict:
         raise DataError(f"arrivals.strict=true and {len(bad)} file(s) have bad rows:\n" + "\n".join(problems))
     quarantined = inbox.quarantine(bad, first)
     for problem in problems:
         console.print(f"[red]quarantined[/red] {problem}")
-    if not good:
-        print(f"no new pairs since cycle {first - 1}")
+    deltas = [d for d in good if d.is_corpus_delta]
+    pair_files = [d for d in good if not d.is_corpus_delta]
+    if not pair_files:
+        waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
+        print(f"no new pairs since cycle {first - 1}{waiting}")
         return []
-    leakage = audit_deliveries(loop, good) if cfg.arrivals.get("near_dup") is not None else {}
-    seen, negatives = inbox.consumed_pairs()
+    leakage = audit_deliveries(loop, pair_files) if cfg.arrivals.get("near_dup") is not None else {}
+    seen, negatives, documents = consumed.pairs, consumed.negatives, dict(consumed.documents)
+    groups = [[d] for d in pair_files] if cfg.loop.per_file else [pair_files]
+    groups[0] = deltas + groups[0]
     lines = []
-    groups = [[d] for d in good] if cfg.loop.per_file else [good]
     for cycle, group in enumerate(groups, start=first):
         new = [pair for delivery in group for pair in delivery.arrival.pairs]
+        added = {}
         for delivery in group:
             inbox.keep(delivery)
-            for key, value in delivery.arrival.negatives.items():
-                negatives.setdefault(key, []).extend(value)
+            add_negatives(negatives, delivery.arrival.negatives.items())
+            titles.update(delivery.arrival.titles)
+            added.update({k: v for k, v in delivery.arrival.new_documents.items() if k not in documents})
+        documents.update(added)
         seen += new
-        loop.training = dataclasses.replace(loop.training, negatives=negatives)
+        loop.arrivals_seen = [*consumed_files(inbox), *(d.sha256 for d in group)]
+        grown = with_documents(golden.dataset, documents, titles)
+        loop.sets[loop.golden] = dataclasses.replace(golden, dataset=grown)
+        corpus = with_documents(mining, documents, titles) if mining is not None else None
+        loop.training = dataclasses.replace(loop.training, negatives=negatives, corpus=corpus)
         console.rule(f"cycle {cycle}: {len(new)} new pairs from {len(group)} file(s), {len(seen)} seen")
         line = run_cycle(loop, cycle, new, seen, injected=False)
+        line["corpus"] = {
+            "documents": len(grown.corpus),
+            "added": len(added),
+            "fingerprint": corpus_fingerprint(grown.corpus),
+        }
         line["arrivals"] = [d.arrival.manifest() for d in group]
         line["leakage"] = {d.path.name: leakage[d.path.name] for d in group if d.path.name in leakage}
         line["quarantined"] = quarantined if cycle == first else []
         inbox.consume(group, line.get("candidate"), cycle)
         lines.append(report_cycle(loop, history_path, line))
     return lines
+
+
+def consumed_files(inbox: Inbox) -> list[str]:
+    return [sha for sha, entry in inbox.registry.arrivals().items() if entry["status"] == "consumed"]
 
 
 def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:

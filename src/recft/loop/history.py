@@ -39,10 +39,20 @@ def _looks_cell(looks: dict | None) -> str:
     return f"{looks['look']}: α {looks['alpha']:.4f}{left}"
 
 
+def _corpus_cell(line: dict) -> str:
+    """``documents (+added) re-embedded share`` — the corpus of record and what the serving index re-ingested."""
+    corpus, coverage = line.get("corpus"), line.get("coverage")
+    cell = f"{corpus['documents']} (+{corpus['added']})" if corpus else ""
+    if coverage and "share" in coverage:
+        cell += f" {coverage['share']:.1%} re-emb."
+    return cell.strip() or "–"
+
+
 def history_table(lines: list[dict]) -> Table:
     table = Table(title="recft cycles")
     columns = ("cycle", "date", "pairs new/total", "incumbent", "candidate", "metric", "Δ [95% CI]", "p", "n")
-    for column in (*columns, "look", "probes Δ", "verdict", "wall s", "cost"):
+    grows = any(ln.get("corpus") for ln in lines)  # arrivals with a corpus of record: its size and coverage
+    for column in (*columns, "look", "probes Δ", *(["corpus"] if grows else []), "verdict", "wall s", "cost"):
         table.add_column(column)
     for ln in lines:
         golden = ln.get("golden")
@@ -60,6 +70,7 @@ def history_table(lines: list[dict]) -> Table:
             str(golden["n"]) if golden else "–",
             _looks_cell(ln.get("looks")),
             ", ".join(_probe_cell(probe) for probe in ln.get("probes", [])) or "–",
+            *([_corpus_cell(ln)] if grows else []),
             ln["verdict"],
             f"{ln['wall_s']:.0f}",
             f"{ln.get('cost', {}).get('total', 0):.4f}",

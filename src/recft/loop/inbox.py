@@ -8,18 +8,22 @@ marks the file consumed; the marking happens in one transaction after the cycle'
 killed cycle leaves every file either consumed, with its version, or not. A file with a bad row is
 quarantined — recorded, then moved to ``<inbox>/quarantine/`` — or, with ``arrivals.strict=true``,
 refuses the whole cycle.
+
+Corpus deltas (``corpus.jsonl``, ``<name>.corpus.jsonl``) are read first, so pair files of the same
+delivery may name their documents by id; their documents, and passages given as new text, are kept
+with the file and join the corpus of record when it is consumed (``Consumed.documents``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from recft.common.atomic import write_json
 from recft.common.hashing import file_sha256
-from recft.data.arrivals import SUFFIXES, Arrival, CorpusIndex, read_arrival
+from recft.data.arrivals import SUFFIXES, Arrival, CorpusIndex, is_corpus_delta, read_arrival, read_corpus_delta
 from recft.data.beir import DataError
 from recft.data.pairs import Pair
 from recft.loop.registry import Registry
@@ -33,6 +37,20 @@ class Delivery:
     sha256: str
     arrival: Arrival
 
+    @property
+    def is_corpus_delta(self) -> bool:
+        return self.arrival.format == "corpus"
+
+
+@dataclass
+class Consumed:
+    """What the files consumed so far brought, in the order they arrived."""
+
+    pairs: list[Pair] = field(default_factory=list)
+    negatives: dict = field(default_factory=dict)  # (source, query id) → [(doc id, text)]
+    documents: dict[str, str] = field(default_factory=dict)  # id → text: what the corpus of record gained
+    titles: dict[str, str] = field(default_factory=dict)
+
 
 class Inbox:
     def __init__(self, path: str | Path, registry: Registry, fmt: str = "auto", columns: Mapping | None = None):
@@ -40,7 +58,7 @@ class Inbox:
         if not self.path.exists():
             raise DataError(f"{self.path}: arrivals path not found")
         self.registry, self.format, self.columns = registry, fmt, dict(columns or {})
-        self.store = registry.root / "arrivals"
+        self.store = registry.root / "arrivals"  # what consumed_from reads back
 
     def files(self) -> list[Path]:
         if self.path.is_file():
@@ -54,10 +72,18 @@ class Inbox:
         return [(path, sha) for path in self.files() if (sha := file_sha256(path)) not in known]
 
     def read(self, corpus: CorpusIndex, source: str) -> tuple[list[Delivery], list[Delivery]]:
-        """(good, bad) deliveries among the new files; a file with any bad row is bad."""
+        """(good, bad) deliveries among the new files, corpus deltas first (their documents join
+        ``corpus`` before any pair file is resolved against it); a file with any bad row is bad."""
+        new = sorted(self.new_files(), key=lambda item: not is_corpus_delta(item[0]))
         good, bad = [], []
-        for path, sha in self.new_files():
-            arrival = read_arrival(path, corpus, source, self.format, self.columns)
+        for path, sha in new:
+            if is_corpus_delta(path):
+                arrival = read_corpus_delta(path, corpus)
+                if not arrival.problems:
+                    for doc_id, text in arrival.new_documents.items():
+                        corpus.add(doc_id, text, arrival.titles.get(doc_id, ""))
+            else:
+                arrival = read_arrival(path, corpus, source, self.format, self.columns)
             (bad if arrival.problems else good).append(Delivery(path, sha, arrival))
         return good, bad
 
@@ -78,27 +104,40 @@ class Inbox:
         negatives = [[list(key), value] for key, value in arrival.negatives.items()]
         write_json(
             self.store / f"{delivery.sha256}.json",
-            {"pairs": [asdict(p) for p in arrival.pairs], "negatives": negatives},
+            {
+                "pairs": [asdict(p) for p in arrival.pairs],
+                "negatives": negatives,
+                "documents": arrival.new_documents,
+                "titles": arrival.titles,
+            },
         )
 
     def consume(self, deliveries: list[Delivery], version: str | None, cycle: int) -> None:
         self.registry.record_arrivals([self._entry(d, "consumed", version, cycle) for d in deliveries])
 
-    def consumed_pairs(self) -> tuple[list[Pair], dict]:
-        """Every pair (and file negative) of the files consumed so far, in the order they arrived."""
-        pairs: list[Pair] = []
-        negatives: dict = {}
-        for sha, entry in self.registry.arrivals().items():
-            if entry["status"] != "consumed":
-                continue
-            stored = json.loads((self.store / f"{sha}.json").read_text(encoding="utf-8"))
-            pairs += [Pair(**p) for p in stored["pairs"]]
-            for key, value in stored["negatives"]:
-                negatives.setdefault(tuple(key), []).extend(tuple(v) for v in value)
-        return pairs, negatives
+    def consumed(self) -> Consumed:
+        return consumed_from(self.registry)
 
     @staticmethod
     def _entry(delivery: Delivery, status: str, version: str | None, cycle: int) -> dict:
         manifest = {**delivery.arrival.manifest(), "sha256": delivery.sha256, "problems": delivery.arrival.problems}
         return {"sha256": delivery.sha256, "file": delivery.path.name, "status": status, "version": version,
                 "cycle": cycle, "manifest": manifest}  # fmt: skip
+
+
+def consumed_from(registry: Registry) -> Consumed:
+    """Every pair, file negative and new document of the files a registry has consumed so far."""
+    consumed = Consumed()
+    for sha, entry in registry.arrivals().items():
+        if entry["status"] == "consumed":
+            stored = json.loads((registry.root / "arrivals" / f"{sha}.json").read_text(encoding="utf-8"))
+            consumed.pairs += [Pair(**p) for p in stored["pairs"]]
+            add_negatives(consumed.negatives, [(tuple(k), v) for k, v in stored["negatives"]])
+            consumed.documents.update(stored.get("documents", {}))
+            consumed.titles.update(stored.get("titles", {}))
+    return consumed
+
+
+def add_negatives(into: dict, items) -> None:
+    for key, value in items:
+        into.setdefault(tuple(key), []).extend(tuple(v) for v in value)

@@ -60,10 +60,11 @@ def golden_sample(query_ids: list[str], size: int, index: int, seed: int) -> lis
 
 
 def golden_fingerprint(source: Source) -> str:
-    """A hash of what the golden set *is* — its queries, judgements and corpus — not of where it lives."""
+    """A hash of what the golden set *is* — its queries and judgements — not of where it lives. The
+    corpus is left out on purpose: a corpus that grows (or is sampled) does not make the same queries
+    fresh, so looks keep being counted across it."""
     dataset = source.dataset
     parts = [f"q\t{q}\t{dataset.queries[q]}" for q in sorted(dataset.queries)]
     parts += [f"r\t{q}\t{d}\t{g}" for q in sorted(dataset.qrels) for d, g in sorted(dataset.qrels[q].items())]
-    parts += [f"d\t{d}" for d in sorted(dataset.corpus)]
     parts.append(f"min_relevance\t{source.min_relevance}")
     return stable_hash("\n".join(parts))

@@ -177,6 +177,21 @@ class Registry:
             row = db.execute("SELECT version FROM incumbents ORDER BY seq DESC LIMIT 1").fetchone()
         return self.get(row[0]) if row else None
 
+    def resolve(self, name: str) -> Version:
+        """A version by id or alias: ``champion`` is the incumbent, ``candidate`` the newest version
+        pending approval."""
+        if name == "champion":
+            incumbent = self.incumbent()
+            if incumbent is None:
+                raise RegistryError(f"{self.root}: no champion yet (no cycle has run)")
+            return incumbent
+        if name == "candidate":
+            pending = self.pending()
+            if not pending:
+                raise RegistryError(f"{self.root}: no candidate is pending approval")
+            return pending[-1]
+        return self.get(name)
+
     def looks(self, golden: str) -> list[dict]:
         """Every decision taken on the golden set with this fingerprint, oldest first."""
         with self._connect() as db:

@@ -3,47 +3,70 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Mapping
 
 from omegaconf import DictConfig
 
 from recft.common.atomic import write_json
-from recft.data.sources import Source
+from recft.data.growth import corpus_fingerprint
 from recft.loop.registry import Registry, Version
 from recft.model.cache import EmbeddingCache
 from recft.model.index import Index
 from recft.model.store import apply_overrides
 
 
+def serving_state(registry: Registry) -> dict:
+    """What ``serving.json`` says is served now ({} before the first index)."""
+    path = registry.root / "serving.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def blue_green_index(
     registry: Registry,
     version: Version,
     encoder,
-    golden: Source,
+    corpus: Mapping[str, str],
     cache: EmbeddingCache,
     overrides=None,
     show_progress: bool = False,
 ) -> dict:
-    """Build the promoted version's corpus index beside the serving one, then switch the pointer.
+    """Make the serving index ``version``'s over ``corpus``: build it beside the serving one, then switch
+    the pointer (``serving.json``, written atomically).
 
-    Skipped for query-side-only versions: their passage tower is the base, so the serving index
-    stays valid. A version with moved passage vectors gets its encoder's (cached) embeddings with
-    those rows replaced. Returns coverage (documents re-embedded / total) for the history line.
+    Nothing is built when the serving index already holds this passage tower's vectors of this
+    corpus — a query-side version's passages are the base model's, so one index serves them all. A
+    version with moved passage vectors gets its encoder's (cached) embeddings with those rows
+    replaced. Returns the coverage for the history line: rows *not* carried over unchanged from the
+    index served before (documents that joined; every row when the passage tower changed; moved
+    vectors) — what a serving system has to re-ingest.
     """
-    corpus = golden.dataset.corpus
-    serving_path = registry.root / "serving.json"
-    if encoder.passage_uses_base and serving_path.is_file() and overrides is None:
-        return {"reembedded": 0, "total": len(corpus), "index": json.loads(serving_path.read_text())["index"]}
-    before = cache.stats.encoded
+    passage, fingerprint = encoder.fingerprint_for("passage"), corpus_fingerprint(corpus)
+    served = serving_state(registry)
+    same_tower = served.get("passage_fingerprint") == passage and not overrides and not served.get("overrides")
+    if same_tower and served.get("corpus") == fingerprint:
+        return {"documents": len(corpus), "reembedded": 0, "share": 0.0, "index": served["index"]}
+    carried = set(json.loads((Path(served["index"]) / "ids.json").read_text())) if same_tower else set()
     doc_ids = list(corpus)
     embeddings = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)
     if overrides:
         embeddings = apply_overrides(embeddings, doc_ids, overrides)
     index = Index(encoder.dim)
     index.add(embeddings, doc_ids)
-    folder = registry.root / "indexes" / version.id
-    index.save(folder, meta={"version": version.id, "fingerprint": encoder.fingerprint_for("passage")})
-    write_json(serving_path, {"version": version.id, "index": str(folder)})  # the atomic switch
-    return {"reembedded": cache.stats.encoded - before, "total": len(corpus), "index": str(folder)}
+    folder = registry.root / "indexes" / f"{version.id}-{fingerprint[:8]}"
+    index.save(folder, meta={"version": version.id, "fingerprint": passage, "corpus": fingerprint})
+    write_json(
+        registry.root / "serving.json",
+        {"version": version.id, "index": str(folder), "passage_fingerprint": passage, "corpus": fingerprint,
+         "overrides": bool(overrides)},
+    )  # fmt: skip
+    reembedded = sum(1 for d in doc_ids if d not in carried or (overrides and d in overrides))
+    return {
+        "documents": len(doc_ids),
+        "reembedded": reembedded,
+        "share": reembedded / len(doc_ids),
+        "index": str(folder),
+    }
 
 
 def log_version_artifact(cfg: DictConfig, version: Version, verdict: str, promoted: bool) -> None:
