@@ -60,10 +60,7 @@ def cycle(cfg: DictConfig) -> None:
 
 def main() -> None:
     """``arrivals=PATH`` is short for ``arrivals.path=PATH``; then Hydra."""
-    sys.argv = [
-        sys.argv[0],
-        *(f"arrivals.path={a.split('=', 1)[1]}" if a.startswith("arrivals=") else a for a in sys.argv[1:]),
-    ]
+    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("arrivals",))]
     cycle()
 
 

@@ -23,7 +23,7 @@ from recft.common import config as _config
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="evaluate")
-def main(cfg: DictConfig) -> float:
+def evaluate(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
     from recft.data.beir import DataError
@@ -41,6 +41,12 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     return report.means[cfg.eval.primary]
+
+
+def main() -> None:
+    """``pairs=PATH`` is short for ``pairs.path=PATH``; then Hydra."""
+    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("pairs",))]
+    evaluate()
 
 
 if __name__ == "__main__":

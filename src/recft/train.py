@@ -25,7 +25,7 @@ from recft.common import config as _config
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
+def train(cfg: DictConfig) -> float:
     from recft.data.beir import DataError
     from recft.model.encoder import EncoderLoadError
     from recft.sweeps.objective import objective
@@ -38,6 +38,12 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     return objective(summary, cfg)
+
+
+def main() -> None:
+    """``pairs=PATH`` is short for ``pairs.path=PATH``; then Hydra."""
+    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("pairs",))]
+    train()
 
 
 if __name__ == "__main__":

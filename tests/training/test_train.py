@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +22,7 @@ def test_default_run_writes_csv_curves_model_and_summary(tiny_model_dir, tiny_tr
     cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", "adapter.rank=4")
     summary = train_job(cfg, tmp_path / "run")
     # dev.share 0.2 of the 12 training queries (one pair each) is held out and never trains
-    assert summary["pairs"] == {"target": 10, "replay": 0, "alpha": 0.0} and summary["dev"] == {
+    assert summary["pairs"] == {"target": 10, "replay": 0, "alpha": 0.0, "file": None} and summary["dev"] == {
         "queries": 2,
         "pairs": 2,
     }
@@ -204,3 +207,27 @@ def test_gradient_checkpointing_trains_to_the_same_model_and_memory_is_reported(
                 assert checkpointed["epochs"][epoch][set_name][metric] == pytest.approx(value, abs=1e-6)
     assert (plain["gradient_checkpointing"], checkpointed["gradient_checkpointing"]) == (False, True)
     assert plain["peak_rss_mb"] > 100  # a Python process with torch loaded
+
+
+def test_train_and_evaluate_read_the_same_pair_file(tiny_model_dir, tiny_train_beir, tmp_path):
+    """``recft train pairs=PATH``: the file's pairs train (a dev share held out of them); ``recft evaluate
+    pairs=PATH`` ranks the same file's queries against the data source's corpus."""
+    from conftest import TINY_CORPUS
+
+    text = {doc: f"{title} {body}".strip() for doc, (title, body) in TINY_CORPUS.items()}
+    rows = [{"anchor": f"question {i} on {doc}", "positive": text[doc]} for i, doc in enumerate(sorted(text) * 2)]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, f"pairs.path={path}", "train.epochs=1")
+    data, dev = load_training_data(cfg)
+    assert len(data.pairs) + len(dev.pairs) == len(rows) and len(dev.pairs) == 2  # dev.share 0.2 of 10 queries
+    assert {p.query for p in data.pairs}.isdisjoint(p.query for p in dev.pairs)
+    summary = train_job(cfg, tmp_path / "run")
+    assert summary["pairs"]["target"] == 8 and summary["pairs"]["file"] == str(path)
+    args = [f"encoder.name_or_path={tiny_model_dir}", f"data.path={tiny_train_beir}", f"pairs={path}"]
+    args += [f"cache_dir={tmp_path}/cache", f"hydra.run.dir={tmp_path}/eval", "show_progress=false"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "recft.evaluate", *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["n"]["ndcg@10"] == 10 and report["dataset"] == "mine"

@@ -53,6 +53,16 @@ def sweep_job() -> str | None:
     return HydraConfig.get().job.override_dirname if sweep_group() else None
 
 
+def short_paths(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``name=PATH`` is short for ``name.path=PATH``, for config nodes that are mostly a path
+    (``arrivals``, ``pairs``); every other argument passes through unchanged."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        out.append(f"{key}.path={value}" if sep and key in names else arg)
+    return out
+
+
 def register_resolvers() -> None:
     for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job):
         if not OmegaConf.has_resolver(fn.__name__):

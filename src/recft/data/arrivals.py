@@ -263,9 +263,10 @@ def _keep(arrival: Arrival, row: Row, corpus: CorpusIndex, source: str, seen: se
     for passage_id, passage_text, is_new in [(doc_id, text, new), *negatives]:
         if is_new:
             arrival.new_documents[passage_id] = passage_text
-    mined = [(n_id, n_text) for n_id, n_text, _ in negatives if n_id != doc_id]
-    if mined:
-        arrival.negatives.setdefault((source, query_id), []).extend(mined)
+    given = [(n_id, n_text) for n_id, n_text, _ in negatives if n_id != doc_id]
+    if given:  # a FlagEmbedding row repeats its negatives for each positive: keep each once
+        known = arrival.negatives.setdefault((source, query_id), [])
+        known.extend(n for n in dict.fromkeys(given) if n not in known)
 
 
 def is_corpus_delta(path: Path) -> bool:

@@ -9,7 +9,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
-from recft.data.sources import SourceSpec, load_source
+from recft.data.pair_sets import corpus_choice, pair_file_source
+from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset, render
 from recft.eval.report import Report
 from recft.model.cache import EmbeddingCache
@@ -17,8 +18,20 @@ from recft.model.cache import EmbeddingCache
 console = console_module.err
 
 
+def evaluation_source(cfg: DictConfig) -> Source:
+    """The data source's split, or — with ``pairs.path`` — the pair file ranked against its corpus."""
+    pairs = cfg.get("pairs") or {}
+    if not pairs.get("path"):
+        return load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed)
+    base = None
+    if corpus_choice(pairs) == "data":
+        base = load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed).dataset
+    source, _ = pair_file_source(pairs, base, Path(pairs.path).stem)
+    return source
+
+
 def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
-    source = load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed)
+    source = evaluation_source(cfg)
     baseline = Report.load(cfg.eval.baseline) if cfg.eval.baseline else None
     encoder = instantiate(cfg.encoder)
     console.print(f"{source.dataset!r}; encoder {encoder.name} ({encoder.precision} on {encoder.device_})")

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from recft.common import console as console_module
+from recft.data.pair_sets import corpus_choice, pair_file_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
 from recft.model.cache import EmbeddingCache
@@ -36,7 +37,7 @@ def load_training_data(cfg: DictConfig) -> tuple[TrainingData, Source | None]:
     """The golden source's training split minus the dev queries, the dev set (``dev.share`` of the
     training queries, or the named ``dev.split``; None when both are off), and the replay pairs."""
     spec = SourceSpec.from_config(cfg.data, "data")
-    train = load_source(spec.training(), cfg.seed)
+    train, negatives = training_source(cfg, spec)
     dev = None
     if cfg.dev.split:
         dev = load_source(dataclasses.replace(spec, name="dev", split=cfg.dev.split, corpus_sample=None), cfg.seed)
@@ -45,7 +46,20 @@ def load_training_data(cfg: DictConfig) -> tuple[TrainingData, Source | None]:
     replay = []
     if cfg.replay.source:
         replay = load_source(SourceSpec.from_config(cfg.replay.source, "replay.source"), cfg.seed).pairs
-    return TrainingData(train.pairs, replay, float(cfg.replay.alpha), train.dataset), dev
+    return TrainingData(train.pairs, replay, float(cfg.replay.alpha), train.dataset, negatives), dev
+
+
+def training_source(cfg: DictConfig, spec: SourceSpec) -> tuple[Source, dict]:
+    """The golden source's training split, or — with ``pairs.path`` — the pair file (indexing into that
+    split's corpus, named as the golden source so mining and NUDGE find its documents) and its negatives."""
+    pairs = cfg.get("pairs") or {}
+    if not pairs.get("path"):
+        return load_source(spec.training(), cfg.seed), {}
+    base = None
+    if corpus_choice(pairs) == "data":  # the training split's corpus (a BEIR folder has one corpus for all)
+        corpus_spec = spec.training() if spec.train_split else dataclasses.replace(spec, corpus_sample=None)
+        base = load_source(corpus_spec, cfg.seed).dataset
+    return pair_file_source(pairs, base, spec.name)
 
 
 def tuning_sets(cfg: DictConfig, sets: dict[str, Source]) -> tuple[str, ...]:
@@ -87,7 +101,12 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     kind = candidate.save(run_dir / "candidate")
     console.print(f"made a {kind} candidate in {candidate.wall_s:.0f} s")
     extra = {
-        "pairs": {"target": len(data.pairs), "replay": len(data.replay), "alpha": data.alpha},
+        "pairs": {
+            "target": len(data.pairs),
+            "replay": len(data.replay),
+            "alpha": data.alpha,
+            "file": (cfg.get("pairs") or {}).get("path"),
+        },
         "tuned_on": tuned_on,
         "dev": {"queries": len(dev.dataset.queries), "pairs": len(dev.pairs)} if dev else None,
         "wall_s": candidate.wall_s,
