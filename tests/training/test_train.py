@@ -231,3 +231,42 @@ def test_train_and_evaluate_read_the_same_pair_file(tiny_model_dir, tiny_train_b
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["n"]["ndcg@10"] == 10 and report["dataset"] == "mine"
+
+
+def test_shared_study_two_concurrent_workers_run_every_trial_once(tiny_model_dir, tmp_path):
+    """Two sweep workers on one Optuna storage (sqlite here; an RDB URL on a cluster): together they run
+    2 × n_trials trials, each trial number once, and no parameter set twice — each worker seeds its
+    sampler with its own index (``RECFT_WORKER``), or identical samplers would propose identical trials."""
+    import os
+    import subprocess
+    import sys
+
+    import optuna
+
+    from conftest import REPO, write_tiny_train_beir
+
+    data = write_tiny_train_beir(tmp_path / "data")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    overrides = [o for o in tiny_run_overrides(tiny_model_dir, data, tmp_path) if not o.startswith("output_dir=")]
+    overrides += ["hparams_search=optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}"]
+    overrides += ["hydra.sweeper.study_name=shared", f"replay.source.path={data}", "replay.source.name=tiny-replay"]
+    overrides += ["replay.source.max_pairs=6"]
+    # created once, before the workers: two processes creating a new storage at once race on its schema
+    optuna.create_study(storage=storage, study_name="shared", direction="maximize")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "recft.train", "-m", *overrides, f"hydra.sweep.dir={tmp_path / f'worker{i}'}"],
+            cwd=REPO,
+            env={**os.environ, "RECFT_WORKER": str(i), "HF_HUB_OFFLINE": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    errors = [worker.communicate(timeout=600)[1] for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(e[-2000:] for e in errors)
+    trials = optuna.load_study(study_name="shared", storage=storage).get_trials(deepcopy=False)
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 4

@@ -7,6 +7,7 @@
 ``${sweep_group:}``            → ``<job name>-<sweep dir name>`` inside a Hydra multirun, else None: every
                                  job of one sweep lands in one W&B group, so its curves overlay.
 ``${sweep_job:}``              → that job's overrides as a run name, else None.
+``${worker_seed:${seed}}``      → the seed plus this sweep worker's index (workers sharing an Optuna study).
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def sweep_job() -> str | None:
     return HydraConfig.get().job.override_dirname if sweep_group() else None
 
 
+WORKER_VARIABLES = ("RECFT_WORKER", "SLURM_ARRAY_TASK_ID", "SLURM_PROCID")
+
+
+def worker_seed(seed) -> int:
+    """``seed`` plus this sweep worker's index (``RECFT_WORKER``, else SLURM's array task or process id,
+    else 0). Workers that share one Optuna study need different sampler seeds: with the same seed
+    each would propose the same trials, one after the other."""
+    import os
+
+    index = next((os.environ[name] for name in WORKER_VARIABLES if os.environ.get(name)), "0")
+    return int(seed) + int(index)
+
+
 def short_paths(argv: list[str], names: tuple[str, ...]) -> list[str]:
     """``name=PATH`` is short for ``name.path=PATH``, for config nodes that are mostly a path
     (``arrivals``, ``pairs``); every other argument passes through unchanged."""
@@ -64,7 +78,7 @@ def short_paths(argv: list[str], names: tuple[str, ...]) -> list[str]:
 
 
 def register_resolvers() -> None:
-    for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job):
+    for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job, worker_seed):
         if not OmegaConf.has_resolver(fn.__name__):
             OmegaConf.register_new_resolver(fn.__name__, fn)
 
