@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from dataclasses import replace
@@ -30,18 +29,12 @@ from recft.common.config import (
     REPO_ROOT,  # noqa: E402
     minilm_path,  # noqa: E402
 )
+from recft.common.cpu import cpu_model  # noqa: E402
 from recft.data.beir import load_beir  # noqa: E402
 from recft.eval.evaluate import evaluate_dataset  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.encoder import BiEncoder, cpu_has_bf16  # noqa: E402
 from recft.model.index import Index  # noqa: E402
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def timed(fn):

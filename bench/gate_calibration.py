@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from recft.common.cpu import cpu_model  # noqa: E402
 from recft.eval.paired_tests import TESTS
 from recft.loop.gate import PROMOTED, GateConfig, check_probe, decide
 from recft.loop.looks import alpha_for_look
@@ -129,13 +129,6 @@ def ratchet(sims: int, resamples: int, seed: int, test: str, steps: int = 4, los
     }
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def markdown(results: dict) -> str:
     lines = ["| test | shape | n=40 | n=80 | n=300 |", "|---|---|---|---|---|"]
     for test in TESTS:
@@ -156,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     results = {
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "settings": vars(args),
         "calibration": calibration(args.sims, args.resamples, args.seed),
         "four_of_forty": four_of_forty(args.resamples),

@@ -5,10 +5,16 @@ length 256, LoRA (r 16, alpha 32, dropout 0.1 on query/key/value/dense) and in-b
 (MultipleNegativesRankingLoss, scale 20 = temperature 0.05). Each side runs ``--warmup`` steps
 that are not timed, then ``--steps`` timed steps. recft is measured twice: in fp32 (the like-for-
 like comparison) and with its default precision on this machine (bf16-mixed where the CPU has
-native bf16, detected — see ``recft.encoder.cpu_has_bf16``).
+native bf16, detected — see ``recft.common.cpu.cpu_has_bf16``).
 
     EXTRAS=dev,bench bash scripts/setup.sh
     HF_HUB_OFFLINE=1 .venv/bin/python bench/train_step.py [--steps 8] [--batch-size 32]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/train_step.py --batches 32,128,512   # cached vs plain InfoNCE
+
+``--batches`` measures the cached loss (``loss=infonce_cached``, GradCache, mini-batch 32) against
+plain InfoNCE at each batch size: steps/s and the peak resident memory of a process that does only
+that (each configuration runs in its own process), at max length 128 so that batch 512 takes
+minutes, not hours, on 2 cores. fp32, LoRA as above.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from recft.common.config import (
     REPO_ROOT,  # noqa: E402
     minilm_path,  # noqa: E402
 )
+from recft.common.cpu import cpu_description  # noqa: E402
 from recft.data.beir import load_beir  # noqa: E402
 from recft.data.pairs import pairs_from_dataset  # noqa: E402
 from recft.model.adapters import apply_adapter  # noqa: E402
@@ -53,12 +60,14 @@ class StepTimer(pl.Callback):
         self.end = time.perf_counter()
 
 
-def recft_steps_per_s(pairs, batch_size: int, warmup: int, steps: int, precision: str) -> float:
+def recft_steps_per_s(
+    pairs, batch_size: int, warmup: int, steps: int, precision: str, loss=None, max_length: int = 256
+) -> float:
     pl.seed_everything(42, verbose=False)
-    encoder = BiEncoder.from_pretrained(minilm_path(), max_length=256, device="cpu")
+    encoder = BiEncoder.from_pretrained(minilm_path(), max_length=max_length, device="cpu")
     apply_adapter(encoder, "lora", **LORA)
     loader = torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=False, collate_fn=PairCollator(encoder))
-    module = BiEncoderModule(encoder, InfoNCELoss(TEMPERATURE), lr=1e-4, warmup_steps=0)
+    module = BiEncoderModule(encoder, loss or InfoNCELoss(TEMPERATURE), lr=1e-4, warmup_steps=0)
     timer = StepTimer(warmup)
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -130,13 +139,72 @@ def st_steps_per_s(pairs, batch_size: int, warmup: int, steps: int) -> float:
     return steps / (timer.end - timer.start)
 
 
+MINI_BATCH = 32
+CACHED_MAX_LENGTH = 128
+
+
+def one_configuration(kind: str, batch_size: int, warmup: int, steps: int) -> dict:
+    """Steps/s and this process's peak memory for ``plain`` or ``cached`` InfoNCE at ``batch_size``."""
+    import resource
+
+    from recft.training.losses import CachedInfoNCELoss
+
+    pairs = pairs_from_dataset(load_beir(REPO_ROOT / "data" / "scifact", split="train"))
+    pairs = (pairs * 2)[: (warmup + steps) * batch_size]
+    loss = CachedInfoNCELoss(TEMPERATURE, mini_batch=MINI_BATCH) if kind == "cached" else InfoNCELoss(TEMPERATURE)
+    rate = recft_steps_per_s(pairs, batch_size, warmup, steps, "32-true", loss, CACHED_MAX_LENGTH)
+    return {"steps_per_s": rate, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def cached_vs_plain(batches: list[int], warmup: int, steps: int, out: Path) -> dict:
+    import subprocess
+    import sys
+
+    rows = []
+    for batch_size in batches:
+        for kind in ("plain", "cached"):
+            command = [sys.executable, __file__, "--one", f"{kind}:{batch_size}", "--warmup", str(warmup)]
+            done = subprocess.run([*command, "--steps", str(steps)], capture_output=True, text=True)
+            row = {"loss": kind, "batch_size": batch_size}
+            if done.returncode == 0:
+                row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            else:  # killed for memory, most likely: say so instead of a number
+                row["failed"] = (
+                    f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1][:200] if done.stderr else ''}"
+                )
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    results = {
+        "cpu": cpu_description(),
+        "threads": torch.get_num_threads(),
+        "precision": "fp32",
+        "max_length": CACHED_MAX_LENGTH,
+        "mini_batch": MINI_BATCH,
+        "warmup_steps": warmup,
+        "timed_steps": steps,
+        "rows": rows,
+    }
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results" / "train_step.json"))
+    parser.add_argument("--batches", help="comma-separated batch sizes: cached vs plain InfoNCE")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # kind:batch, one configuration (a child process)
     args = parser.parse_args()
+    if args.one:
+        kind, batch_size = args.one.split(":")
+        print(json.dumps(one_configuration(kind, int(batch_size), args.warmup, args.steps)))
+        return
+    if args.batches:
+        out = REPO_ROOT / "bench" / "results" / "train_step_cached.json"
+        cached_vs_plain([int(b) for b in args.batches.split(",")], args.warmup, args.steps, out)
+        return
     pairs = pairs_from_dataset(load_beir(REPO_ROOT / "data" / "scifact", split="train"))
     pairs = pairs[: (args.warmup + args.steps) * args.batch_size]
     default_precision = "bf16-mixed" if cpu_has_bf16() else "32-true"

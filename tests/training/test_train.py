@@ -270,3 +270,16 @@ def test_shared_study_two_concurrent_workers_run_every_trial_once(tiny_model_dir
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 4
+
+
+def test_cached_loss_trains_through_lightning_like_infonce(tiny_model_dir, tiny_train_beir, tmp_path):
+    """loss=infonce_cached inside the Lightning loop (its backward runs in the loss's hook): with dropout
+    off in the tiny model's training, the per-epoch dev metrics equal plain InfoNCE's."""
+    runs = []
+    for name, loss in (("plain", ["loss=infonce"]), ("cached", ["loss=infonce_cached", "loss.mini_batch=2"])):
+        cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, *loss, "train.epochs=1", "dev.share=0.25")
+        runs.append(train_job(cfg, tmp_path / name)["epochs"])
+    for epoch, sets in runs[0].items():
+        for set_name, means in sets.items():
+            for metric, value in means.items():
+                assert runs[1][epoch][set_name][metric] == pytest.approx(value, abs=1e-4), (epoch, set_name, metric)

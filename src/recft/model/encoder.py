@@ -23,24 +23,13 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from recft.common.cpu import cpu_has_bf16  # noqa: F401  (re-exported: where precision is resolved)
+
 Kind = Literal["query", "passage"]
 
 
 class EncoderLoadError(RuntimeError):
     """A model could not be loaded; the message says which and why."""
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU advertises native bf16 arithmetic (AVX-512 BF16 or AMX-BF16)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -8,6 +8,7 @@ from ``seed + epoch`` and wrap around, so every batch is full and the run is rep
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Iterator
 
@@ -78,10 +79,13 @@ class PairCollator:
         self.negatives = negatives or {}
         self.num_negatives = num_negatives
         self.passage_embeddings = passage_embeddings
-        self._ids: dict[tuple[str, str], int] = {}
 
-    def doc_key(self, source: str, doc_id: str) -> int:
-        return self._ids.setdefault((source, doc_id), len(self._ids))
+    @staticmethod
+    def doc_key(source: str, doc_id: str) -> int:
+        """A document's integer id for the loss's duplicate mask: a stable hash (not a counter), so every
+        process of a DDP run — and every gathered row — gives one document the same id."""
+        digest = hashlib.blake2b(f"{source}\t{doc_id}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
 
     def passages(self, texts: list[str]) -> dict:
         if self.passage_embeddings is not None:

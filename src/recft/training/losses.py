@@ -37,12 +37,13 @@ class InfoNCELoss(torch.nn.Module):
     per query), ``positive_ids`` (B ints, one id per positive document) and ``negative_ids`` [B][H].
     """
 
-    def __init__(self, temperature: float = 0.05, in_batch_negatives: bool = True):
+    def __init__(self, temperature: float = 0.05, in_batch_negatives: bool = True, gather_across_devices: bool = True):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
+        self.gather_across_devices = gather_across_devices  # under DDP: every device's rows are negatives
 
     def forward(
         self,
@@ -73,6 +74,24 @@ class InfoNCELoss(torch.nn.Module):
         logits = torch.cat(columns, dim=1) / self.temperature
         logits = logits.masked_fill(torch.cat(masks, dim=1), float("-inf"))
         return F.cross_entropy(logits, torch.zeros(batch, dtype=torch.long, device=device))
+
+
+class CachedInfoNCELoss(InfoNCELoss):
+    """InfoNCE computed GradCache-style (``recft.training.grad_cache``): the same loss and gradients at
+    any batch size, with the activations of only ``mini_batch`` rows alive at a time. The training
+    module sees ``mini_batch`` and runs the cached step; called directly it is plain InfoNCE."""
+
+    def __init__(
+        self,
+        temperature: float = 0.05,
+        in_batch_negatives: bool = True,
+        mini_batch: int = 32,
+        gather_across_devices: bool = True,
+    ):
+        super().__init__(temperature, in_batch_negatives, gather_across_devices)
+        if mini_batch < 1:
+            raise ValueError(f"mini_batch must be >= 1, got {mini_batch}")
+        self.mini_batch = int(mini_batch)
 
 
 class TripletLoss(torch.nn.Module):

@@ -7,11 +7,14 @@ logging and checkpoint plumbing.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytorch_lightning as pl
 import torch
 from transformers import get_linear_schedule_with_warmup
 
 from recft.model.encoder import BiEncoder
+from recft.training.grad_cache import Side, cached_loss
 
 
 class BiEncoderModule(pl.LightningModule):
@@ -34,14 +37,78 @@ class BiEncoderModule(pl.LightningModule):
         return self.encoder(**{k: v.to(self.device) for k, v in tokens.items()}, kind=kind)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        query = self.embed(batch["query"], "query")
-        positive = self.embed(batch["passage"], "passage")
-        negatives = None
-        if batch["negatives"] is not None:
-            negatives = self.embed(batch["negatives"], "passage").view(query.shape[0], -1, query.shape[1])
-        loss = self.loss(query, positive, negatives, batch["positive_ids"], batch["negative_ids"])
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=query.shape[0])
+        loss = self.batch_loss(batch)
+        rows = len(batch["positive_ids"])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=rows)
         return loss
+
+    def batch_loss(self, batch: dict) -> torch.Tensor:
+        """The loss of one batch: embedded whole, or — for a loss with ``mini_batch`` — GradCache's
+        way, one mini-batch of activations at a time (same loss, same gradients)."""
+        sides = {"query": (batch["query"], "query"), "positive": (batch["passage"], "passage")}
+        if batch["negatives"] is not None:
+            sides["negatives"] = (batch["negatives"], "passage")
+
+        def arguments(embedded: dict) -> dict:
+            query, negatives = embedded["query"], embedded.get("negatives")
+            if negatives is not None:
+                negatives = negatives.view(query.shape[0], -1, query.shape[1])
+            ids = {"positive_ids": batch["positive_ids"], "negative_ids": batch["negative_ids"]}
+            local = {"query": query, "positive": embedded["positive"], "negatives": negatives, **ids}
+            return self.across_devices(local) if self.gathers() else local
+
+        mini_batch = getattr(self.loss, "mini_batch", None)
+        if mini_batch and self._trainer is not None and self.trainer.world_size > 1:
+            raise ValueError(
+                "loss=infonce_cached does not run under DDP yet: its second pass backpropagates once per "
+                "mini-batch, and DDP's gradient hooks expect one backward per step; use loss=infonce"
+            )
+        if mini_batch:
+            cached = {
+                name: Side(tokens, partial(self.embed, kind=kind), mini_batch) for name, (tokens, kind) in sides.items()
+            }
+            loss = cached_loss(self.loss, cached, arguments)
+        else:
+            loss = self.loss(**arguments({name: self.embed(tokens, kind) for name, (tokens, kind) in sides.items()}))
+        return self.global_loss(loss) if self.gathers() else loss
+
+    def gathers(self) -> bool:
+        """Under DDP (more than one process), whether the loss sees every device's rows: the loss's
+        ``gather_across_devices`` (true by default), else each device trains on its own rows only."""
+        trainer = self._trainer
+        return (
+            bool(getattr(self.loss, "gather_across_devices", False)) and trainer is not None and trainer.world_size > 1
+        )
+
+    def across_devices(self, local: dict) -> dict:
+        """Every device's queries, passages and negatives, and their ids, in rank order: each device
+        computes the loss of the global batch, so with 4 devices of 32 rows a query meets 127 in-batch
+        negatives, not 31. The other devices' rows arrive without a graph and this device's rows keep
+        theirs, so no collective runs inside backward (one there can pair with DDP's own gradient
+        all-reduce in a different order on each device). ``global_loss`` then scales the gradient so
+        that DDP's average over devices is the gradient of one process on the concatenated batch."""
+        rank = self.global_rank
+
+        def gathered(value: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                parts = list(self.all_gather(value).unbind(0))
+            parts[rank] = value
+            return torch.cat(parts)
+
+        out = {
+            name: None if local[name] is None else gathered(local[name]) for name in ("query", "positive", "negatives")
+        }
+        out["positive_ids"] = gathered(torch.as_tensor(local["positive_ids"], device=self.device)).tolist()
+        out["negative_ids"] = None
+        if local["negative_ids"] is not None:
+            out["negative_ids"] = gathered(torch.as_tensor(local["negative_ids"], device=self.device)).tolist()
+        return out
+
+    def global_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        """The same value, with W × its gradient: a device's rows get only this device's share of
+        the gradient of the (identical) global loss, and DDP divides the sum of W shares by W."""
+        world = self.trainer.world_size
+        return loss + (world - 1) * (loss - loss.detach())
 
     def configure_optimizers(self):
         params = [p for p in self.encoder.parameters() if p.requires_grad]
