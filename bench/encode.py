@@ -8,6 +8,11 @@
 
     EXTRAS=dev,bench bash scripts/setup.sh
     HF_HUB_OFFLINE=1 .venv/bin/python bench/encode.py [--docs 1000] [--out bench/results/encode.json]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/encode.py --processes 1,2     # passages/s by process count
+
+``--processes`` times ``recft.model.parallel.encode_in_processes`` (fp32, the same passages; worker
+start-up included, since a run pays it) at each process count, and checks the embeddings against one
+process; it writes ``bench/results/encode_processes.json``.
 """
 
 from __future__ import annotations
@@ -49,12 +54,35 @@ def top10(doc_emb: np.ndarray, query_emb: np.ndarray) -> np.ndarray:
     return np.array(index.search(query_emb, 10)[1])
 
 
+def by_processes(texts: list[str], counts: list[int], batch_size: int) -> dict:
+    from recft.common.cpu import cpu_description
+    from recft.model.parallel import encode_in_processes
+
+    encoder = BiEncoder.from_pretrained(minilm_path(), batch_size=batch_size, precision="fp32", device="cpu")
+    encoder.encode(texts[:64], show_progress=False)  # warm-up
+    reference, rows = None, []
+    for count in counts:
+        embeddings, seconds = timed(lambda count=count: encode_in_processes(encoder, texts, "passage", count))
+        reference = embeddings if reference is None else reference
+        rows.append({"processes": count, "seconds": seconds, "passages_per_s": len(texts) / seconds,
+                     "max_abs_diff_vs_first": float(np.abs(embeddings - reference).max())})  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+    return {"cpu": cpu_description(), "docs": len(texts), "max_length": 256, "batch_size": batch_size, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results" / "encode.json"))
+    parser.add_argument("--processes", help="comma-separated process counts (multi-process encoding only)")
     args = parser.parse_args()
+    if args.processes:
+        dataset = load_beir(REPO_ROOT / "data" / "scifact", split="test")
+        texts = [dataset.corpus[d] for d in list(dataset.corpus)[: args.docs]]
+        results = by_processes(texts, [int(c) for c in args.processes.split(",")], args.batch_size)
+        (REPO_ROOT / "bench" / "results" / "encode_processes.json").write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     dataset = load_beir(REPO_ROOT / "data" / "scifact", split="test")
     doc_ids = list(dataset.corpus)[: args.docs]

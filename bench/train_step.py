@@ -168,10 +168,10 @@ def cached_vs_plain(batches: list[int], warmup: int, steps: int, out: Path) -> d
             row = {"loss": kind, "batch_size": batch_size}
             if done.returncode == 0:
                 row.update(json.loads(done.stdout.strip().splitlines()[-1]))
-            else:  # killed for memory, most likely: say so instead of a number
-                row["failed"] = (
-                    f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1][:200] if done.stderr else ''}"
-                )
+            elif done.returncode == -9:  # the kernel's out-of-memory killer: say so instead of a number
+                row["failed"] = "killed by SIGKILL (out of memory)"
+            else:
+                row["failed"] = f"exit {done.returncode}: {(done.stderr.strip().splitlines() or [''])[-1][:200]}"
             print(json.dumps(row), flush=True)
             rows.append(row)
     results = {

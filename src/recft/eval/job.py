@@ -39,7 +39,7 @@ def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
     report = evaluate_dataset(
         encoder,
         source.dataset,
-        EmbeddingCache(cfg.cache_dir),
+        EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1)),
         k_values=list(cfg.eval.k_values),
         depth=int(cfg.eval.depth),
         min_relevance=source.min_relevance,

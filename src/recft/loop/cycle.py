@@ -482,7 +482,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         if dev is not None:
             raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
         sets = load_eval_sets(cfg)
-        cache, settings = EmbeddingCache(cfg.cache_dir), EvalSettings.from_config(cfg)
+        cache, settings = EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1)), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
         first = len(read_history(history_path)) + 1
         run = run_inbox if cfg.get("arrivals") and cfg.arrivals.path else run_schedule

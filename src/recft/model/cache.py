@@ -43,8 +43,9 @@ class CacheStats:
 class EmbeddingCache:
     """Encode through the cache: ``cache.encode(encoder, texts, "passage")``."""
 
-    def __init__(self, root: str | Path | None):
+    def __init__(self, root: str | Path | None, processes: int = 1):
         self.root = Path(root) if root is not None else None
+        self.processes = int(processes)  # > 1: missing texts are encoded in that many processes (model.parallel)
         self.stats = CacheStats()
         self._tables: dict[Path, dict[bytes, np.ndarray]] = {}
         self._shards_read: dict[Path, set[str]] = {}
@@ -95,7 +96,12 @@ class EmbeddingCache:
 
     def _encode(self, encoder, texts: list[str], kind: str, show_progress: bool) -> np.ndarray:
         start = time.perf_counter()
-        embeddings = encoder.encode(texts, kind=kind, show_progress=show_progress)
+        if self.processes > 1:
+            from recft.model.parallel import encode_in_processes
+
+            embeddings = encode_in_processes(encoder, texts, kind, self.processes)
+        else:
+            embeddings = encoder.encode(texts, kind=kind, show_progress=show_progress)
         self.stats.encode_seconds += time.perf_counter() - start
         self.stats.encoded += len(texts)
         return embeddings

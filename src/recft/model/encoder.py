@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal, Sequence
@@ -24,6 +25,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from recft.common.cpu import cpu_has_bf16  # noqa: F401  (re-exported: where precision is resolved)
+from recft.common.progress import LogProgress
 
 Kind = Literal["query", "passage"]
 
@@ -167,7 +169,8 @@ class BiEncoder(torch.nn.Module):
         self.eval()
         autocast = torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         columns = (TextColumn(f"encode {kind}s"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True, disable=not show_progress) as progress, autocast:
+        log = LogProgress(f"encode {kind}s", len(texts)) if show_progress and not sys.stderr.isatty() else None
+        with Progress(*columns, transient=True, disable=not show_progress or log is not None) as progress, autocast:
             task = progress.add_task("encode", total=len(texts))
             for start in range(0, len(texts), self.batch_size):
                 idx = order[start : start + self.batch_size]
@@ -175,6 +178,8 @@ class BiEncoder(torch.nn.Module):
                 batch = {key: value.to(self.device_) for key, value in batch.items()}
                 out[idx] = self(**batch, kind=kind).cpu().numpy()
                 progress.advance(task, len(idx))
+                if log is not None:  # not a terminal (cron, SLURM): a line every ~30 s instead of a bar
+                    log.advance(len(idx))
         self.train(was_training)
         return out
 

@@ -91,7 +91,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
     settings = EvalSettings.from_config(cfg)
-    cache = EmbeddingCache(cfg.cache_dir)
+    cache = EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1))
     encoder = instantiate(cfg.encoder)
     start = StartPoint("base", None, evaluate_sets(encoder, sets, cache, settings), lambda trainable: encoder)
     per_epoch = tuning_sets(cfg, sets)
