@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recft.model.index import Index, IndexMismatchError
+from recft.model.index import Index, IndexMismatchError, IndexSpec
 
 
 def _unit(rows, dim, seed):
@@ -38,3 +38,37 @@ def test_refuses_wrong_width_and_id_count():
         index.add(_unit(3, 4, 0), ["a", "b", "c"])
     with pytest.raises(IndexMismatchError, match="2 ids for 3 embeddings"):
         index.add(_unit(3, 8, 0), ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "spec,at_least", [(IndexSpec("ivf", nlist=16, nprobe=8), 0.6), (IndexSpec("hnsw", hnsw_m=16, ef_search=64), 0.9)]
+)
+def test_approximate_indexes_search_and_measure_their_recall_of_exact_search(spec, at_least):
+    docs, queries = _unit(2000, 32, 1), _unit(50, 32, 2)
+    index = Index(32, use_gpu=False, spec=spec)
+    index.add(docs, [f"d{i}" for i in range(2000)])
+    _, ids = index.search(queries, k=10)
+    assert len(ids) == 50 and all(len(row) == 10 for row in ids)
+    recall = index.recall_vs_exact(docs, queries, 10)
+    exact = Index(32, use_gpu=False)
+    exact.add(docs, [f"d{i}" for i in range(2000)])
+    _, truth = exact.search(queries, k=10)
+    by_hand = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, truth)])
+    assert recall == pytest.approx(by_hand) and at_least <= recall < 1.0 + 1e-9
+    assert exact.recall_vs_exact(docs, queries, 10) == 1.0
+    with pytest.raises(IndexMismatchError, match="index kind must be one of flat, ivf, hnsw"):
+        IndexSpec("annoy")
+
+
+def test_an_approximate_evaluation_records_its_recall_and_is_never_paired_with_an_exact_one(tiny_encoder, tiny_beir):
+    from recft.data.beir import load_beir
+    from recft.eval.evaluate import evaluate_dataset
+    from recft.eval.sets import EvalSettings
+
+    dataset = load_beir(tiny_beir)
+    exact = evaluate_dataset(tiny_encoder, dataset, show_progress=False)
+    hnsw = evaluate_dataset(tiny_encoder, dataset, show_progress=False, depth=5, index_spec=IndexSpec("hnsw"))
+    assert "index" not in exact.config and hnsw.config["index"]["kind"] == "hnsw"
+    assert hnsw.config["index"]["recall_vs_exact@5"] == 1.0  # five documents: the graph finds them all
+    assert EvalSettings().to_dict() == {"k_values": [1, 5, 10, 100], "depth": 100}  # exact: keys as before
+    assert EvalSettings(index=IndexSpec("ivf")).to_dict()["index"]["kind"] == "ivf"

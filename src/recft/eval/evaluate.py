@@ -7,6 +7,7 @@ and NUDGE's re-scoring all come through here, so their numbers are computed the 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.table import Table
@@ -17,7 +18,7 @@ from recft.eval.nevir import paired_accuracy, read_pairs
 from recft.eval.report import Report
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
-from recft.model.index import Index
+from recft.model.index import Index, IndexSpec
 from recft.model.store import apply_overrides
 
 
@@ -32,11 +33,13 @@ def evaluate_dataset(
     show_progress: bool = True,
     index_dir: str | Path | None = None,
     passage_overrides: dict | None = None,
+    index_spec: IndexSpec | None = None,
 ) -> Report:
     """Encode corpus and queries, search the whole corpus, score every query; return a Report.
 
     ``passage_overrides`` ({doc id: vector}) replaces those documents' embeddings after encoding:
-    how a NUDGE version (moved corpus embeddings, same encoder) is evaluated.
+    how a NUDGE version (moved corpus embeddings, same encoder) is evaluated. ``index_spec`` other
+    than exact search: the report records the index and its recall of exact search's top ``depth``.
     """
     cache = cache or EmbeddingCache(None)
     timings: dict[str, float] = {}
@@ -59,7 +62,8 @@ def evaluate_dataset(
     timings["encode_queries_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    index = Index(encoder.dim)
+    spec = index_spec or IndexSpec()
+    index = Index(encoder.dim, spec=spec)
     index.add(doc_emb, doc_ids)
     if index_dir is not None:
         index.save(index_dir, meta={"fingerprint": encoder.fingerprint_for("passage"), "dataset": dataset.name})
@@ -89,6 +93,9 @@ def evaluate_dataset(
         "depth": depth,
         "min_relevance": min_relevance,
     }
+    if spec.kind != "flat":
+        recall = index.recall_vs_exact(doc_emb, query_emb, depth)
+        config["index"] = {**asdict(spec), f"recall_vs_exact@{depth}": recall}
     return Report(dataset.name, dataset.split, per_query, config=config, timings=timings)
 
 

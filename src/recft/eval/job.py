@@ -14,6 +14,7 @@ from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset, render
 from recft.eval.report import Report
 from recft.model.cache import EmbeddingCache
+from recft.model.index import IndexSpec
 
 console = console_module.err
 
@@ -46,6 +47,7 @@ def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
         pairs_path=source.spec.pairs,
         show_progress=bool(cfg.show_progress),
         index_dir=run_dir / "index" if cfg.eval.save_index else None,
+        index_spec=IndexSpec(**dict(cfg.eval.get("index") or {})),
     )
     report.timings["total_s"] = time.perf_counter() - total
     report.config["hydra"] = OmegaConf.to_container(cfg, resolve=True)

@@ -7,7 +7,7 @@ and handed to every caller, so validation, the cycle and NUDGE cannot drift apar
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Mapping
 
@@ -16,6 +16,7 @@ from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset
 from recft.eval.report import Report
 from recft.model.cache import EmbeddingCache
+from recft.model.index import IndexSpec
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,18 @@ class EvalSettings:
     k_values: tuple[int, ...] = (1, 5, 10, 100)
     depth: int = 100  # documents retrieved per query; MAP is MAP@depth
     show_progress: bool = False
+    index: IndexSpec = IndexSpec()  # exact search unless ``eval.index.kind`` says otherwise
 
     @classmethod
     def from_config(cls, cfg) -> "EvalSettings":
-        return cls(tuple(int(k) for k in cfg.eval.k_values), int(cfg.eval.depth), bool(cfg.show_progress))
+        index = IndexSpec(**dict(cfg.eval.get("index") or {}))
+        return cls(tuple(int(k) for k in cfg.eval.k_values), int(cfg.eval.depth), bool(cfg.show_progress), index)
 
     def to_dict(self) -> dict:
-        return {"k_values": list(self.k_values), "depth": self.depth}
+        """What a report's numbers depend on; an approximate index is part of it (exact search adds
+        nothing, so keys made before indexes had kinds stay valid)."""
+        approximate = {"index": asdict(self.index)} if self.index.kind != "flat" else {}
+        return {"k_values": list(self.k_values), "depth": self.depth, **approximate}
 
 
 def encoder_settings(encoder) -> dict:
@@ -85,6 +91,7 @@ def evaluate_set(
         source.spec.pairs,
         settings.show_progress,
         passage_overrides=overrides,
+        index_spec=settings.index,
     )
     report.config["evaluation_key"] = evaluation_key(source, settings, encoder_settings(encoder))
     return report

@@ -1,13 +1,20 @@
-"""Exact inner-product search with FAISS (``IndexFlatIP``), on the GPU when faiss-gpu sees one.
+"""Inner-product search with FAISS: exact (``flat``, on the GPU when faiss-gpu sees one) or approximate.
 
 Embeddings are L2-normalised, so inner product = cosine. Flat (exact) search keeps evaluation
-free of approximation error: a promotion decision must not hinge on an ANN miss.
+free of approximation error: a promotion decision must not hinge on an ANN miss, so ``flat`` is the
+default everywhere and the gate uses it unless told otherwise. For corpora of millions, ``ivf``
+(``IndexIVFFlat``: k-means cells, ``nprobe`` of them searched; trained on the first vectors added)
+and ``hnsw`` (``IndexHNSWFlat``: a graph, ``ef_search`` candidates) trade recall for speed; how much
+recall they keep is measured against exact search whenever one is built for an evaluation
+(``recall_vs_exact``, in the report).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -30,18 +37,49 @@ def gpu_count() -> int:
     return int(get()) if get is not None else 0
 
 
+KINDS = ("flat", "ivf", "hnsw")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """Which index (``eval.index`` in the configs)."""
+
+    kind: str = "flat"
+    nlist: int | None = None  # ivf cells; None: 4 × sqrt(N), the usual starting point
+    nprobe: int = 16  # ivf cells searched per query
+    hnsw_m: int = 32  # hnsw neighbours per node
+    ef_search: int = 128  # hnsw candidates kept while searching
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise IndexMismatchError(f"index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    def faiss_index(self, dim: int, n: int):
+        if self.kind == "ivf":
+            nlist = self.nlist or max(1, int(4 * math.sqrt(max(n, 1))))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.nprobe = self.nprobe
+            return index
+        if self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = self.ef_search
+            return index
+        return faiss.IndexFlatIP(dim)
+
+
 class Index:
-    """A flat IP index that remembers the document id of every row.
+    """A FAISS IP index that remembers the document id of every row (exact ``flat`` by default).
 
     >>> index = Index(dim=384); index.add(doc_emb, doc_ids)     # doctest: +SKIP
     >>> scores, ids = index.search(query_emb, k=10)             # doctest: +SKIP
     """
 
-    def __init__(self, dim: int, use_gpu: bool | str = "auto"):
+    def __init__(self, dim: int, use_gpu: bool | str = "auto", spec: IndexSpec | None = None):
         self.dim = int(dim)
         self.ids: list[str] = []
+        self.spec = spec or IndexSpec()
         self.cpu_index = faiss.IndexFlatIP(self.dim)
-        self.on_gpu = (use_gpu == "auto" and gpu_count() > 0) or use_gpu is True
+        self.on_gpu = self.spec.kind == "flat" and ((use_gpu == "auto" and gpu_count() > 0) or use_gpu is True)
         self._search_index = self.cpu_index
         if self.on_gpu:
             self._gpu_resources = faiss.StandardGpuResources()
@@ -57,9 +95,14 @@ class Index:
         return matrix
 
     def add(self, embeddings: np.ndarray, ids: Sequence[str]) -> None:
+        """Add rows; an approximate index is made (and an IVF one trained) on the first add."""
         embeddings = self._check(embeddings, "document embeddings")
         if len(ids) != len(embeddings):
             raise IndexMismatchError(f"{len(ids)} ids for {len(embeddings)} embeddings")
+        if self.spec.kind != "flat" and not self.ids:
+            self.cpu_index = self._search_index = self.spec.faiss_index(self.dim, len(embeddings))
+            if not self.cpu_index.is_trained:
+                self.cpu_index.train(embeddings)
         self._search_index.add(embeddings)
         self.ids.extend(str(i) for i in ids)
 
@@ -69,6 +112,17 @@ class Index:
         k = min(int(k), len(self.ids))
         scores, rows = self._search_index.search(queries, k)
         return scores, [[self.ids[r] for r in row if r >= 0] for row in rows]
+
+    def recall_vs_exact(self, embeddings: np.ndarray, queries: np.ndarray, k: int) -> float:
+        """Mean share of exact search's top-``k`` that this index also returns (1.0 for ``flat``)."""
+        if self.spec.kind == "flat":
+            return 1.0
+        exact = faiss.IndexFlatIP(self.dim)
+        exact.add(self._check(embeddings, "document embeddings"))
+        k = min(int(k), len(self.ids))
+        _, truth = exact.search(self._check(queries, "query embeddings"), k)
+        _, found = self._search_index.search(self._check(queries, "query embeddings"), k)
+        return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth.tolist(), found.tolist())]))
 
     def save(self, folder: str | Path, meta: dict | None = None) -> Path:
         """Write ``index.faiss``, ``ids.json`` and ``meta.json`` (each atomically) into ``folder``."""
