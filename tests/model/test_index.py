@@ -72,3 +72,13 @@ def test_an_approximate_evaluation_records_its_recall_and_is_never_paired_with_a
     assert hnsw.config["index"]["recall_vs_exact@5"] == 1.0  # five documents: the graph finds them all
     assert EvalSettings().to_dict() == {"k_values": [1, 5, 10, 100], "depth": 100}  # exact: keys as before
     assert EvalSettings(index=IndexSpec("ivf")).to_dict()["index"]["kind"] == "ivf"
+
+
+def test_reserving_room_keeps_chunked_adds_exact():
+    docs = _unit(3000, 16, 3)
+    reserved, plain = Index(16, use_gpu=False), Index(16, use_gpu=False)
+    reserved.reserve(3000)
+    for start in range(0, 3000, 1000):
+        reserved.add(docs[start : start + 1000], [f"d{i}" for i in range(start, start + 1000)])
+    plain.add(docs, [f"d{i}" for i in range(3000)])
+    assert reserved.search(docs[:5], k=3)[1] == plain.search(docs[:5], k=3)[1] and len(reserved) == 3000
