@@ -283,3 +283,15 @@ def test_cached_loss_trains_through_lightning_like_infonce(tiny_model_dir, tiny_
         for set_name, means in sets.items():
             for metric, value in means.items():
                 assert runs[1][epoch][set_name][metric] == pytest.approx(value, abs=1e-4), (epoch, set_name, metric)
+
+
+def test_merge_weight_zero_gives_back_the_base_models_numbers(tiny_model_dir, tiny_train_beir, tmp_path):
+    """adapter=full merge.weight=0: trained, then merged all the way back — every set's last report is
+    the zero-shot one; the weight is recorded with the candidate's settings."""
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "adapter=full", "merge.weight=0.0", "train.lr=1e-2")
+    summary = train_job(cfg, tmp_path / "run")
+    first, last = summary["epochs"][0], summary["epochs"][max(summary["epochs"])]
+    for name, means in first.items():
+        for metric, value in means.items():
+            assert last[name][metric] == pytest.approx(value, abs=1e-6), (name, metric)
+    assert summary["settings"]["merge"] == {"weight": 0.0}

@@ -17,6 +17,7 @@ from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
 from recft.training.candidate import Candidate, CandidateError, MakeContext, StartPoint, TrainingData
 from recft.training.fit import fit
+from recft.training.merge import merge_with_start
 
 LORA_KINDS = ("lora", "query_lora")
 TRAIN_SETTINGS = ("lr", "epochs", "batch_size", "weight_decay", "warmup_steps")  # recorded as used
@@ -68,6 +69,10 @@ class TrainedMaker:
         result = fit(
             ctx.cfg, encoder, data, validated, ctx.cache, ctx.settings, zero_shot, adapter, forbidden, ctx.log_dir
         )
+        weight = float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
+        if weight != 1.0:  # the merged model is what is measured last, on every set
+            merge_with_start(encoder, weight, lambda: start.load_encoder(False), continuing)
+            result.history[max(result.history)] = {}
         history = measure_the_rest(result.history, encoder, start, ctx)
         used = {key: OmegaConf.select(ctx.cfg.train, key) for key in TRAIN_SETTINGS}
         settings = {
@@ -78,6 +83,7 @@ class TrainedMaker:
             "miner": OmegaConf.to_container(ctx.cfg.miner, resolve=True),
             "replay_alpha": data.alpha,
             "tuned_on": ctx.tuned_on,
+            "merge": {"weight": weight},
         }
         return Candidate(
             history=history,

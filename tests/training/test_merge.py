@@ -1,0 +1,58 @@
+"""Merge arithmetic: w = 0 gives the start's embeddings, w = 1 the fine-tuned ones (to 1e-6), and for
+LoRA, scaling the adapter is the weight-space interpolation."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from recft.model.adapters import apply_adapter
+from recft.model.encoder import BiEncoder
+from recft.model.export import merged_backbone
+from recft.training.candidate import CandidateError
+from recft.training.merge import merge_with_start
+
+from conftest import train_steps
+
+TEXTS = ["how long do fleas live", "A wing in a propeller slipstream was studied at several angles."]
+
+
+def fresh(tiny_model_dir):
+    return BiEncoder.from_pretrained(str(tiny_model_dir), max_length=32, device="cpu")
+
+
+def embeddings(encoder):
+    return np.concatenate([encoder.encode(TEXTS, kind, show_progress=False) for kind in ("query", "passage")])
+
+
+@pytest.mark.parametrize("kind", ["lora", "full"])
+def test_weight_zero_is_the_start_one_is_the_fine_tune_and_half_is_the_average(tiny_model_dir, kind):
+    start = fresh(tiny_model_dir)
+    tuned = fresh(tiny_model_dir)
+    if kind == "lora":
+        apply_adapter(tuned, "lora", rank=4, alpha=8, dropout=0.0)
+    train_steps(tuned)
+    tuned.eval()
+
+    def merged(weight):
+        encoder = copy.deepcopy(tuned)
+        merge_with_start(encoder, weight, lambda: fresh(tiny_model_dir))
+        return encoder.eval()
+
+    assert np.allclose(embeddings(merged(0.0)), embeddings(start), atol=1e-6)
+    assert np.allclose(embeddings(merged(1.0)), embeddings(tuned), atol=1e-6)
+    assert not np.allclose(embeddings(tuned), embeddings(start), atol=1e-4)  # it did train
+    half = merged_backbone(merged(0.5)).state_dict()
+    ends = merged_backbone(tuned).state_dict(), start.model.state_dict()
+    for name, tensor in half.items():
+        if tensor.is_floating_point():
+            assert np.allclose(tensor, 0.5 * ends[0][name] + 0.5 * ends[1][name], atol=1e-6), name
+
+
+def test_bad_weights_and_a_continued_adapter_are_refused(tiny_model_dir):
+    encoder = fresh(tiny_model_dir)
+    apply_adapter(encoder, "query_lora", rank=4)
+    with pytest.raises(CandidateError, match=r"merge.weight must be in \[0, 1\]"):
+        merge_with_start(encoder, 1.5)
+    with pytest.raises(CandidateError, match="continued from an earlier one"):
+        merge_with_start(encoder, 0.5, continuing=True)
