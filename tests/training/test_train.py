@@ -295,3 +295,9 @@ def test_merge_weight_zero_gives_back_the_base_models_numbers(tiny_model_dir, ti
         for metric, value in means.items():
             assert last[name][metric] == pytest.approx(value, abs=1e-6), (name, metric)
     assert summary["settings"]["merge"] == {"weight": 0.0}
+
+
+def test_unique_in_batch_trains(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "train.unique_in_batch=true", "train.epochs=1")
+    summary = train_job(cfg, tmp_path / "run")
+    assert summary["epochs_trained"] == 1

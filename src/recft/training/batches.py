@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Iterator
+from typing import Hashable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +27,15 @@ def replay_count(batch_size: int, alpha: float) -> int:
 class MixedBatchSampler(torch.utils.data.Sampler):
     """Batches of indices into ``ConcatDataset([target, replay])`` with a fixed replay share."""
 
-    def __init__(self, n_target: int, n_replay: int, batch_size: int, alpha: float = 0.0, seed: int = 42):
+    def __init__(
+        self,
+        n_target: int,
+        n_replay: int,
+        batch_size: int,
+        alpha: float = 0.0,
+        seed: int = 42,
+        target_keys: Sequence[tuple[Hashable, Hashable]] | None = None,
+    ):
         if n_target <= 0:
             raise ValueError("no target pairs to train on")
         self.n_replay_per_batch = replay_count(batch_size, alpha)
@@ -38,6 +46,9 @@ class MixedBatchSampler(torch.utils.data.Sampler):
         self.n_target, self.n_replay = n_target, n_replay
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
         self.n_target_per_batch = batch_size - self.n_replay_per_batch
+        if target_keys is not None and len(target_keys) != n_target:
+            raise ValueError(f"{len(target_keys)} target keys for {n_target} target pairs")
+        self.target_keys = target_keys  # (query key, positive key) per target pair: no repeats within a batch
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -54,10 +65,37 @@ class MixedBatchSampler(torch.utils.data.Sampler):
         rng = np.random.default_rng(self.seed + self.epoch)
         target = self._stream(rng, self.n_target)
         replay = self._stream(rng, self.n_replay) if self.n_replay_per_batch else iter(())
+        waiting: list[int] = []
         for _ in range(len(self)):
-            batch = [next(target) for _ in range(self.n_target_per_batch)]
+            batch = (
+                self._targets(target, waiting)
+                if self.target_keys
+                else [next(target) for _ in range(self.n_target_per_batch)]
+            )
             batch += [self.n_target + next(replay) for _ in range(self.n_replay_per_batch)]
             yield batch
+
+    def _targets(self, stream: Iterator[int], waiting: list[int]) -> list[int]:
+        """A batch of target indices with no query and no positive twice; pairs that would repeat one
+        wait (in order) for the next batch. After 4 × batch draws without room, repeats fill the rest."""
+        batch: list[int] = []
+        used: set = set()
+        candidates, draws = list(waiting), 0
+        waiting.clear()
+        while len(batch) < self.n_target_per_batch:
+            if candidates:
+                index = candidates.pop(0)
+            else:
+                index, draws = next(stream), draws + 1
+            query, positive = self.target_keys[index]
+            if ("q", query) in used or ("p", positive) in used:
+                if draws <= 4 * self.n_target_per_batch:
+                    waiting.append(index)
+                    continue
+            batch.append(index)
+            used |= {("q", query), ("p", positive)}
+        waiting.extend(candidates)
+        return batch
 
 
 class PairCollator:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from recft.common import console as console_module
 from recft.common.faults import pause_point
+from recft.data.arrivals import normalize
 from recft.data.sources import Source
 from recft.eval.report import Report
 from recft.eval.sets import EvalSettings
@@ -128,7 +129,10 @@ def fit(
     if mined_per_query and cfg.miner.miner.remine_every_epoch:
         callbacks.append(Remine(mine, collator, cache))
     batch_size = int(cfg.train.batch_size)
-    sampler = MixedBatchSampler(len(data.pairs), len(data.replay), batch_size, data.alpha, cfg.seed)
+    keys = None
+    if cfg.train.get("unique_in_batch"):  # no query and no positive twice in one batch
+        keys = [(normalize(p.query), (p.source, p.doc_id)) for p in data.pairs]
+    sampler = MixedBatchSampler(len(data.pairs), len(data.replay), batch_size, data.alpha, cfg.seed, keys)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([data.pairs, data.replay]) if data.replay else data.pairs,
         batch_sampler=sampler,
