@@ -67,15 +67,9 @@ def build(kind: str, n: int):
     index = Index(DIM, use_gpu=False, spec=spec)
     index.reserve(n)  # exact: room for every vector first (no doubling while adding chunks)
     if kind == "ivf":  # train on a seeded sample, then add everything
-        sample = np.concatenate([rows for _, rows in chunks(min(n, 64 * spec.nlist), seed=1)])
-        index.cpu_index = index._search_index = spec.faiss_index(DIM, n)
-        index.cpu_index.train(sample)
-        del sample
+        index.train(np.concatenate([rows for _, rows in chunks(min(n, 64 * spec.nlist), seed=1)]), rows=n)
     for start, rows in chunks(n):
-        if kind == "hnsw" and not index.ids:
-            index.cpu_index = index._search_index = spec.faiss_index(DIM, n)
-        index._search_index.add(rows)
-        index.ids.extend(str(i) for i in range(start, start + len(rows)))
+        index.add(rows, [str(i) for i in range(start, start + len(rows))])
     return index
 
 
@@ -90,11 +84,11 @@ def one(kind: str, n: int) -> dict:
     row["build_s"] = time.perf_counter() - start
     q = queries()
     start = time.perf_counter()
-    _, found = index._search_index.search(q, K)
+    _, found = index.search(q, K)
     row["search_s"] = time.perf_counter() - start
     if kind != "flat":
         exact = build("flat", n)
-        _, truth = exact._search_index.search(q, K)
+        _, truth = exact.search(q, K)
         row["recall_at_10_vs_exact"] = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(truth, found)]))
     row["peak_rss_mb"] = peak_mb()
     row["raw_vectors_mb"] = n * DIM * 4 / 2**20

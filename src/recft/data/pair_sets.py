@@ -16,7 +16,7 @@ from typing import Mapping
 from recft.data.arrivals import CorpusIndex, read_arrival
 from recft.data.beir import DataError, Dataset
 from recft.data.growth import with_documents
-from recft.data.sources import Source, SourceSpec
+from recft.data.sources import Source, SourceSpec, load_source
 
 CORPORA = ("data", "file")
 SHOWN = 20  # problems listed in the error; the rest are counted
@@ -53,6 +53,13 @@ def pair_file_source(node: Mapping, base: Dataset | None, name: str) -> tuple[So
     )
     spec = SourceSpec(name=name, path=str(path), split="pairs")
     return Source(spec, dataset, arrival.pairs), arrival.negatives
+
+
+def configured_pair_source(node: Mapping, corpus_spec: SourceSpec, seed: int, name: str) -> tuple[Source, dict]:
+    """``pair_file_source`` as a config node asks for it: over ``corpus_spec``'s corpus
+    (``pairs.corpus=data``) or the file's own passages (``pairs.corpus=file``)."""
+    base = load_source(corpus_spec, seed).dataset if corpus_choice(node) == "data" else None
+    return pair_file_source(node, base, name)
 
 
 def corpus_choice(node: Mapping) -> str:

@@ -9,25 +9,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
-from recft.data.pair_sets import corpus_choice, pair_file_source
+from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset, render
 from recft.eval.report import Report
+from recft.eval.sets import EvalSettings
 from recft.model.cache import EmbeddingCache
-from recft.model.index import IndexSpec
 
 console = console_module.err
 
 
 def evaluation_source(cfg: DictConfig) -> Source:
     """The data source's split, or — with ``pairs.path`` — the pair file ranked against its corpus."""
-    pairs = cfg.get("pairs") or {}
+    pairs, spec = cfg.get("pairs") or {}, SourceSpec.from_config(cfg.data, "data")
     if not pairs.get("path"):
-        return load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed)
-    base = None
-    if corpus_choice(pairs) == "data":
-        base = load_source(SourceSpec.from_config(cfg.data, "data"), cfg.seed).dataset
-    source, _ = pair_file_source(pairs, base, Path(pairs.path).stem)
+        return load_source(spec, cfg.seed)
+    source, _ = configured_pair_source(pairs, spec, cfg.seed, Path(pairs.path).stem)
     return source
 
 
@@ -40,14 +37,14 @@ def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
     report = evaluate_dataset(
         encoder,
         source.dataset,
-        EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1)),
+        EmbeddingCache.from_config(cfg),
         k_values=list(cfg.eval.k_values),
         depth=int(cfg.eval.depth),
         min_relevance=source.min_relevance,
         pairs_path=source.spec.pairs,
         show_progress=bool(cfg.show_progress),
         index_dir=run_dir / "index" if cfg.eval.save_index else None,
-        index_spec=IndexSpec(**dict(cfg.eval.get("index") or {})),
+        index_spec=EvalSettings.from_config(cfg).index,
     )
     report.timings["total_s"] = time.perf_counter() - total
     report.config["hydra"] = OmegaConf.to_container(cfg, resolve=True)

@@ -36,7 +36,7 @@ from recft.loop.leakage import audit, unit
 from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
-from recft.loop.serving import blue_green_index, log_version_artifact, serving_state
+from recft.loop.serving import blue_green_index, log_version_artifact, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import (
@@ -269,7 +269,7 @@ def serve_incumbent(loop: Loop) -> dict:
     incumbent, corpus = ensure_incumbent(loop), loop.sets[loop.golden].dataset.corpus
     served = serving_state(loop.registry)
     if served.get("version") == incumbent.id and served.get("corpus") == corpus_fingerprint(corpus):
-        return {"documents": len(corpus), "reembedded": 0, "share": 0.0, "index": served["index"]}
+        return unchanged(corpus, served)  # known without loading the incumbent
     loaded = load_version(loop.registry, incumbent, loop.cfg.encoder)
     loaded.encoder.eval()
     show = loop.settings.show_progress
@@ -398,9 +398,9 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
     cfg, golden, mining = loop.cfg, loop.sets[loop.golden], loop.training.corpus
     inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns)
     consumed = inbox.consumed()
-    titles = {**golden.dataset.titles, **consumed.titles}
-    record = CorpusIndex(with_documents(golden.dataset, consumed.documents).corpus, titles)
-    good, bad = inbox.read(record, golden.name)
+    of_record = consumed.grow(golden.dataset)
+    titles = dict(of_record.titles)
+    good, bad = inbox.read(CorpusIndex(of_record.corpus, titles), golden.name)
     problems = [problem for delivery in bad for problem in delivery.arrival.problems]
     if bad and cfg.arrivals.strict:
         raise DataError(f"arrivals.strict=true and {len(bad)} file(s) have bad rows:\n" + "\n".join(problems))
@@ -482,7 +482,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         if dev is not None:
             raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
         sets = load_eval_sets(cfg)
-        cache, settings = EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1)), EvalSettings.from_config(cfg)
+        cache, settings = EmbeddingCache.from_config(cfg), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
         first = len(read_history(history_path)) + 1
         run = run_inbox if cfg.get("arrivals") and cfg.arrivals.path else run_schedule

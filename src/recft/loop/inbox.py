@@ -25,6 +25,7 @@ from recft.common.atomic import write_json
 from recft.common.hashing import file_sha256
 from recft.data.arrivals import SUFFIXES, Arrival, CorpusIndex, is_corpus_delta, read_arrival, read_corpus_delta
 from recft.data.beir import DataError
+from recft.data.growth import with_documents
 from recft.data.pairs import Pair
 from recft.loop.registry import Registry
 
@@ -50,6 +51,10 @@ class Consumed:
     negatives: dict = field(default_factory=dict)  # (source, query id) → [(doc id, text)]
     documents: dict[str, str] = field(default_factory=dict)  # id → text: what the corpus of record gained
     titles: dict[str, str] = field(default_factory=dict)
+
+    def grow(self, dataset):
+        """``dataset`` over the corpus of record: its own documents plus every consumed one."""
+        return with_documents(dataset, self.documents, self.titles)
 
 
 class Inbox:
@@ -132,7 +137,7 @@ def consumed_from(registry: Registry) -> Consumed:
         if entry["status"] == "consumed":
             stored = json.loads((registry.root / "arrivals" / f"{sha}.json").read_text(encoding="utf-8"))
             consumed.pairs += [Pair(**p) for p in stored["pairs"]]
-            add_negatives(consumed.negatives, [(tuple(k), v) for k, v in stored["negatives"]])
+            add_negatives(consumed.negatives, stored["negatives"])
             consumed.documents.update(stored.get("documents", {}))
             consumed.titles.update(stored.get("titles", {}))
     return consumed

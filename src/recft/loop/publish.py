@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from recft.common.atomic import write_json
 from recft.data.beir import DataError
-from recft.data.growth import corpus_fingerprint, with_documents
+from recft.data.growth import corpus_fingerprint
 from recft.data.sources import SourceSpec, load_source
 from recft.loop.inbox import consumed_from
 from recft.loop.registry import Registry, RegistryError, Version
@@ -48,8 +48,7 @@ def loop_config(registry: Registry, version: Version) -> dict:
 def corpus_of_record(registry: Registry, data: dict, seed: int) -> dict[str, str]:
     """The golden source's corpus plus every document the consumed arrivals brought."""
     golden = load_source(SourceSpec.from_config(data, "data"), seed)
-    consumed = consumed_from(registry)
-    return with_documents(golden.dataset, consumed.documents, consumed.titles).corpus
+    return consumed_from(registry).grow(golden.dataset).corpus
 
 
 def export_version(registry: Registry, name: str, folder: str | Path, cache_dir: str | Path | None) -> Path:

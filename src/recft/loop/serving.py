@@ -22,6 +22,11 @@ def serving_state(registry: Registry) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def unchanged(corpus: Mapping[str, str], served: dict) -> dict:
+    """The coverage of a cycle that left the serving index as it was."""
+    return {"documents": len(corpus), "reembedded": 0, "share": 0.0, "index": served["index"]}
+
+
 def blue_green_index(
     registry: Registry,
     version: Version,
@@ -45,7 +50,7 @@ def blue_green_index(
     served = serving_state(registry)
     same_tower = served.get("passage_fingerprint") == passage and not overrides and not served.get("overrides")
     if same_tower and served.get("corpus") == fingerprint:
-        return {"documents": len(corpus), "reembedded": 0, "share": 0.0, "index": served["index"]}
+        return unchanged(corpus, served)
     carried = set(json.loads((Path(served["index"]) / "ids.json").read_text())) if same_tower else set()
     doc_ids = list(corpus)
     embeddings = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)

@@ -50,6 +50,11 @@ class EmbeddingCache:
         self._tables: dict[Path, dict[bytes, np.ndarray]] = {}
         self._shards_read: dict[Path, set[str]] = {}
 
+    @classmethod
+    def from_config(cls, cfg) -> "EmbeddingCache":
+        """``cache_dir`` and ``encode_processes`` of a run's config."""
+        return cls(cfg.cache_dir, cfg.get("encode_processes", 1))
+
     def folder(self, settings: dict) -> Path:
         assert self.root is not None
         return self.root / stable_hash(json.dumps(settings, sort_keys=True))

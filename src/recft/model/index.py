@@ -78,6 +78,7 @@ class Index:
         self.dim = int(dim)
         self.ids: list[str] = []
         self.spec = spec or IndexSpec()
+        self.trained = False  # an approximate index is made by ``train`` (or the first ``add``)
         self.cpu_index = faiss.IndexFlatIP(self.dim)
         self.on_gpu = self.spec.kind == "flat" and ((use_gpu == "auto" and gpu_count() > 0) or use_gpu is True)
         self._search_index = self.cpu_index
@@ -99,10 +100,8 @@ class Index:
         embeddings = self._check(embeddings, "document embeddings")
         if len(ids) != len(embeddings):
             raise IndexMismatchError(f"{len(ids)} ids for {len(embeddings)} embeddings")
-        if self.spec.kind != "flat" and not self.ids:
-            self.cpu_index = self._search_index = self.spec.faiss_index(self.dim, len(embeddings))
-            if not self.cpu_index.is_trained:
-                self.cpu_index.train(embeddings)
+        if self.spec.kind != "flat" and not self.ids and not self.trained:
+            self.train(embeddings)
         self._search_index.add(embeddings)
         self.ids.extend(str(i) for i in ids)
 
@@ -112,6 +111,15 @@ class Index:
         k = min(int(k), len(self.ids))
         scores, rows = self._search_index.search(queries, k)
         return scores, [[self.ids[r] for r in row if r >= 0] for row in rows]
+
+    def train(self, vectors: np.ndarray, rows: int | None = None) -> None:
+        """Make the approximate index for ``rows`` vectors (default: as many as given) and train it (IVF)
+        on ``vectors`` — by default the first vectors added; a corpus added in chunks trains on a sample."""
+        vectors = self._check(vectors, "training vectors")
+        self.cpu_index = self._search_index = self.spec.faiss_index(self.dim, rows or len(vectors))
+        if not self.cpu_index.is_trained:
+            self.cpu_index.train(vectors)
+        self.trained = True
 
     def reserve(self, rows: int) -> None:
         """Make room for ``rows`` vectors in an exact index before adding them in chunks. FAISS grows

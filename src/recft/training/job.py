@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from recft.common import console as console_module
-from recft.data.pair_sets import corpus_choice, pair_file_source
+from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
 from recft.model.cache import EmbeddingCache
@@ -55,11 +55,9 @@ def training_source(cfg: DictConfig, spec: SourceSpec) -> tuple[Source, dict]:
     pairs = cfg.get("pairs") or {}
     if not pairs.get("path"):
         return load_source(spec.training(), cfg.seed), {}
-    base = None
-    if corpus_choice(pairs) == "data":  # the training split's corpus (a BEIR folder has one corpus for all)
-        corpus_spec = spec.training() if spec.train_split else dataclasses.replace(spec, corpus_sample=None)
-        base = load_source(corpus_spec, cfg.seed).dataset
-    return pair_file_source(pairs, base, spec.name)
+    # the training split's corpus (a BEIR folder has one corpus for all its splits)
+    corpus_spec = spec.training() if spec.train_split else dataclasses.replace(spec, corpus_sample=None)
+    return configured_pair_source(pairs, corpus_spec, cfg.seed, spec.name)
 
 
 def tuning_sets(cfg: DictConfig, sets: dict[str, Source]) -> tuple[str, ...]:
@@ -91,7 +89,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
     settings = EvalSettings.from_config(cfg)
-    cache = EmbeddingCache(cfg.cache_dir, cfg.get("encode_processes", 1))
+    cache = EmbeddingCache.from_config(cfg)
     encoder = instantiate(cfg.encoder)
     zero_shot = evaluate_sets(encoder, sets, cache, settings)
     start = StartPoint("base", None, zero_shot, lambda trainable: encoder if trainable else instantiate(cfg.encoder))
