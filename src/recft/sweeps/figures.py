@@ -6,6 +6,7 @@
   value of another;
 * ``epoch_overlay``  a sweep's golden metric per epoch, one line per job;
 * ``frontier``  golden gain against the worst probe's change, Pareto-optimal runs marked;
+* ``paired_deltas``  a forest plot of paired comparisons (Δ with its interval, n), e.g. base models;
 * ``training_loss``  the step-level loss from Lightning's CSV log.
 """
 
@@ -168,6 +169,21 @@ def frontier(jobs: list, path) -> Path:
     ax.set_ylabel(f"golden Δ {jobs[0].metric} (gain ↑)")
     ax.set_title("gain vs forgetting (filled, labelled by job: Pareto-optimal)")
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def paired_deltas(rows: list, path, title: str) -> Path:
+    """One line per comparison (``recft.sweeps.models.Comparison``): Δ and its 95 % interval, labelled
+    with the set, metric and n; zero marked."""
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    for y, row in enumerate(reversed(rows)):
+        ax.errorbar(row.delta, y, xerr=[[row.delta - row.low], [row.high - row.delta]], fmt="o", capsize=3)
+    labels = [f"{r.label} · {r.set_name} {r.metric} (n={r.n})" for r in reversed(rows)]
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("paired Δ (B − A), 95 % interval")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
     return _save(fig, path)
 
 

@@ -29,7 +29,8 @@ from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 from recft.model.index import Index
 from recft.training.batches import MixedBatchSampler, PairCollator
-from recft.training.candidate import TrainingData
+from recft.training.candidate import CandidateError, TrainingData
+from recft.training.checkpoint import KEEP, BestEpoch
 from recft.training.module import BiEncoderModule
 from recft.training.structural import StructuralMiner
 from recft.training.validation import RetrievalValidation
@@ -45,6 +46,7 @@ class FitResult:
     total: int
     epochs: int
     checkpointing: bool = False
+    checkpoint: dict | None = None  # train.keep=best: which epoch was kept, and the dev values it chose from
 
 
 def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
@@ -147,14 +149,37 @@ def fit(
     )
     every = int(cfg.train.get("validate_every_n_epochs", 1))
     validation = RetrievalValidation(sets, cache, settings, every_n_epochs=every, zero_shot=zero_shot)
+    best = best_epoch_watch(cfg, validation, sets)
     loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=[validation, EpochSampler(sampler), *callbacks])
+    watchers = [validation, *([best] if best else []), EpochSampler(sampler), *callbacks]
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=watchers)
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     finish_wandb(loggers)
     pause_point("training")
     wall = time.perf_counter() - start
-    return FitResult(validation.history, wall, trainable, total, trainer.current_epoch, checkpointing)
+    history, record = validation.history, None
+    if best is not None:
+        record = {**best.record(), "epochs_trained": trainer.current_epoch}
+        if cfg.train.get("keep", "last") == "best":
+            best.restore(module)
+            history = {epoch: reports for epoch, reports in history.items() if epoch <= best.best_epoch}
+    return FitResult(history, wall, trainable, total, trainer.current_epoch, checkpointing, record)
+
+
+def best_epoch_watch(cfg: DictConfig, validation: RetrievalValidation, sets) -> BestEpoch | None:
+    """``train.keep=best`` and/or ``train.patience=N``: watch the dev metric (``eval.primary``)."""
+    keep, patience = cfg.train.get("keep", "last"), cfg.train.get("patience")
+    if keep not in KEEP:
+        raise CandidateError(f"train.keep must be one of {', '.join(KEEP)}, got {keep!r}")
+    if keep == "last" and patience is None:
+        return None
+    if "dev" not in sets:
+        raise CandidateError(
+            f"train.keep={keep} train.patience={patience} choose on the dev split, and there is none "
+            "(set dev.share > 0 or dev.split): the golden set is never used to pick an epoch"
+        )
+    return BestEpoch(validation, "dev", str(cfg.eval.primary), None if patience is None else int(patience))
 
 
 def finish_wandb(loggers) -> None:

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from recft.common import console as console_module
+from recft.common.cpu import cpu_description
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
@@ -114,5 +115,6 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
         "model_dir": str(run_dir / "candidate"),
         "kind": kind,
         "peak_rss_mb": peak_rss_mb(),
+        "cpu": cpu_description(),  # every timing names the CPU it came from
     }
     return write_summary(run_dir, candidate.history, list(cfg.eval.report_metrics), cfg.seed, extra)

@@ -95,5 +95,6 @@ class TrainedMaker:
                 "parameters": {"trainable": result.trainable, "total": result.total},
                 "epochs_trained": result.epochs,
                 "gradient_checkpointing": result.checkpointing,
+                **({"checkpoint": result.checkpoint} if result.checkpoint else {}),
             },
         )
