@@ -160,3 +160,35 @@ def test_ddp_gathers_negatives_across_devices_like_one_process_on_the_whole_batc
     assert grads and set(ddp["grads"]) == set(grads)
     for name, grad in grads.items():
         assert torch.allclose(ddp["grads"][name], grad, atol=1e-5), name
+
+
+def test_guide_masks_what_it_scores_above_the_positive_on_a_constructed_batch():
+    """Row 0's guide rates row 1's positive and row 0's hard negative above row 0's own positive:
+    both are masked for row 0 (as if removed), nothing else changes, and the own column never is."""
+    q, p, n = unit(3, 8, seed=8), unit(3, 8, seed=9), unit(3, 1, 8, seed=10)
+    e = torch.eye(8)
+    guide_q = torch.stack([e[0], e[1], e[2]])
+    guide_p = torch.stack([(e[0] + e[3]) / 2**0.5, e[0], e[2]])  # row 1's positive looks like query 0's answer
+    guide_n = torch.stack([e[0], e[4], e[5]]).unsqueeze(1)  # row 0's negative: the guide says it answers q0
+    guide = {"query": guide_q, "positive": guide_p, "negatives": guide_n}
+    loss_fn = InfoNCELoss(temperature=0.1, guide="start")
+    ids, neg_ids = [0, 1, 2], [[10], [11], [12]]
+    guided = loss_fn(q, p, n, positive_ids=ids, negative_ids=neg_ids, guide=guide)
+    logits = torch.cat([(q * p).sum(-1, keepdim=True), q @ p.T, torch.einsum("bd,bhd->bh", q, n)], 1) / 0.1
+    expected_mask = torch.zeros_like(logits, dtype=torch.bool)
+    expected_mask[:, 1:4] = torch.eye(3, dtype=torch.bool)  # the diagonal duplicates the own column
+    expected_mask[0, 2] = expected_mask[0, 4] = True  # what the guide ranks above row 0's positive
+    expected = F.cross_entropy(logits.masked_fill(expected_mask, -math.inf), torch.zeros(3, dtype=torch.long))
+    assert guided.item() == pytest.approx(expected.item(), abs=1e-6)
+    unguided = loss_fn(q, p, n, positive_ids=ids, negative_ids=neg_ids)
+    assert unguided.item() != pytest.approx(guided.item(), abs=1e-4)
+    assert loss_fn.guide_mask(guide)[:, 0].any().item() is False
+
+
+def test_guide_margin_masks_more():
+    q, p = unit(4, 8, seed=11), unit(4, 8, seed=12)
+    guide = {"query": unit(4, 8, seed=13), "positive": unit(4, 8, seed=14), "negatives": None}
+    counts = [InfoNCELoss(guide="start", guide_margin=m).guide_mask(guide).sum().item() for m in (0.0, 0.2, 2.0)]
+    assert counts[0] <= counts[1] <= counts[2] == 4 * 4  # margin 2 (beyond cosine's range): every candidate
+    with pytest.raises(ValueError, match="guide must be one of"):
+        InfoNCELoss(guide="teacher")

@@ -308,3 +308,27 @@ def test_unique_in_batch_trains(tiny_model_dir, tiny_train_beir, tmp_path):
     cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "train.unique_in_batch=true", "train.epochs=1")
     summary = train_job(cfg, tmp_path / "run")
     assert summary["epochs_trained"] == 1
+
+
+@pytest.mark.parametrize("adapter", ["query_lora", "lora"])
+def test_a_guided_loss_trains_with_mined_negatives_and_the_start_point_as_guide(
+    tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch, adapter
+):
+    """loss=gist: every batch carries the start point's vectors of its rows, and the guide mask is applied."""
+    from recft.training.losses import InfoNCELoss
+
+    masked = []
+    original = InfoNCELoss.guide_mask
+    monkeypatch.setattr(InfoNCELoss, "guide_mask", lambda self, g: masked.append(1) or original(self, g))
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path,
+        f"adapter={adapter}",
+        "adapter.rank=4",
+        "loss=gist",
+        "miner=topk_margin",
+        "miner.miner.remine_every_epoch=true",
+    )
+    summary = train_job(cfg, tmp_path / "run")
+    assert summary["epochs_trained"] == 2 and len(masked) == 6  # 3 batches of 4 pairs × 2 epochs

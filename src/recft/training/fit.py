@@ -80,6 +80,20 @@ def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidde
     return negatives
 
 
+def guide_embeddings(encoder, cache, data: TrainingData, negatives: dict, whole_corpus: bool, show_progress) -> dict:
+    """(kind, text) → the start point's vector, for every text a guided loss will meet: the pairs' queries
+    and passages, their negatives, and — when negatives are re-mined each epoch — the whole corpus."""
+    rows = data.pairs + data.replay
+    passages = [p.passage for p in rows] + [text for docs in negatives.values() for _, text in docs]
+    if whole_corpus and data.corpus is not None:
+        passages += list(data.corpus.corpus.values())
+    vectors: dict = {}
+    for kind, texts in (("query", [p.query for p in rows]), ("passage", passages)):
+        texts = list(dict.fromkeys(texts))
+        vectors.update(zip(((kind, t) for t in texts), cache.encode(encoder, texts, kind, show_progress)))
+    return vectors
+
+
 def checkpoint_activations(model) -> bool:
     """Recompute activations in the backward pass instead of keeping them: memory for compute, which is
     what a 110 M model needs on a small machine. transformers ≥ 5 calls it activation checkpointing."""
@@ -114,6 +128,10 @@ def fit(
         return {key: [*data.negatives.get(key, []), *mined.get(key, [])] for key in keys}  # the file's first
 
     negatives = mine() if num_negatives else {}
+    remine = bool(mined_per_query and cfg.miner.miner.remine_every_epoch)
+    guide = None
+    if cfg.loss.get("guide"):  # the start point's vectors, before the adapter goes on
+        guide = guide_embeddings(encoder, cache, data, negatives, remine, settings.show_progress)
     if adapter is not None:
         apply_adapter(encoder, **adapter)
     checkpointing = checkpoint_activations(encoder.model) if cfg.train.get("gradient_checkpointing") else False
@@ -123,12 +141,12 @@ def fit(
         f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train"
     )
 
-    collator = PairCollator(encoder, negatives, num_negatives)
+    collator = PairCollator(encoder, negatives, num_negatives, guide=guide)
     if encoder.passage_uses_base:  # frozen passage tower: embed every training passage once, via the cache
         collator.passage_embeddings = {}
         embed_frozen_passages(collator, cache, [p.passage for p in data.pairs + data.replay], settings.show_progress)
     callbacks: list[pl.Callback] = []
-    if mined_per_query and cfg.miner.miner.remine_every_epoch:
+    if remine:
         callbacks.append(Remine(mine, collator, cache))
     batch_size = int(cfg.train.batch_size)
     keys = None

@@ -10,6 +10,16 @@ as a "negative" for the other query. We mask every candidate whose document id e
 positive (in-batch columns and hard negatives alike), so it counts neither as positive nor negative
 for other rows.
 
+A guide model (GISTEmbed, Solatorio 2024) catches the false negatives no id can: with ``guide=start``
+the frozen start point embeds every training text once, and any in-batch or hard-negative candidate
+that the guide scores above the row's own positive (less ``guide_margin``) is masked as well — the
+guide thinks it answers the query at least as well as the labelled passage, so it is more likely an
+unlabelled positive than a negative. How it combines with ``miner=topk_margin``: the miner already
+drops, at mining time, candidates its model scores within a margin of the positive; the guide also
+judges the other rows' positives (which no miner sees) and re-judges mined negatives with the start
+point's scores, so the two can be used together; duplicate-free batches (``train.unique_in_batch``)
+remove exact repeats before either looks.
+
     >>> loss = InfoNCELoss(temperature=0.02)
     >>> q, p = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1), torch.randn(4, 8)
     >>> loss(q, torch.nn.functional.normalize(p, dim=-1), positive_ids=[1, 2, 2, 3]).shape
@@ -30,6 +40,9 @@ def _same_doc_mask(row_ids: Sequence[int], column_ids: Sequence[int], device) ->
     return rows == cols
 
 
+GUIDES = (None, "start")  # start: the frozen start point (the base model, or a cycle's incumbent)
+
+
 class InfoNCELoss(torch.nn.Module):
     """Cross-entropy over [own positive, other in-batch positives, hard negatives] / temperature.
 
@@ -37,13 +50,23 @@ class InfoNCELoss(torch.nn.Module):
     per query), ``positive_ids`` (B ints, one id per positive document) and ``negative_ids`` [B][H].
     """
 
-    def __init__(self, temperature: float = 0.05, in_batch_negatives: bool = True, gather_across_devices: bool = True):
+    def __init__(
+        self,
+        temperature: float = 0.05,
+        in_batch_negatives: bool = True,
+        gather_across_devices: bool = True,
+        guide: str | None = None,
+        guide_margin: float = 0.0,
+    ):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if guide not in GUIDES:
+            raise ValueError(f"guide must be one of {', '.join(map(str, GUIDES))}, got {guide!r}")
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
         self.gather_across_devices = gather_across_devices  # under DDP: every device's rows are negatives
+        self.guide, self.guide_margin = guide, guide_margin
 
     def forward(
         self,
@@ -52,28 +75,45 @@ class InfoNCELoss(torch.nn.Module):
         negatives: torch.Tensor | None = None,
         positive_ids: Sequence[int] | None = None,
         negative_ids: Sequence[Sequence[int]] | None = None,
+        guide: dict[str, torch.Tensor | None] | None = None,
     ) -> torch.Tensor:
+        """``guide``: the guide model's ``query``, ``positive`` and ``negatives`` embeddings of the same rows."""
         batch = query.shape[0]
         device = query.device
         positive_ids = list(range(batch)) if positive_ids is None else list(positive_ids)
-        own = (query * positive).sum(-1, keepdim=True)  # [B, 1]
-        columns = [own]
+        scores = self.scores(query, positive, negatives)
         masks = [torch.zeros(batch, 1, dtype=torch.bool, device=device)]
         if self.in_batch_negatives and batch > 1:
-            scores = query @ positive.T  # [B, B]; the diagonal is `own`, dropped below
-            same = _same_doc_mask(positive_ids, positive_ids, device)  # includes the diagonal
-            columns.append(scores)
-            masks.append(same)
+            masks.append(_same_doc_mask(positive_ids, positive_ids, device))  # includes the diagonal
         if negatives is not None and negatives.shape[1] > 0:
-            columns.append(torch.einsum("bd,bhd->bh", query, negatives))
             if negative_ids is None:
                 masks.append(torch.zeros(batch, negatives.shape[1], dtype=torch.bool, device=device))
             else:
                 ids = torch.as_tensor([list(row) for row in negative_ids], device=device)
                 masks.append(ids == torch.as_tensor(positive_ids, device=device).unsqueeze(1))
-        logits = torch.cat(columns, dim=1) / self.temperature
-        logits = logits.masked_fill(torch.cat(masks, dim=1), float("-inf"))
+        mask = torch.cat(masks, dim=1)
+        if guide is not None:
+            mask = mask | self.guide_mask(guide)
+        logits = scores.masked_fill(mask, float("-inf")) / self.temperature
         return F.cross_entropy(logits, torch.zeros(batch, dtype=torch.long, device=device))
+
+    def scores(self, query: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor | None) -> torch.Tensor:
+        """[own positive | in-batch positives (the diagonal is masked) | hard negatives], cosine."""
+        columns = [(query * positive).sum(-1, keepdim=True)]
+        if self.in_batch_negatives and query.shape[0] > 1:
+            columns.append(query @ positive.T)
+        if negatives is not None and negatives.shape[1] > 0:
+            columns.append(torch.einsum("bd,bhd->bh", query, negatives))
+        return torch.cat(columns, dim=1)
+
+    @torch.no_grad()
+    def guide_mask(self, guide: dict[str, torch.Tensor | None]) -> torch.Tensor:
+        """True where the guide scores a candidate above the row's own positive − ``guide_margin``
+        (never the own-positive column itself)."""
+        scores = self.scores(guide["query"], guide["positive"], guide.get("negatives"))
+        mask = scores > scores[:, :1] - self.guide_margin
+        mask[:, 0] = False
+        return mask
 
 
 class CachedInfoNCELoss(InfoNCELoss):
@@ -87,8 +127,10 @@ class CachedInfoNCELoss(InfoNCELoss):
         in_batch_negatives: bool = True,
         mini_batch: int = 32,
         gather_across_devices: bool = True,
+        guide: str | None = None,
+        guide_margin: float = 0.0,
     ):
-        super().__init__(temperature, in_batch_negatives, gather_across_devices)
+        super().__init__(temperature, in_batch_negatives, gather_across_devices, guide, guide_margin)
         if mini_batch < 1:
             raise ValueError(f"mini_batch must be >= 1, got {mini_batch}")
         self.mini_batch = int(mini_batch)

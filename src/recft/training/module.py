@@ -55,6 +55,8 @@ class BiEncoderModule(pl.LightningModule):
                 negatives = negatives.view(query.shape[0], -1, query.shape[1])
             ids = {"positive_ids": batch["positive_ids"], "negative_ids": batch["negative_ids"]}
             local = {"query": query, "positive": embedded["positive"], "negatives": negatives, **ids}
+            if "guide" in batch:
+                local["guide"] = {k: None if v is None else v.to(self.device) for k, v in batch["guide"].items()}
             return self.across_devices(local) if self.gathers() else local
 
         mini_batch = getattr(self.loss, "mini_batch", None)
@@ -98,6 +100,8 @@ class BiEncoderModule(pl.LightningModule):
         out = {
             name: None if local[name] is None else gathered(local[name]) for name in ("query", "positive", "negatives")
         }
+        if local.get("guide") is not None:  # the guide's vectors have no graph: gathered like the rest
+            out["guide"] = {k: None if v is None else gathered(v) for k, v in local["guide"].items()}
         out["positive_ids"] = gathered(torch.as_tensor(local["positive_ids"], device=self.device)).tolist()
         out["negative_ids"] = None
         if local["negative_ids"] is not None:
