@@ -186,7 +186,6 @@ def test_guide_masks_what_it_scores_above_the_positive_on_a_constructed_batch():
 
 
 def test_guide_margin_masks_more():
-    q, p = unit(4, 8, seed=11), unit(4, 8, seed=12)
     guide = {"query": unit(4, 8, seed=13), "positive": unit(4, 8, seed=14), "negatives": None}
     counts = [InfoNCELoss(guide="start", guide_margin=m).guide_mask(guide).sum().item() for m in (0.0, 0.2, 2.0)]
     assert counts[0] <= counts[1] <= counts[2] == 4 * 4  # margin 2 (beyond cosine's range): every candidate
