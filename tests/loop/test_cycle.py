@@ -213,3 +213,16 @@ def test_golden_refresh_judges_each_cycle_on_fresh_queries(tiny_model_dir, tiny_
     assert [ln["looks"]["look"] for ln in lines] == [1, 2]  # looks still count on the pool
     with pytest.raises(SpendingError, match="gives 2 fresh samples, all used"):
         run_loop(compose_cycle(*args))
+
+
+def test_a_protected_slice_is_checked_by_the_gate(tiny_model_dir, tiny_train_beir, tmp_path):
+    args = cycle_overrides(
+        tiny_model_dir, tiny_train_beir, tmp_path, "train.epochs=1", "eval.slices.rules=[query_length]"
+    )
+    lines = run_loop(compose_cycle(*args, "eval.slices.short_words=4", "gate.slices=[query_length:long]"))
+    gate_eval = json.loads((tmp_path / "cycle-001" / "gate_eval.json").read_text())
+    slice_checks = [p for p in gate_eval["probes"] if p["against"] == "slice"]
+    assert [c["name"] for c in slice_checks] == ["query_length:long"] and slice_checks[0]["n"] >= 1
+    assert lines[0]["verdict"] in ("PROMOTED", "REJECTED", "INCONCLUSIVE", "ROLLBACK", "FORGETTING_DETECTED")
+    with pytest.raises(ValueError, match="not a slice of eval.slices"):
+        run_loop(compose_cycle(*args, "gate.slices=[tail]", f"registry.root={tmp_path}/registry2"))

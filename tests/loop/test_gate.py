@@ -181,3 +181,23 @@ def test_a_probe_can_be_judged_on_its_own_metric():
     assert verdict.verdict == FORGETTING_DETECTED
     assert [p.comparison.metric for p in verdict.probes] == ["ndcg@10", "paired_accuracy"]
     assert "paired_accuracy" in verdict.reasons[2]
+
+
+def test_a_protected_slice_that_regresses_rejects_a_candidate_better_on_average():
+    from recft.loop.gate import REJECTED
+
+    rng = np.random.default_rng(3)
+    ids = [f"q{i}" for i in range(200)]
+    incumbent = {q: float(rng.uniform(0.2, 0.8)) for q in ids}
+    candidate = {q: v + (-0.1 if i < 60 else 0.15) for i, (q, v) in enumerate(incumbent.items())}
+    tail = set(ids[:60])
+    cut = lambda vector: {q: v for q, v in vector.items() if q in tail}  # noqa: E731
+    cfg = GateConfig(n_resamples=2000, slices=("tail",))
+    plain = decide(incumbent, candidate, cfg=cfg)
+    assert plain.verdict == "PROMOTED"
+    guarded = decide(incumbent, candidate, cfg=cfg, slices={"tail": (cut(incumbent), cut(candidate), "mrr@10")})
+    assert guarded.verdict == REJECTED and guarded.failing == ["slice tail"]
+    assert any(r.startswith("golden slice tail mrr@10 dropped by more than 0.02") for r in guarded.reasons)
+    fine = {q: v + 0.15 for q, v in incumbent.items()}
+    ok = decide(incumbent, fine, cfg=cfg, slices={"tail": (cut(incumbent), cut(fine), "mrr@10")})
+    assert ok.verdict == "PROMOTED" and ok.probes[0].against == "slice" and ok.probes[0].outcome == "ok"

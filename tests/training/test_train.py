@@ -332,3 +332,22 @@ def test_a_guided_loss_trains_with_mined_negatives_and_the_start_point_as_guide(
     )
     summary = train_job(cfg, tmp_path / "run")
     assert summary["epochs_trained"] == 2 and len(masked) == 6  # 3 batches of 4 pairs × 2 epochs
+
+
+def test_slices_split_the_golden_delta(tiny_model_dir, tiny_train_beir, tmp_path):
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path,
+        "eval.slices.rules=[query_length,seen_in_training]",
+        "train.epochs=1",
+        "eval.slices.short_words=2",
+    )
+    summary = train_job(cfg, tmp_path / "run")
+    sizes, deltas = summary["slices"]["sizes"], summary["slices"]["deltas"]
+    assert sizes["query_length:short"] + sizes["query_length:long"] == 4
+    assert sizes["seen_in_training:seen"] + sizes["seen_in_training:unseen"] == 4
+    assert any(sizes.values()) and set(deltas) == set(sizes)
+    for name, rows in deltas.items():  # an empty slice has no rows
+        assert not sizes[name] or {r["metric"] for r in rows} >= {"ndcg@10", "mrr@10"}
+        assert all(r["n"] == sizes[name] for r in rows)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
 import torch
 from torchmetrics.functional.retrieval import (
     retrieval_average_precision,
@@ -90,9 +89,3 @@ def per_query_metrics(
         ap_seen = float(retrieval_average_precision(scores, binary, top_k=max(len(ranked), 1)))
         result[f"map@{depth}"][qid] = ap_seen * found / n_relevant if n_relevant else 0.0
     return result
-
-
-def means(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    return {
-        name: float(np.mean(list(values.values()))) if values else float("nan") for name, values in per_query.items()
-    }

@@ -1,6 +1,7 @@
 """An evaluation report: means, per-query vectors and n, so any two reports can be compared pairwise.
 
 Means alone cannot answer "is B better than A?"; the per-query vectors can (see ``recft.stats``).
+Reading and comparing reports needs neither torch nor torchmetrics (``recft summarize`` loads neither).
 """
 
 from __future__ import annotations
@@ -8,11 +9,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Mapping
+
+import numpy as np
 
 from recft.common.atomic import write_json
-from recft.eval.metrics import means
 from recft.eval.paired_tests import bootstrap_ci
 from recft.eval.stats import PairedComparison, compare
+
+
+def means(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {
+        name: float(np.mean(list(values.values()))) if values else float("nan") for name, values in per_query.items()
+    }
 
 
 class ReportError(ValueError):

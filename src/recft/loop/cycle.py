@@ -28,8 +28,9 @@ from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
 from recft.eval.sets import EvalSettings, configured_encoder_settings, evaluate_set, evaluation_key, load_eval_sets
+from recft.eval.slices import SliceSpec, build_slices
 from recft.loop.figures import cycle_figures
-from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, Verdict, decide
+from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, GateError, Verdict, decide
 from recft.loop.history import append_history, read_history
 from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
@@ -172,9 +173,33 @@ def lineage(loop: Loop, pairs: list[Pair]) -> dict:
     }
 
 
-def judge(loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict]) -> Verdict:
-    """The gate on the golden set (at this look's share of α) and every probe — against the incumbent
-    and against the base model — each probe on its own ``gate_metric`` if it names one."""
+def protected_slices(loop: Loop, incumbent: dict, candidate: dict, trained_docs: set[str]) -> dict:
+    """``gate.slices``: name → the incumbent's and the candidate's golden vectors on that slice's queries."""
+    if not loop.gate.slices:
+        return {}
+    golden, metric = loop.sets[loop.golden], loop.gate.metric
+    spec = SliceSpec.from_config(loop.cfg.eval.get("slices"))
+    dataset = golden.dataset
+    built = build_slices(spec, dataset.queries, dataset.qrels, trained_docs, golden.spec.min_relevance)
+    missing = [name for name in loop.gate.slices if name not in built]
+    if missing:
+        known = ", ".join(built) or "none: set eval.slices.rules or eval.slices.file"
+        raise GateError(f"gate.slices names {', '.join(missing)}, not a slice of eval.slices (slices: {known})")
+    cut = lambda report, ids: {q: v for q, v in report.per_query[metric].items() if q in ids}  # noqa: E731
+    inc, cand = incumbent[loop.golden], candidate[loop.golden]
+    protected = {name: (cut(inc, built[name]), cut(cand, built[name]), metric) for name in loop.gate.slices}
+    empty = [name for name, (vector, _, _) in protected.items() if not vector]
+    if empty:
+        raise GateError(f"gate.slices: {', '.join(empty)} has no query of the golden set judged this cycle")
+    return protected
+
+
+def judge(
+    loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict], trained_docs=frozenset()
+) -> Verdict:
+    """The gate on the golden set (at this look's share of α), every probe — against the incumbent
+    and against the base model — each probe on its own ``gate_metric`` if it names one, and every
+    protected golden slice (``gate.slices``)."""
     metric = loop.gate.metric
     probes, base_probes = {}, {}
     for name, source in loop.sets.items():
@@ -193,6 +218,7 @@ def judge(loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks
         base_probes=base_probes,
         alpha=alpha,
         past_sds=[look["sd"] for look in looks],
+        slices=protected_slices(loop, incumbent, candidate, set(trained_docs)),
     )
 
 
@@ -237,6 +263,9 @@ def write_evidence(
     }
     probes = []
     for check in verdict.probes:
+        if check.against == "slice":  # a part of the golden set: its per-query deltas are the golden ones
+            probes.append(check.to_dict())
+            continue
         metric = check.comparison.metric
         reference = base if check.against == "base" else incumbent
         cand, inc = candidate[check.name].per_query[metric], reference[check.name].per_query[metric]
@@ -319,7 +348,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     base_reports = version_reports(loop, base) if base.id != incumbent.id else None
     earlier = loop.registry.looks(loop.golden_fingerprint)
     sample, judged = golden_for_this_look(loop, len(earlier), inc_reports, candidate.reports, base_reports)
-    verdict = judge(loop, *judged, earlier)
+    verdict = judge(loop, *judged, earlier, trained_docs={p.doc_id for p in pairs})
     looks = count_look(loop, version, verdict)
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)

@@ -14,6 +14,10 @@ the interval that matches the test, d_z and n):
   many promotions — against the original base model. *Forgetting ruled out* when H0 "Δ ≤ −tolerance"
   is rejected; *forgetting shown* (→ FORGETTING_DETECTED) when H0 "Δ ≥ −tolerance" is rejected
   after Holm's adjustment across every probe check.
+* **Each protected golden slice** (``gate.slices``: names from ``eval.slices``, e.g. the tail or a
+  confusion set; ``recft.eval.slices``): non-inferiority like a probe, within ``gate.slice_tolerance``
+  on the slice's queries, Holm-adjusted with the probes. A slice shown worse → REJECTED: a better
+  mean does not buy a regression on the queries someone said must not regress.
 * Anything else is **INCONCLUSIVE**, with the number of queries that would give the test
   ``gate.power`` to detect ``gate.mde`` at the observed spread — a forgetting alarm at n=40 that
   vanishes at n=80 is exactly the case this protects against.
@@ -58,6 +62,8 @@ class GateConfig:
     against_base: bool = True  # also compare every probe with the original base version
     alpha_spending: str = "pi2"  # how α is spent over looks at one golden set: pi2 | none (recft.loop.looks)
     golden_refresh: int | None = None  # judge each cycle on a fresh sample of this many golden queries
+    slices: Sequence[str] = ()  # golden slices (eval.slices names) held to non-inferiority
+    slice_tolerance: float = 0.02  # a slice's Δ allowed below zero
     mde: float = 0.01  # the effect `queries needed` is sized for
     power: float = 0.8
     n_resamples: int = 10_000
@@ -68,6 +74,8 @@ class GateConfig:
             raise GateError(f"gate.margin must be >= 0, got {self.margin}: a negative margin promotes worse models")
         if self.forgetting_tolerance < 0:
             raise GateError(f"gate.forgetting_tolerance must be >= 0, got {self.forgetting_tolerance}")
+        if self.slice_tolerance < 0:
+            raise GateError(f"gate.slice_tolerance must be >= 0, got {self.slice_tolerance}")
         if self.test not in TESTS:
             raise GateError(f"gate.test must be one of {', '.join(TESTS)}, got {self.test!r}")
         if self.equivalence is not None and self.equivalence <= 0:
@@ -91,7 +99,7 @@ class Check:
     outcome: str  # better / worse / not_better (golden) · ok / forgetting (probe) · inconclusive
     p: float  # the one-sided p of the test that decided (or would have)
     alpha: float  # the level it was held to
-    against: str = "incumbent"  # or "base": a probe compared with the original model
+    against: str = "incumbent"  # or "base": a probe compared with the original model; "slice": a golden slice
     n_needed: int | None = None
     reason: str = ""
     sd: float = float("nan")  # of the per-query deltas (sizes later golden sets)
@@ -136,7 +144,7 @@ class Verdict:
     def failing(self) -> list[str]:
         """Every check that did not pass, e.g. ``golden``, ``trecdl vs base``."""
         checks = [self.golden, *self.probes]
-        return [c.name if c.against == "incumbent" else f"{c.name} vs {c.against}" for c in checks if not c.passed]
+        return [_check_name(c) for c in checks if not c.passed]
 
     def to_dict(self) -> dict:
         return {
@@ -147,6 +155,12 @@ class Verdict:
             "probes": [p.to_dict() for p in self.probes],
             "config": self.config,
         }
+
+
+def _check_name(check: Check) -> str:
+    if check.against == "slice":
+        return f"slice {check.name}"
+    return check.name if check.against == "incumbent" else f"{check.name} vs {check.against}"
 
 
 def _deltas(incumbent: Mapping[str, float], candidate: Mapping[str, float]) -> np.ndarray:
@@ -229,7 +243,7 @@ class _ProbeEvidence:
 
 def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | None, against: str) -> _ProbeEvidence:
     metric = metric or cfg.probe_metric or cfg.metric
-    threshold = -cfg.forgetting_tolerance
+    threshold = -(cfg.slice_tolerance if against == "slice" else cfg.forgetting_tolerance)
     cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
     d = _deltas(incumbent, candidate)
     check = Check(name, cmp, threshold, "inconclusive", float("nan"), cfg.alpha, against=against, sd=pooled_sd(d))
@@ -238,8 +252,11 @@ def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | N
 
 
 def _finish_probe(evidence: _ProbeEvidence, p_forgetting_adjusted: float, cfg: GateConfig) -> Check:
-    check, cmp, tol = evidence.check, evidence.check.comparison, cfg.forgetting_tolerance
-    label = f"probe {check.name} {cmp.metric}" + ("" if check.against == "incumbent" else f" vs {check.against}")
+    check, cmp, tol = evidence.check, evidence.check.comparison, -evidence.check.threshold
+    if check.against == "slice":
+        label = f"golden slice {check.name} {cmp.metric}"
+    else:
+        label = f"probe {check.name} {cmp.metric}" + ("" if check.against == "incumbent" else f" vs {check.against}")
     if evidence.too_few:
         text = _summary(cmp, evidence.p_ok, cfg.test)
         reason = f"{label}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {text}"
@@ -296,22 +313,26 @@ def decide(
     base_probes: Mapping[str, tuple] | None = None,
     alpha: float | None = None,
     past_sds: Sequence[float] = (),
+    slices: Mapping[str, tuple] | None = None,
 ) -> Verdict:
     """Decide from per-query vectors: ``probes`` (and ``base_probes``, against the original model) map
-    name → (reference vector, candidate vector[, metric]); ``alpha`` is this look's share of α."""
+    name → (reference vector, candidate vector[, metric]); so do ``slices`` (the incumbent's and the
+    candidate's golden vectors cut to each protected slice); ``alpha`` is this look's share of α."""
     golden = check_golden(golden_incumbent, golden_candidate, cfg, alpha, past_sds)
+    groups = (("incumbent", probes), ("base", base_probes if cfg.against_base else None), ("slice", slices))
     evidence = [
         _probe_evidence(name, ref, cand, cfg, rest[0] if rest else None, against)
-        for against, group in (("incumbent", probes), ("base", base_probes if cfg.against_base else None))
+        for against, group in groups
         for name, (ref, cand, *rest) in (group or {}).items()
     ]
     probe_checks = check_probes(evidence, cfg)
     reasons = [golden.reason] + [p.reason for p in probe_checks]
+    worse = [p for p in probe_checks if p.outcome == "forgetting"]
     if golden.outcome == "worse":
         verdict = ROLLBACK
-    elif any(p.outcome == "forgetting" for p in probe_checks):
+    elif any(p.against != "slice" for p in worse):
         verdict = FORGETTING_DETECTED
-    elif golden.outcome == "not_better":
+    elif worse or golden.outcome == "not_better":
         verdict = REJECTED
     elif golden.outcome == "inconclusive" or any(p.outcome == "inconclusive" for p in probe_checks):
         verdict = INCONCLUSIVE

@@ -7,21 +7,14 @@ paired Δ on each side shows that, and what it costs the others.
 from __future__ import annotations
 
 from recft.eval.report import Report
-from recft.eval.stats import compare
+from recft.eval.slices import slice_deltas, touched_queries
 
-
-def touched_queries(qrels: dict[str, dict[str, int]], docs: set[str], min_relevance: int = 1) -> set[str]:
-    """Evaluation queries with a relevant document in ``docs`` (e.g. the documents training touched)."""
-    return {q for q, judged in qrels.items() if any(g >= min_relevance and d in docs for d, g in judged.items())}
+__all__ = ["delta_by_touch", "touched_queries"]
 
 
 def delta_by_touch(base: Report, new: Report, metric: str, touched: set[str], seed: int = 42) -> dict[str, dict]:
     """Paired Δ of ``metric`` on the touched and the untouched queries separately: where a gain comes from."""
-    rows = {}
-    for name, keep in (("touched", True), ("untouched", False)):
-        ids = [q for q in base.per_query[metric] if (q in touched) == keep]
-        if ids:
-            a = {q: base.per_query[metric][q] for q in ids}
-            b = {q: new.per_query[metric][q] for q in ids}
-            rows[name] = compare(a, b, metric=metric, seed=seed).to_dict()
-    return rows
+    everyone = set(base.per_query[metric])
+    slices = {"touched": everyone & touched, "untouched": everyone - touched}
+    rows = slice_deltas(base, new, slices, [metric], seed)
+    return {name: {k: v for k, v in r[0].items() if k != "slice"} for name, r in rows.items() if r}

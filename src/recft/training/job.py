@@ -24,6 +24,7 @@ from recft.common.cpu import cpu_description
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
+from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import CandidateError, MakeContext, StartPoint, TrainingData, check_enough_pairs
 from recft.training.summary import write_summary
@@ -85,6 +86,18 @@ def with_dev(sets: dict[str, Source], golden: str, dev: Source | None) -> dict[s
     return {golden: sets[golden], "dev": dev, **{name: s for name, s in sets.items() if name != golden}}
 
 
+def golden_slices(spec: SliceSpec, golden: Source, data: TrainingData, history: dict, cfg: DictConfig) -> dict:
+    """The golden set's zero-shot → candidate Δ per query slice (``eval.slices``), every report metric."""
+    dataset = golden.dataset
+    trained = {p.doc_id for p in data.pairs}
+    slices = build_slices(spec, dataset.queries, dataset.qrels, trained, golden.spec.min_relevance)
+    first, last = history[0][cfg.data.name], history[max(history)][cfg.data.name]
+    return {
+        "sizes": {name: len(ids) for name, ids in slices.items()},
+        "deltas": slice_deltas(first, last, slices, list(cfg.eval.report_metrics), cfg.seed),
+    }
+
+
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     data, dev = load_training_data(cfg)
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
@@ -117,4 +130,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "cpu": cpu_description(),  # every timing names the CPU it came from
     }
+    spec = SliceSpec.from_config(cfg.eval.get("slices"))
+    if spec:
+        extra["slices"] = golden_slices(spec, sets[cfg.data.name], data, candidate.history, cfg)
     return write_summary(run_dir, candidate.history, list(cfg.eval.report_metrics), cfg.seed, extra)
