@@ -56,3 +56,30 @@ def test_bad_weights_and_a_continued_adapter_are_refused(tiny_model_dir):
         merge_with_start(encoder, 1.5)
     with pytest.raises(CandidateError, match="continued from an earlier one"):
         merge_with_start(encoder, 0.5, continuing=True)
+
+
+@pytest.mark.parametrize("kind", ["lora", "full"])
+def test_adapter_merge_chooses_w_on_dev_and_measures_golden_once(tiny_model_dir, tiny_train_beir, tmp_path, kind):
+    from recft.training.job import train_job
+
+    from conftest import compose_train
+
+    cfg = compose_train(
+        tiny_model_dir,
+        tiny_train_beir,
+        tmp_path,
+        "adapter=merge",
+        f"adapter.kind={kind}",
+        "adapter.rank=4",
+        "adapter.weights=[0.0,0.5,1.0]",
+        "train.lr=1e-2",
+    )
+    summary = train_job(cfg, tmp_path)
+    merge = summary["settings"]["merge"]
+    grid = {float(w): row for w, row in merge["grid"].items()}
+    assert sorted(grid) == [0.0, 0.5, 1.0] and merge["chosen_on"] == "dev" and "tiny" not in grid[0.0]
+    best = max(row["objective"] for row in grid.values())
+    assert merge["weight"] == min(w for w, row in grid.items() if row["objective"] == best)  # ties: smaller w
+    assert grid[0.0]["objective"] == pytest.approx(0.0, abs=1e-6)  # w = 0 is the start point
+    last = summary["epochs"][max(summary["epochs"])]
+    assert last["dev"]["ndcg@10"] == pytest.approx(grid[merge["weight"]]["dev"])

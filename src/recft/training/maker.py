@@ -54,6 +54,14 @@ class TrainedMaker:
         shape = {"rank": self.rank, "alpha": self.alpha, "dropout": self.dropout}
         return {"kind": self.kind, **shape, "target_modules": list(self.target_modules)}
 
+    def merge(self, encoder, history: dict, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
+        """``merge.weight=w`` (1: no merge): the merged model is what is measured last, on every set."""
+        weight = float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
+        if weight != 1.0:
+            merge_with_start(encoder, weight, lambda: start.load_encoder(False), continuing)
+            history[max(history)] = {}
+        return {"weight": weight}
+
     def make(self, start: StartPoint, data: TrainingData, ctx: MakeContext) -> Candidate:
         continuing = start.kind == "query_lora"
         if continuing and self.kind != "query_lora":
@@ -69,10 +77,7 @@ class TrainedMaker:
         result = fit(
             ctx.cfg, encoder, data, validated, ctx.cache, ctx.settings, zero_shot, adapter, forbidden, ctx.log_dir
         )
-        weight = float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
-        if weight != 1.0:  # the merged model is what is measured last, on every set
-            merge_with_start(encoder, weight, lambda: start.load_encoder(False), continuing)
-            result.history[max(result.history)] = {}
+        merge = self.merge(encoder, result.history, start, ctx, continuing)
         history = measure_the_rest(result.history, encoder, start, ctx)
         used = {key: OmegaConf.select(ctx.cfg.train, key) for key in TRAIN_SETTINGS}
         settings = {
@@ -83,7 +88,7 @@ class TrainedMaker:
             "miner": OmegaConf.to_container(ctx.cfg.miner, resolve=True),
             "replay_alpha": data.alpha,
             "tuned_on": ctx.tuned_on,
-            "merge": {"weight": weight},
+            "merge": merge,
         }
         return Candidate(
             history=history,

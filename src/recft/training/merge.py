@@ -7,8 +7,9 @@ the start point, to the last bit.
 
 For LoRA the two are the same thing: the fine-tuned weights are W0 + BA on top of the start's W0,
 so w · (W0 + BA) + (1 − w) · W0 = W0 + w · BA — merging is scaling the adapter, done here by
-scaling every ``lora_B`` by w (exact, and saved with the adapter). A full or last-layer fine-tune is
-interpolated tensor by tensor against a fresh copy of the start point. A query-side adapter that
+scaling every ``lora_B`` by w (exact, and saved with the adapter). LoRA's own ``alpha`` scales BA
+by alpha / rank during training; w scales the learned update afterwards. A full or last-layer
+fine-tune is interpolated tensor by tensor against a fresh copy of the start point. A query-side adapter that
 continues an earlier one cannot be merged this way (its start is itself an adapter): refused.
 """
 
@@ -24,23 +25,40 @@ def is_lora(encoder) -> bool:
 
 
 @torch.no_grad()
-def merge_with_start(encoder, weight: float, load_start=None, continuing: bool = False) -> None:
-    """In place: ``encoder`` becomes w · itself + (1 − w) · its start point (``load_start()`` gives a fresh
-    copy of the start; needed for non-LoRA fine-tunes only)."""
-    if not 0.0 <= weight <= 1.0:
-        raise CandidateError(f"merge.weight must be in [0, 1], got {weight}")
-    if weight == 1.0:
-        return
+def endpoints(encoder, load_start=None, continuing: bool = False) -> tuple[dict, dict]:
+    """(fine-tuned, start) copies of the tensors a merge changes: every ``lora_B`` (whose start is zero)
+    for a LoRA, every floating-point tensor for a full or last-layer fine-tune."""
     if is_lora(encoder):
         if continuing:
             raise CandidateError(
                 "merge.weight: a query-side adapter continued from an earlier one has no base to merge with"
             )
-        for name, parameter in encoder.model.named_parameters():
-            if "lora_B" in name:
-                parameter.mul_(weight)
-        return
+        tuned = {n: p.detach().clone() for n, p in encoder.model.named_parameters() if "lora_B" in n}
+        return tuned, {n: torch.zeros_like(t) for n, t in tuned.items()}
     start = load_start().model.state_dict()
-    for name, tensor in encoder.model.state_dict().items():
-        if tensor.is_floating_point():
-            tensor.mul_(weight).add_(start[name].to(tensor.device, tensor.dtype), alpha=1.0 - weight)
+    tuned = {n: t.detach().clone() for n, t in encoder.model.state_dict().items() if t.is_floating_point()}
+    return tuned, {n: start[n].to(t.device, t.dtype) for n, t in tuned.items()}
+
+
+@torch.no_grad()
+def set_weight(encoder, weight: float, tuned: dict, start: dict) -> None:
+    """In place: every merged tensor becomes w · fine-tuned + (1 − w) · start (exact at w = 0 and 1)."""
+    check_weight(weight)
+    current = dict(encoder.model.named_parameters()) if is_lora(encoder) else encoder.model.state_dict()
+    for name, tensor in current.items():
+        if name in tuned:
+            tensor.copy_(tuned[name] * weight + start[name] * (1.0 - weight))
+
+
+def check_weight(weight: float) -> None:
+    if not 0.0 <= weight <= 1.0:
+        raise CandidateError(f"merge.weight must be in [0, 1], got {weight}")
+
+
+def merge_with_start(encoder, weight: float, load_start=None, continuing: bool = False) -> None:
+    """In place: ``encoder`` becomes w · itself + (1 − w) · its start point (``load_start()`` gives a fresh
+    copy of the start; needed for non-LoRA fine-tunes only)."""
+    check_weight(weight)
+    if weight == 1.0:
+        return
+    set_weight(encoder, weight, *endpoints(encoder, load_start, continuing))
