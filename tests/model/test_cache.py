@@ -1,7 +1,7 @@
 import numpy as np
 
 from recft.common.atomic import atomic_path
-from recft.model.cache import EmbeddingCache
+from recft.model.cache import EmbeddingCache, read_shard, stored_keys, text_keys
 
 
 class CountingEncoder:
@@ -63,3 +63,17 @@ def test_shards_written_by_another_cache_are_picked_up(tmp_path):
     second.encode(enc, ["b"], "passage")  # another writer adds a shard
     first.encode(enc, ["a", "b"], "passage")
     assert enc.calls == [["a"], ["b"]]
+
+
+def test_shards_are_read_memory_mapped_and_old_npz_shards_still_read(tmp_path):
+    enc = CountingEncoder()
+    cache = EmbeddingCache(tmp_path)
+    first = cache.encode(enc, ["a", "b"], "passage")
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (shard,) = folder.glob("shard-*.npy")
+    keys, vectors = read_shard(shard)
+    assert isinstance(vectors.base, np.memmap) or isinstance(vectors, np.memmap)  # a view of the file
+    assert stored_keys(folder) == {bytes(k) for k in text_keys(["a", "b"])}
+    np.savez(folder / "shard-0-old.npz", keys=text_keys(["c"]), emb=np.full((1, first.shape[1]), 7, np.float32))
+    again = EmbeddingCache(tmp_path).encode(enc, ["a", "c", "b"], "passage")
+    assert np.array_equal(again[[0, 2]], first) and np.all(again[1] == 7) and len(enc.calls) == 1

@@ -82,3 +82,20 @@ def test_reserving_room_keeps_chunked_adds_exact():
         reserved.add(docs[start : start + 1000], [f"d{i}" for i in range(start, start + 1000)])
     plain.add(docs, [f"d{i}" for i in range(3000)])
     assert reserved.search(docs[:5], k=3)[1] == plain.search(docs[:5], k=3)[1] and len(reserved) == 3000
+
+
+def test_a_memory_mapped_flat_index_searches_like_the_loaded_one_without_a_private_copy(tmp_path):
+    docs = _unit(20000, 64, 5)  # 5 MB of vectors
+    index = Index(64, use_gpu=False)
+    index.add(docs, [str(i) for i in range(len(docs))])
+    index.save(tmp_path / "idx")
+
+    def private_mb() -> float:  # resident minus file-backed pages (Linux /proc/self/statm)
+        fields = open("/proc/self/statm").read().split()
+        return (int(fields[1]) - int(fields[2])) * 4096 / 2**20
+
+    before = private_mb()
+    mapped = Index.load(tmp_path / "idx", use_gpu=False, mmap=True)
+    (scores, ids), (expected_scores, expected_ids) = mapped.search(docs[:50], 5), index.search(docs[:50], 5)
+    assert ids == expected_ids and np.array_equal(scores, expected_scores)
+    assert private_mb() - before < 2.5  # a private copy would be 5 MB

@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from recft.data.beir import load_beir
-from recft.model.cache import text_keys
+from recft.model.cache import stored_keys, text_keys
 from recft.sweeps.objective import ObjectiveError, objective
 from recft.training.candidate import SmallDataError, check_enough_pairs
 from recft.training.job import load_training_data, train_job
@@ -131,7 +130,7 @@ def test_query_lora_trains_from_cached_passages_and_keeps_the_corpus_cache(tiny_
     corpus_keys = {bytes(k) for k in text_keys(list(load_beir(tiny_train_beir).corpus.values()))}
     folders_with_passages = []
     for folder in (tmp_path / "run" / "cache").iterdir():
-        keys = {bytes(k) for shard in folder.glob("shard-*.npz") for k in np.load(shard)["keys"]}
+        keys = stored_keys(folder)
         if keys & corpus_keys:
             folders_with_passages.append(folder)
     # the corpus was embedded once, by the frozen base tower, and reused by mining, training and validation

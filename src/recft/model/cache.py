@@ -6,7 +6,10 @@ documents costs ten encodings, not a re-encode of everything — which on a 2-co
 difference between seconds and a quarter of an hour.
 
 Shards are written atomically (temp + rename) and never modified, so a killed run leaves at worst
-a missing shard, never a corrupt one.
+a missing shard, never a corrupt one. A shard is one ``.npy`` of (key, vector) records, read
+memory-mapped: the table's rows are views into the page cache, not a second copy in the process's
+memory — at a million passages the vectors the index needs are the only private copy (older ``.npz``
+shards are still read, into memory).
 """
 
 from __future__ import annotations
@@ -27,6 +30,31 @@ from recft.common.hashing import stable_hash
 def text_keys(texts: Sequence[str]) -> np.ndarray:
     """16-byte blake2b digest per text (fixed-width bytes array, compact and fast to compare)."""
     return np.array([hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts], dtype="S16")
+
+
+def write_shard(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+    """One ``.npy`` of (16-byte key, float32 vector) records, written atomically."""
+    records = np.empty(len(keys), dtype=[("key", "S16"), ("emb", "<f4", (vectors.shape[1],))])
+    records["key"], records["emb"] = keys, vectors
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, records)
+
+
+def read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, vectors) of a shard: a ``.npy`` memory-mapped (vectors are views of the file), an older
+    ``.npz`` read into memory."""
+    if path.suffix == ".npy":
+        records = np.load(path, mmap_mode="r")
+        return records["key"], records["emb"]
+    with np.load(path) as data:
+        return data["keys"], data["emb"]
+
+
+def stored_keys(folder: str | Path) -> set[bytes]:
+    """Every text key a cache folder holds (for checks of what was encoded where)."""
+    shards = [*Path(folder).glob("shard-*.npy"), *Path(folder).glob("shard-*.npz")]
+    return {bytes(k) for shard in shards for k in read_shard(shard)[0]}
 
 
 @dataclass
@@ -64,12 +92,11 @@ class EmbeddingCache:
         may have added some); per-epoch validation would otherwise re-read the corpus every call."""
         table = self._tables.setdefault(folder, {})
         seen = self._shards_read.setdefault(folder, set())
-        for shard in sorted(folder.glob("shard-*.npz")):
+        for shard in sorted([*folder.glob("shard-*.npy"), *folder.glob("shard-*.npz")]):
             if shard.name in seen:
                 continue
-            with np.load(shard) as data:
-                for key, row in zip(data["keys"], data["emb"]):
-                    table[bytes(key)] = row
+            keys, vectors = read_shard(shard)
+            table.update(zip(map(bytes, keys), vectors))
             seen.add(shard.name)
         return table
 
@@ -91,10 +118,8 @@ class EmbeddingCache:
             fresh = self._encode(encoder, [texts[i] for i in positions], kind, show_progress)
             shard_keys = np.array(list(missing.keys()), dtype="S16")
             write_json(folder / "settings.json", settings)
-            name = f"shard-{time.time_ns()}-{stable_hash(shard_keys.tobytes().hex(), 4)}.npz"
-            with atomic_path(folder / name) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, keys=shard_keys, emb=fresh)
+            name = f"shard-{time.time_ns()}-{stable_hash(shard_keys.tobytes().hex(), 4)}.npy"
+            write_shard(folder / name, shard_keys, fresh)
             self._shards_read[folder].add(name)
             table.update(zip(missing.keys(), fresh))
         return np.stack([table[bytes(k)] for k in keys]).astype(np.float32, copy=False)

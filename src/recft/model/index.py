@@ -151,13 +151,18 @@ class Index:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, expected_dim: int | None = None, use_gpu: bool | str = "auto") -> "Index":
-        """Load a saved index; refuse it if its dimension is not the encoder's."""
+    def load(
+        cls, folder: str | Path, expected_dim: int | None = None, use_gpu: bool | str = "auto", mmap: bool = False
+    ) -> "Index":
+        """Load a saved index; refuse it if its dimension is not the encoder's. ``mmap``: a flat index's
+        vectors are read memory-mapped (FAISS ``IO_FLAG_MMAP_IFC``) — pages of the file, shared and
+        reclaimable, not a private copy: a million-passage index costs no process memory of its own.
+        Such an index is for searching (read-only)."""
         folder = Path(folder)
         path = folder / "index.faiss"
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file not found")
-        cpu = faiss.read_index(str(path))
+        cpu = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         if expected_dim is not None and cpu.d != expected_dim:
             raise IndexMismatchError(f"{path}: index has {cpu.d}-d vectors but the encoder produces {expected_dim}-d")
         ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
