@@ -201,8 +201,11 @@ class BiEncoder(torch.nn.Module):
 
     def _hash_weights(self, include_adapters: bool) -> str:
         digest = hashlib.blake2b(digest_size=16)
+        # with several named adapters (per-domain, recft.model.domains) only the active one embeds
+        several = len(getattr(self.model, "peft_config", {})) > 1
+        active = self.model.active_adapter if several else None
         for key, tensor in sorted(self.model.state_dict().items()):
-            if "lora_" in key and not include_adapters:
+            if "lora_" in key and (not include_adapters or (active is not None and f".{active}." not in key)):
                 continue
             # peft renames wrapped weights; normalise so the base weights hash as in the plain model
             key = key.removeprefix("base_model.model.").replace(".base_layer.", ".")
