@@ -30,6 +30,7 @@ from recft.common.figures import save_figure  # noqa: E402
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.store import load_encoder  # noqa: E402
+from recft.sweeps.figures import errorbar_2d  # noqa: E402
 from recft.training.merge import endpoints, set_weight  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -65,14 +66,7 @@ def main(run: str) -> Path:
     )
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for w, g, t in points:
-        ax.errorbar(
-            t.delta,
-            g.delta,
-            xerr=[[t.delta - t.ci_low], [t.ci_high - t.delta]],
-            yerr=[[g.delta - g.ci_low], [g.ci_high - g.delta]],
-            fmt="o",
-            capsize=3,
-        )
+        errorbar_2d(ax, t.to_dict(), g.to_dict())
         ax.annotate(f"w={w:g}", (t.delta, g.delta), xytext=(5, 4), textcoords="offset points", fontsize=8)
     ax.plot([p[2].delta for p in points], [p[1].delta for p in points], color="gray", lw=0.8, zorder=0)
     ax.axhline(0, color="black", lw=0.8)

@@ -142,6 +142,19 @@ def epoch_overlay(jobs: list, path) -> Path:
     return _save(fig, path)
 
 
+def errorbar_2d(ax, x: dict, y: dict, **style) -> None:
+    """One point at (x Δ, y Δ) with both paired comparisons' intervals (rows with delta, ci_low, ci_high)."""
+    ax.errorbar(
+        x["delta"],
+        y["delta"],
+        xerr=[[x["delta"] - x["ci_low"]], [x["ci_high"] - x["delta"]]],
+        yerr=[[y["delta"] - y["ci_low"]], [y["ci_high"] - y["delta"]]],
+        fmt="o",
+        capsize=3,
+        **style,
+    )
+
+
 def frontier(jobs: list, path) -> Path:
     """Golden Δ against the worst probe Δ (both with CIs); Pareto-optimal runs filled and labelled."""
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -149,15 +162,12 @@ def frontier(jobs: list, path) -> Path:
         probe = job.worst_probe
         if probe is None:
             continue
-        ax.errorbar(
-            probe["delta"],
-            job.golden["delta"],
-            xerr=[[probe["delta"] - probe["ci_low"]], [probe["ci_high"] - probe["delta"]]],
-            yerr=[[job.golden["delta"] - job.golden["ci_low"]], [job.golden["ci_high"] - job.golden["delta"]]],
-            fmt="o",
+        errorbar_2d(
+            ax,
+            probe,
+            job.golden,
             color="tab:red" if job.pareto else "tab:gray",
             mfc="tab:red" if job.pareto else "white",
-            capsize=3,
             alpha=0.9 if job.pareto else 0.6,
         )
         if job.pareto:  # the job's folder name: short enough not to collide (the table has the overrides)
