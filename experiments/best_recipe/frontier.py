@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from recft.common.atomic import write_text  # noqa: E402
+from recft.common.config import register_resolvers  # noqa: E402
 from recft.common.cpu import cpu_description  # noqa: E402
 from recft.common.figures import save_figure  # noqa: E402
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets  # noqa: E402
@@ -39,6 +40,7 @@ HERE = Path(__file__).parent
 
 def main(run: str) -> Path:
     run_dir = Path(run)
+    register_resolvers()  # ${repo_path:…} in the saved config
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     sets = {name: s for name, s in load_eval_sets(cfg).items() if name in (cfg.data.name, "trecdl")}
     cache, settings = EmbeddingCache.from_config(cfg), EvalSettings.from_config(cfg)

@@ -21,6 +21,7 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from recft.common.atomic import write_text  # noqa: E402
+from recft.common.config import register_resolvers  # noqa: E402
 from recft.common.cpu import cpu_description  # noqa: E402
 from recft.data.sources import SourceSpec, load_source  # noqa: E402
 from recft.eval.sets import EvalSettings, evaluate_set  # noqa: E402
@@ -29,6 +30,7 @@ from recft.model.domains import DomainEncoder  # noqa: E402
 
 
 def main(runs: list[str]) -> Path:
+    register_resolvers()  # ${repo_path:…} in the saved configs
     configs = {}
     for run in map(Path, runs):
         cfg = OmegaConf.load(run / ".hydra" / "config.yaml")

@@ -62,11 +62,11 @@ class Comparison:
     p: float
 
 
-def paired(a: Report, b: Report, metric: str, label: str, seed: int = 42) -> Comparison:
+def paired(a: Report, b: Report, metric: str, label: str, set_name: str, seed: int = 42) -> Comparison:
     c = compare(a.per_query[metric], b.per_query[metric], metric=metric, seed=seed, test=TEST)
     deltas = [b.per_query[metric][q] - a.per_query[metric][q] for q in a.per_query[metric]]
     p = min(1.0, 2 * min(one_sided_p(deltas, 0.0, side, TEST, seed=seed) for side in ("greater", "less")))
-    return Comparison(label, a.dataset, metric, c.n, c.mean_a, c.mean_b, c.delta, c.ci_low, c.ci_high, p)
+    return Comparison(label, set_name, metric, c.n, c.mean_a, c.mean_b, c.delta, c.ci_low, c.ci_high, p)
 
 
 def load_runs(paths: list[str | Path]) -> list[Run]:
@@ -114,25 +114,33 @@ def zero_shot_comparisons(runs: list[Run], reference: str) -> list[Comparison]:
             continue
         for name in evaluated_sets(base):
             a, b = base.report(name, zero_shot=True), run.report(name, zero_shot=True)
-            rows += [paired(a, b, m, f"{model} − {reference}") for m in metrics_of(base, name) if m in a.per_query]
+            label = f"{model} − {reference}"
+            rows += [paired(a, b, m, label, name) for m in metrics_of(base, name) if m in a.per_query]
     return rows
 
 
 def decomposition(runs: list[Run], reference: str) -> list[Comparison]:
-    """Golden-set steps: reference zero-shot → each model zero-shot → each of its methods' best run
-    (chosen on dev), and the total from the reference's zero-shot."""
+    """Golden-set steps: reference zero-shot → each model zero-shot (the base-model step), then per
+    method each model's best run (chosen on dev) against its own zero-shot, and the total from the
+    reference's zero-shot."""
     golden, metric = runs[0].job.golden_name, runs[0].job.metric
-    production = next(run for run in runs if run.model == reference).report(golden, zero_shot=True)
-    rows, seen = [], set()
-    for (model, _), run in best_by_dev(runs).items():
-        zero, tuned = run.report(golden, zero_shot=True), run.report(golden)
-        if model != reference and model not in seen:
-            rows.append(paired(production, zero, metric, f"base model: {reference} → {model}"))
-        seen.add(model)
-        label = f"{run.method} ({run.settings})" if run.settings else run.method
-        rows.append(paired(zero, tuned, metric, f"fine-tuning {model}: {label}"))
-        if model != reference:
-            rows.append(paired(production, tuned, metric, f"total: {reference} → {model} + {run.method}"))
+    first = {}
+    for run in runs:
+        first.setdefault(run.model, run)
+    production = first[reference].report(golden, zero_shot=True)
+    rows = [
+        paired(production, run.report(golden, zero_shot=True), metric, f"base model: {reference} → {model}", golden)
+        for model, run in first.items()
+        if model != reference
+    ]
+    best = best_by_dev(runs)
+    for method in dict.fromkeys(method for _, method in best):
+        for (model, _), run in ((key, r) for key, r in best.items() if key[1] == method):
+            zero, tuned = run.report(golden, zero_shot=True), run.report(golden)
+            label = f"{run.method} ({run.settings})" if run.settings else run.method
+            rows.append(paired(zero, tuned, metric, f"fine-tuning {model}: {label}", golden))
+            if model != reference:
+                rows.append(paired(production, tuned, metric, f"total: {reference} → {model} + {method}", golden))
     return rows
 
 
