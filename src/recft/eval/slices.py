@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from recft.eval.report import Report
-from recft.eval.stats import compare
 
 RULES = ("query_length", "seen_in_training")
 
@@ -109,9 +108,8 @@ def slice_deltas(
         for metric in metrics:
             if metric not in baseline.per_query:
                 continue
-            a = {q: v for q, v in baseline.per_query[metric].items() if q in ids}
-            b = {q: v for q, v in candidate.per_query[metric].items() if q in ids}
-            if a and b:
-                rows.append({"slice": name, **compare(a, b, metric=metric, seed=seed).to_dict()})
+            a, b = baseline.restricted(ids), candidate.restricted(ids)
+            if a.per_query[metric] and b.per_query[metric]:
+                rows.append({"slice": name, **b.compare_to(a, metric, seed=seed).to_dict()})
         out[name] = rows
     return out

@@ -185,9 +185,11 @@ def protected_slices(loop: Loop, incumbent: dict, candidate: dict, trained_docs:
     if missing:
         known = ", ".join(built) or "none: set eval.slices.rules or eval.slices.file"
         raise GateError(f"gate.slices names {', '.join(missing)}, not a slice of eval.slices (slices: {known})")
-    cut = lambda report, ids: {q: v for q, v in report.per_query[metric].items() if q in ids}  # noqa: E731
     inc, cand = incumbent[loop.golden], candidate[loop.golden]
-    protected = {name: (cut(inc, built[name]), cut(cand, built[name]), metric) for name in loop.gate.slices}
+    protected = {
+        name: (inc.restricted(built[name]).per_query[metric], cand.restricted(built[name]).per_query[metric], metric)
+        for name in loop.gate.slices
+    }
     empty = [name for name, (vector, _, _) in protected.items() if not vector]
     if empty:
         raise GateError(f"gate.slices: {', '.join(empty)} has no query of the golden set judged this cycle")

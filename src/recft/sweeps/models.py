@@ -102,11 +102,17 @@ def best_by_dev(runs: list[Run]) -> dict[tuple[str, str], Run]:
     return best
 
 
-def zero_shot_comparisons(runs: list[Run], reference: str) -> list[Comparison]:
-    """Every other model's zero-shot reports against the reference model's, per set and metric."""
-    first = {}
+def first_run_per_model(runs: list[Run]) -> dict[str, Run]:
+    """Each model's first run: every run of a model shares its zero-shot reports (epoch 0)."""
+    first: dict[str, Run] = {}
     for run in runs:
         first.setdefault(run.model, run)
+    return first
+
+
+def zero_shot_comparisons(runs: list[Run], reference: str) -> list[Comparison]:
+    """Every other model's zero-shot reports against the reference model's, per set and metric."""
+    first = first_run_per_model(runs)
     base = first[reference]
     rows = []
     for model, run in first.items():
@@ -124,9 +130,7 @@ def decomposition(runs: list[Run], reference: str) -> list[Comparison]:
     method each model's best run (chosen on dev) against its own zero-shot, and the total from the
     reference's zero-shot."""
     golden, metric = runs[0].job.golden_name, runs[0].job.metric
-    first = {}
-    for run in runs:
-        first.setdefault(run.model, run)
+    first = first_run_per_model(runs)
     production = first[reference].report(golden, zero_shot=True)
     rows = [
         paired(production, run.report(golden, zero_shot=True), metric, f"base model: {reference} → {model}", golden)
