@@ -7,7 +7,8 @@
     recft manage figures                   # redraw the figures from history.jsonl
     recft manage power --mde 0.01          # queries needed per gate metric and probe, against queries held
     recft manage export champion DIR       # what a serving system needs (also: candidate, or a version id)
-    (all take --registry DIR; default outputs/registry)
+    recft manage domains                   # each domain's incumbent (registries of `recft cycle domain=X`)
+    (all take --registry DIR, default outputs/registry, and --domain X for domain X's registry)
 
 ``champion`` names the incumbent and ``candidate`` the newest version pending approval, wherever a
 version is asked for. Reads and writes the registry only: it loads neither torch nor Lightning, so it
@@ -22,6 +23,7 @@ import sys
 
 from recft.common import console as console_module
 from recft.common.config import repo_path
+from recft.loop.domains import domain_registries, domains_table, registry_root
 from recft.loop.history import history_table, read_history
 from recft.loop.registry import Registry, RegistryError
 
@@ -29,8 +31,10 @@ from recft.loop.registry import Registry, RegistryError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recft manage", description=__doc__.splitlines()[0])
     parser.add_argument("--registry", default=repo_path("outputs/registry"))
+    parser.add_argument("--domain", default=None, help="one domain's registry (recft cycle domain=X)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("history")
+    sub.add_parser("domains")
     sub.add_parser("rollback")
     sub.add_parser("figures")
     for name in ("approve", "reject"):
@@ -46,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--spending", default="pi2", help="the gate's alpha_spending rule")
     args = parser.parse_args(argv)
     try:
-        registry = Registry(args.registry)
-        if args.command == "history":
+        registry = Registry(registry_root(args.registry, args.domain))
+        if args.command == "domains":
+            console_module.out().print(domains_table(domain_registries(args.registry)))
+        elif args.command == "history":
             console_module.out().print(history_table(read_history(registry.root / "history.jsonl")))
             incumbent = registry.incumbent()
             print(f"incumbent: {incumbent.id if incumbent else 'none'}")

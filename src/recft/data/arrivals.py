@@ -13,7 +13,8 @@ A passage is given by id (Tevatron's ``docid``, when the corpus has it) or as te
 corpus document — its ``title + " " + text``, or its text alone — becomes that document's id; other
 text gets a stable id from its content (``new:<hash>``) and is reported as a new document. Every bad
 row is a ``file:line: what`` problem, never an exception half-way through a file; duplicate pairs are
-dropped and counted.
+dropped and counted. Any format may carry a ``domain`` column (``recft.data.domains``): a cycle run
+with ``domain=X`` takes the rows labelled X or unlabelled and leaves the others to their domains.
 
 A corpus delta — ``corpus.jsonl`` (or ``<name>.corpus.jsonl``) in BEIR corpus layout (``_id``,
 ``title``, ``text``) — brings documents that join the corpus of record; an id names one document for
@@ -23,6 +24,7 @@ good, so an id already in the corpus with other text is a problem, with the same
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 from collections import Counter
@@ -31,6 +33,8 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from recft.data.beir import DataError, jsonl_records, open_text
+from recft.data.domains import FIELD as DOMAIN_FIELD
+from recft.data.domains import record_domain
 from recft.data.pairs import Pair
 
 FORMATS = ("sentence_transformers", "flag_embedding", "tevatron")
@@ -52,6 +56,7 @@ class Row:
     query: str
     positive: Passage
     negatives: tuple[Passage, ...] = ()
+    domain: str = ""
 
 
 @dataclass
@@ -205,14 +210,18 @@ def read_arrival(
     source: str,
     fmt: str = "auto",
     columns: Mapping[str, str] | None = None,
+    domain: str | None = None,
 ) -> Arrival:
-    """Read one pair file into pairs of ``source`` (the corpus they index into); collect every problem."""
+    """Read one pair file into pairs of ``source`` (the corpus they index into); collect every problem.
+    With ``domain``, rows labelled with another domain are left out (``dropped["other_domain"]``: not a
+    problem, they are another domain's) and unlabelled rows are taken as ``domain``'s."""
     path = Path(path)
     columns = dict(columns or {})
-    unknown = sorted(set(columns) - {*ST_FIELDS, "query"})
+    unknown = sorted(set(columns) - {*ST_FIELDS, "query", DOMAIN_FIELD})
     if unknown:
         raise DataError(
-            f"{path}: arrivals.columns maps unknown field(s) {', '.join(unknown)} (fields: anchor, positive, negative)"
+            f"{path}: arrivals.columns maps unknown field(s) {', '.join(unknown)} "
+            "(fields: anchor, positive, negative, domain)"
         )
     rows = list(records(path))
     first = next((r for _, r in rows if isinstance(r, dict)), None)
@@ -234,7 +243,12 @@ def read_arrival(
         try:
             if isinstance(record, str):
                 raise ValueError(record)
+            labelled = record_domain(record, columns)
+            if domain is not None and labelled not in (None, domain):
+                arrival.dropped["other_domain"] += 1
+                continue
             for row in ROW_READERS[fmt](number, record, columns):
+                row = dataclasses.replace(row, domain=labelled or domain or "")
                 _keep(arrival, row, corpus, source, seen)
         except ValueError as err:
             arrival.problems.append(f"{path}:{number}: {err}")
@@ -259,7 +273,7 @@ def _keep(arrival: Arrival, row: Row, corpus: CorpusIndex, source: str, seen: se
         return
     seen.add((normalize(row.query), doc_id))
     query_id = row.query_id or content_id("q", row.query)
-    arrival.pairs.append(Pair(query_id, row.query, doc_id, text, source))
+    arrival.pairs.append(Pair(query_id, row.query, doc_id, text, source, row.domain))
     for passage_id, passage_text, is_new in [(doc_id, text, new), *negatives]:
         if is_new:
             arrival.new_documents[passage_id] = passage_text

@@ -13,11 +13,12 @@ Layout (plain or ``.gz``)::
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -42,6 +43,7 @@ class Dataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     titles: dict[str, str] = field(default_factory=dict, repr=False)
+    query_domains: dict[str, str] = field(default_factory=dict, repr=False)  # qid → "domain" (recft.data.domains)
 
     def __repr__(self) -> str:
         return (
@@ -88,6 +90,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         yield lineno, record
 
 
+DOMAIN_FIELD = "domain"  # a query's product or collection (recft.data.domains)
+
+
 def _string_field(record: dict, key: str, path: Path, lineno: int, required: bool = True) -> str:
     value = record.get(key, None if required else "")
     if value is None:
@@ -97,8 +102,22 @@ def _string_field(record: dict, key: str, path: Path, lineno: int, required: boo
     return str(value)
 
 
-def read_id_text(path: Path, with_title: bool) -> tuple[dict[str, str], dict[str, str]]:
-    """Read a corpus or queries file into {id: text} (and {id: title}); duplicate ids are refused."""
+def record_domain(record: Mapping, columns: Mapping[str, str] | None = None) -> str | None:
+    """The domain a pair-file row or queries.jsonl record names (``columns`` may rename the field)."""
+    value = record.get((columns or {}).get(DOMAIN_FIELD, DOMAIN_FIELD))
+    if value is None and isinstance(record.get("metadata"), Mapping):
+        value = record["metadata"].get(DOMAIN_FIELD)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field {DOMAIN_FIELD!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def read_id_text(path: Path, with_title: bool, domains: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """Read a corpus or queries file into {id: text} (and {id: title}); duplicate ids are refused.
+    With ``domains``, each record's optional ``domain`` field is collected into it."""
+
     texts: dict[str, str] = {}
     titles: dict[str, str] = {}
     first_line: dict[str, int] = {}
@@ -113,6 +132,13 @@ def read_id_text(path: Path, with_title: bool) -> tuple[dict[str, str], dict[str
             titles[item_id] = title
             text = f"{title} {text}".strip()
         texts[item_id] = text
+        if domains is not None:
+            try:
+                domain = record_domain(record)
+            except ValueError as err:
+                raise DataError(f"{path}:{lineno}: {err}") from None
+            if domain is not None:
+                domains[item_id] = domain
     return texts, titles
 
 
@@ -172,7 +198,8 @@ def load_beir(path: str | Path, split: str = "test", name: str | None = None) ->
     if not corpus:
         raise DataError(f"{corpus_path}: corpus is empty")
     queries_path = find_file(folder, "queries.jsonl")
-    all_queries, _ = read_id_text(queries_path, with_title=False)
+    domains: dict[str, str] = {}
+    all_queries, _ = read_id_text(queries_path, with_title=False, domains=domains)
 
     qrels: dict[str, dict[str, int]] = {}
     for lineno, qid, docid, score in read_qrels(qrels_path):
@@ -194,6 +221,7 @@ def load_beir(path: str | Path, split: str = "test", name: str | None = None) ->
         queries=queries,
         qrels=qrels,
         titles=titles,
+        query_domains={qid: domains[qid] for qid in queries if qid in domains},
     )
 
 
@@ -212,12 +240,5 @@ def subsample_corpus(dataset: Dataset, max_docs: int, rng: np.random.Generator) 
     chosen = set(rng.choice(len(others), size=min(room, len(others)), replace=False))
     keep = judged | {others[i] for i in chosen}
     corpus = {doc: text for doc, text in dataset.corpus.items() if doc in keep}
-    return Dataset(
-        dataset.name,
-        dataset.path,
-        dataset.split,
-        corpus,
-        dataset.queries,
-        dataset.qrels,
-        {doc: t for doc, t in dataset.titles.items() if doc in keep},
-    )
+    titles = {doc: t for doc, t in dataset.titles.items() if doc in keep}
+    return dataclasses.replace(dataset, corpus=corpus, titles=titles)

@@ -19,12 +19,15 @@ class Pair:
     doc_id: str
     passage: str
     source: str = ""  # the data source's name: doc ids are unique only within a source
+    domain: str = ""  # the product or collection the query belongs to ("" = unlabelled; recft.data.domains)
 
 
 def pairs_from_dataset(dataset: Dataset, min_relevance: int = 1) -> list[Pair]:
-    """One pair per (query, relevant document) of the split, in qrels order, labelled with the dataset's name."""
+    """One pair per (query, relevant document) of the split, in qrels order, labelled with the dataset's
+    name and the query's domain."""
+    domains = dataset.query_domains
     return [
-        Pair(qid, dataset.queries[qid], doc_id, dataset.corpus[doc_id], dataset.name)
+        Pair(qid, dataset.queries[qid], doc_id, dataset.corpus[doc_id], dataset.name, domains.get(qid, ""))
         for qid, judged in dataset.qrels.items()
         for doc_id, grade in judged.items()
         if grade >= min_relevance

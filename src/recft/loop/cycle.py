@@ -29,6 +29,7 @@ from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
 from recft.eval.sets import EvalSettings, configured_encoder_settings, evaluate_set, evaluation_key, load_eval_sets
 from recft.eval.slices import SliceSpec, build_slices
+from recft.loop.domains import registry_root, scope
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, GateError, Verdict, decide
 from recft.loop.history import append_history, read_history
@@ -427,7 +428,7 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
     Corpus deltas join the first of this run's cycles; the golden set and the mining corpus are the
     corpus of record as it stands at each cycle."""
     cfg, golden, mining = loop.cfg, loop.sets[loop.golden], loop.training.corpus
-    inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns)
+    inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns, cfg.get("domain"))
     consumed = inbox.consumed()
     of_record = consumed.grow(golden.dataset)
     titles = dict(of_record.titles)
@@ -440,6 +441,13 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
         console.print(f"[red]quarantined[/red] {problem}")
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
+    elsewhere = [d for d in pair_files if not d.arrival.pairs and d.arrival.dropped.get("other_domain")]
+    if elsewhere:  # files wholly of other domains: consumed here with nothing taken, no cycle for them
+        for delivery in elsewhere:
+            inbox.keep(delivery)
+        inbox.consume(elsewhere, None, first - 1)
+        taken = {d.sha256 for d in elsewhere}
+        pair_files = [d for d in pair_files if d.sha256 not in taken]
     if not pair_files:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")
@@ -504,7 +512,8 @@ def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:
 def run_loop(cfg: DictConfig) -> list[dict]:
     """Cycles on the simulation schedule, or on the arrivals inbox when ``arrivals.path`` is set; the
     history lines of the cycles run (none when nothing new arrived)."""
-    registry = Registry(cfg.registry.root)
+    domain = cfg.get("domain")
+    registry = Registry(registry_root(cfg.registry.root, domain))
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
     with registry.cycle_lock():
@@ -513,6 +522,8 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         if dev is not None:
             raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
         sets = load_eval_sets(cfg)
+        if domain:
+            training, sets = scope(cfg, training, sets)
         cache, settings = EmbeddingCache.from_config(cfg), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
         first = len(read_history(history_path)) + 1

@@ -58,11 +58,21 @@ class Consumed:
 
 
 class Inbox:
-    def __init__(self, path: str | Path, registry: Registry, fmt: str = "auto", columns: Mapping | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        registry: Registry,
+        fmt: str = "auto",
+        columns: Mapping | None = None,
+        domain: str | None = None,
+    ):
+        """``domain``: this registry is one domain's (``recft cycle domain=X``): it consumes a shared
+        inbox's files for itself, taking only their rows of X (or unlabelled)."""
         self.path = Path(path)
         if not self.path.exists():
             raise DataError(f"{self.path}: arrivals path not found")
         self.registry, self.format, self.columns = registry, fmt, dict(columns or {})
+        self.domain = domain
         self.store = registry.root / "arrivals"  # what consumed_from reads back
 
     def files(self) -> list[Path]:
@@ -88,7 +98,7 @@ class Inbox:
                     for doc_id, text in arrival.new_documents.items():
                         corpus.add(doc_id, text, arrival.titles.get(doc_id, ""))
             else:
-                arrival = read_arrival(path, corpus, source, self.format, self.columns)
+                arrival = read_arrival(path, corpus, source, self.format, self.columns, self.domain)
             (bad if arrival.problems else good).append(Delivery(path, sha, arrival))
         return good, bad
 
