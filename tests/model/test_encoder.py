@@ -55,6 +55,20 @@ def test_fingerprint_tracks_weights(tiny_encoder):
     assert tiny_encoder.fingerprint != before
 
 
+def test_fingerprint_tracks_the_tokenizer_though_its_identity_is_kept(tiny_encoder, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    before = tiny_encoder.fingerprint
+    tiny_encoder.tokenizer.add_tokens(["zzqqxx"])  # a new token: a new vocabulary size
+    grown = tiny_encoder.fingerprint
+    assert grown != before
+    other = AutoTokenizer.from_pretrained(str(tiny_model_dir))  # the same vocabulary in another object
+    tiny_encoder.tokenizer = other
+    assert tiny_encoder.fingerprint == before
+    other.add_tokens(["zzqqxx"])
+    assert tiny_encoder.fingerprint == grown
+
+
 def test_precision_auto_detects_instead_of_assuming(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(encoder_module, "cpu_has_bf16", lambda: False)
