@@ -77,3 +77,15 @@ def test_shards_are_read_memory_mapped_and_old_npz_shards_still_read(tmp_path):
     np.savez(folder / "shard-0-old.npz", keys=text_keys(["c"]), emb=np.full((1, first.shape[1]), 7, np.float32))
     again = EmbeddingCache(tmp_path).encode(enc, ["a", "c", "b"], "passage")
     assert np.array_equal(again[[0, 2]], first) and np.all(again[1] == 7) and len(enc.calls) == 1
+
+
+def test_lookups_across_many_shards_return_each_texts_own_vector_in_input_order(tmp_path):
+    enc, cache = CountingEncoder(), EmbeddingCache(tmp_path)
+    words = [f"text {i} " + "x" * (i % 7) for i in range(60)]
+    for start in range(0, 60, 15):  # four shards, written by turns
+        cache.encode(enc, words[start : start + 15], "passage")
+    asked = [words[i] for i in (59, 3, 3, 44, 0, 17, 59)] + ["new one", "new one", "new two"]
+    got = EmbeddingCache(tmp_path).encode(enc, asked, "passage")
+    assert np.array_equal(got, enc.encode(asked, "passage"))  # the fake encoder is deterministic per text
+    assert enc.calls[-2] == ["new one", "new two"]  # only the unseen texts, once each, in arrival order
+    assert got.dtype == np.float32 and got.flags.writeable  # the caller's own copy, not a view of a shard
