@@ -32,6 +32,7 @@ from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets  # noqa:
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.store import load_encoder  # noqa: E402
 from recft.sweeps.figures import errorbar_2d  # noqa: E402
+from recft.sweeps.models import paired  # noqa: E402
 from recft.training.merge import endpoints, set_weight  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -51,20 +52,25 @@ def main(run: str) -> Path:
     for w in WEIGHTS:
         set_weight(encoder, w, tuned, start)
         reports[w] = evaluate_sets(encoder, sets, cache, settings)
-    rows = [f"| w | {golden} {metric} | Δ [95 % CI] | TREC DL {metric} | Δ [95 % CI] |", "|---|---|---|---|---|"]
+    rows = [
+        f"| w | {golden} {metric} | Δ [95 % CI] | p | TREC DL {metric} | Δ [95 % CI] | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
     points = []
     for w, r in reports.items():
         g, t = (r[name].compare_to(reports[0.0][name], metric) for name in (golden, "trecdl"))
+        pg, pt = (paired(reports[0.0][name], r[name], metric, f"w={w}", name).p for name in (golden, "trecdl"))
         points.append((w, g, t))
         rows.append(
-            f"| {w:.2f} | {g.mean_b:.4f} | {g.delta:+.4f} [{g.ci_low:+.4f}, {g.ci_high:+.4f}] | "
-            f"{t.mean_b:.4f} | {t.delta:+.4f} [{t.ci_low:+.4f}, {t.ci_high:+.4f}] |"
+            f"| {w:.2f} | {g.mean_b:.4f} | {g.delta:+.4f} [{g.ci_low:+.4f}, {g.ci_high:+.4f}] | {pg:.4f} | "
+            f"{t.mean_b:.4f} | {t.delta:+.4f} [{t.ci_low:+.4f}, {t.ci_high:+.4f}] | {pt:.4f} |"
         )
     n_golden, n_probe = points[0][1].n, points[0][2].n
     cpu = cpu_description()
     text = "\n".join(rows) + (
-        f"\n\nn = {n_golden} golden and {n_probe} TREC DL queries; bootstrap 95 % CIs, paired against w = 0 "
-        f"(the base model). Run: `{run_dir}`. CPU: {cpu['model']} ({cpu['cores']} cores).\n"
+        f"\n\nn = {n_golden} golden and {n_probe} TREC DL queries; bootstrap 95 % CIs and two-sided sign-flip "
+        f"permutation p, paired against w = 0 (the base model). Run: `{run_dir}`. "
+        f"CPU: {cpu['model']} ({cpu['cores']} cores).\n"
     )
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for w, g, t in points:

@@ -16,11 +16,19 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from recft.common.config import register_resolvers
+from recft.eval.report import Report
+from recft.sweeps.models import paired
 from recft.sweeps.objective import objective
 
 
 def row(summary: dict, name: str, metric: str) -> dict:
     return next(r for r in summary["deltas"][name] if r["metric"] == metric)
+
+
+def two_sided_p(run: Path, name: str, metric: str) -> float:
+    """The sign-flip permutation p of the run's final vs zero-shot report on ``name`` (dev or a probe)."""
+    final, zero = (Report.load(run / "reports" / sub / f"{name}.json") for sub in ("", "zero_shot"))
+    return paired(zero, final, metric, run.name, name).p
 
 
 def runs(folders: list[str]):
@@ -29,26 +37,28 @@ def runs(folders: list[str]):
         for summary_path in sorted(Path(folder).glob("*/summary.json")):
             cfg = OmegaConf.load(summary_path.parent / ".hydra" / "config.yaml")
             cfg.train.forgetting_penalty = 1.0  # one yardstick for every run
-            yield summary_path.parent.name, json.loads(summary_path.read_text()), cfg
+            yield summary_path.parent, json.loads(summary_path.read_text()), cfg
 
 
 def main(folders: list[str]) -> str:
     lines = []
-    for name, summary, cfg in runs(folders):
+    for run, summary, cfg in runs(folders):
         metric = str(cfg.eval.primary)
         dev, probe = row(summary, "dev", metric), row(summary, "trecdl", metric)
+        dev["p"], probe["p"] = (two_sided_p(run, name, metric) for name in ("dev", "trecdl"))
         epoch = summary.get("checkpoint", {}).get("chosen_epoch", summary.get("epochs_trained"))
-        lines.append((objective(summary, cfg), name, dev, probe, epoch, summary["wall_s"]))
+        lines.append((objective(summary, cfg), run.name, dev, probe, epoch, summary["wall_s"]))
     out = [
-        "| run | dev Δ nDCG@10 [95 % CI] | TREC DL Δ [95 % CI] | objective | epoch kept | wall s |",
-        "|---|---|---|---|---|---|",
+        "| run | dev Δ nDCG@10 [95 % CI] | p | TREC DL Δ [95 % CI] | p | objective | epoch kept | wall s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for score, name, dev, probe, epoch, wall in sorted(lines, key=lambda line: -line[0]):
         out.append(
             f"| {name} | {dev['delta']:+.4f} [{dev['ci_low']:+.4f}, {dev['ci_high']:+.4f}] (n {dev['n']}) | "
-            f"{probe['delta']:+.4f} [{probe['ci_low']:+.4f}, {probe['ci_high']:+.4f}] (n {probe['n']}) | "
-            f"{score:+.4f} | {epoch} | {wall:.0f} |"
+            f"{dev['p']:.4f} | {probe['delta']:+.4f} [{probe['ci_low']:+.4f}, {probe['ci_high']:+.4f}] "
+            f"(n {probe['n']}) | {probe['p']:.4f} | {score:+.4f} | {epoch} | {wall:.0f} |"
         )
+    out.append("\nBootstrap 95 % CIs (the runs' summaries); p: two-sided sign-flip permutation test, paired by query.")
     return "\n".join(out)
 
 
