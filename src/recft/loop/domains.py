@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from recft.data.domains import check_domain, restrict_to_domain
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
+from recft.loop.schedule import LoopConfigError
 
 if TYPE_CHECKING:  # `recft manage` reads domain registries without loading torch
     from recft.data.sources import Source
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # `recft manage` reads domain registries without loading torc
 FOLDER = "domains"
 
 
-class DomainConfigError(ValueError):
+class DomainConfigError(LoopConfigError):
     """A domain-scoped cycle asked for something domains cannot share."""
 
 

@@ -72,9 +72,13 @@ class ShardIndex:
         self._shard = np.empty(0, dtype=np.int32)
         self._row = np.empty(0, dtype=np.int64)
 
-    def add(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        self.shards.append((keys, vectors))
-        self.names.add(name)
+    def add(self, shards: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        """Add (name, keys, vectors) shards, then sort every key once (a folder of many shards is read at once)."""
+        if not shards:
+            return
+        for name, keys, vectors in shards:
+            self.shards.append((keys, vectors))
+            self.names.add(name)
         every = np.concatenate([k for k, _ in self.shards])
         order = np.argsort(every, kind="stable")
         self._sorted = every[order]
@@ -136,9 +140,8 @@ class EmbeddingCache:
         """The folder's index, reading only shards this object has not read yet (another process
         may have added some); per-epoch validation would otherwise re-read the corpus every call."""
         index = self._indexes.setdefault(folder, ShardIndex())
-        for shard in sorted([*folder.glob("shard-*.npy"), *folder.glob("shard-*.npz")]):
-            if shard.name not in index.names:
-                index.add(shard.name, *read_shard(shard))
+        shards = sorted([*folder.glob("shard-*.npy"), *folder.glob("shard-*.npz")])
+        index.add([(shard.name, *read_shard(shard)) for shard in shards if shard.name not in index.names])
         return index
 
     def encode(self, encoder, texts: Sequence[str], kind: str, show_progress: bool = True) -> np.ndarray:
@@ -160,7 +163,7 @@ class EmbeddingCache:
             shard_keys, fresh = shard_keys[order], np.asarray(fresh, dtype=np.float32)
             name = f"shard-{time.time_ns()}-{stable_hash(shard_keys.tobytes().hex(), 4)}.npy"
             write_shard(folder / name, shard_keys, fresh)
-            index.add(name, shard_keys, fresh)
+            index.add([(name, shard_keys, fresh)])
             found = index.find(keys)
         out = np.empty((len(texts), index.shards[0][1].shape[1]), dtype=np.float32)
         index.gather(found, out)
