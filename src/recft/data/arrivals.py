@@ -32,9 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from recft.data.beir import DataError, jsonl_records, open_text
-from recft.data.domains import FIELD as DOMAIN_FIELD
-from recft.data.domains import record_domain
+from recft.data.beir import DOMAIN_FIELD, DataError, jsonl_records, open_text, record_domain
 from recft.data.pairs import Pair
 
 FORMATS = ("sentence_transformers", "flag_embedding", "tevatron")

@@ -117,7 +117,6 @@ def record_domain(record: Mapping, columns: Mapping[str, str] | None = None) -> 
 def read_id_text(path: Path, with_title: bool, domains: dict[str, str] | None = None) -> tuple[dict, dict]:
     """Read a corpus or queries file into {id: text} (and {id: title}); duplicate ids are refused.
     With ``domains``, each record's optional ``domain`` field is collected into it."""
-
     texts: dict[str, str] = {}
     titles: dict[str, str] = {}
     first_line: dict[str, int] = {}

@@ -1,11 +1,12 @@
 """Domains: which product (or collection) a query or pair belongs to, so each has its own adapter.
 
 A team with several products labels each query (``"domain"`` in a BEIR ``queries.jsonl`` record)
-and each arriving pair (a ``domain`` column in any pair format). A cycle run with ``domain=X``
-trains, evaluates and gates only X: it keeps X's queries of a labelled golden set, X's pairs, and an
-arriving file's rows labelled X or not labelled at all (a file without the column is the domain's
-own). A set or file with no labels at all belongs wholly to whichever domain reads it — one
-golden set per domain (``data=cranfield domain=cranfield``) is the common case.
+and each arriving pair (a ``domain`` column in any pair format; both read by
+``recft.data.beir.record_domain``). A cycle run with ``domain=X`` trains, evaluates and gates only
+X: it keeps X's queries of a labelled golden set, X's pairs, and an arriving file's rows labelled X
+or not labelled at all (a file without the column is the domain's own). A set or file with no
+labels at all belongs wholly to whichever domain reads it — one golden set per domain
+(``data=cranfield domain=cranfield``) is the common case.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from recft.data.beir import DOMAIN_FIELD as FIELD
-from recft.data.beir import DataError, Dataset, record_domain
+from recft.data.beir import DataError, Dataset
 
-__all__ = ["FIELD", "check_domain", "record_domain", "restrict_to_domain"]
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

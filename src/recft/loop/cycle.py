@@ -441,13 +441,7 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
         console.print(f"[red]quarantined[/red] {problem}")
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
-    elsewhere = [d for d in pair_files if not d.arrival.pairs and d.arrival.dropped.get("other_domain")]
-    if elsewhere:  # files wholly of other domains: consumed here with nothing taken, no cycle for them
-        for delivery in elsewhere:
-            inbox.keep(delivery)
-        inbox.consume(elsewhere, None, first - 1)
-        taken = {d.sha256 for d in elsewhere}
-        pair_files = [d for d in pair_files if d.sha256 not in taken]
+    pair_files = inbox.set_aside_other_domains(pair_files, first - 1)
     if not pair_files:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")

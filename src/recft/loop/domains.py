@@ -45,10 +45,10 @@ def registry_root(root: str | Path, domain: str | None) -> Path:
 def scope(cfg: DictConfig, training: TrainingData, sets: dict[str, Source]) -> tuple[TrainingData, dict[str, Source]]:
     """The cycle's training pairs and golden set cut to ``cfg.domain`` (probes stay whole: forgetting is
     measured on what no domain trains on)."""
-    domain = check_domain(cfg.domain)
-    if cfg.adapter.get("kind") != "query_lora":
+    domain, kind = check_domain(cfg.domain), cfg.adapter.get("kind")
+    if kind != "query_lora":
         raise DomainConfigError(
-            f"domain={domain} needs adapter=query_lora (got {cfg.adapter.get('kind')}): domains share the base "
+            f"domain={domain} needs adapter=query_lora (got {kind}): domains share the base "
             "model's corpus index, so only the query side may differ per domain"
         )
     golden = sets[cfg.data.name]

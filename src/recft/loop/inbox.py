@@ -127,6 +127,16 @@ class Inbox:
             },
         )
 
+    def set_aside_other_domains(self, deliveries: list[Delivery], cycle: int) -> list[Delivery]:
+        """Record as consumed, with no version, the files wholly of other domains (nothing in them for
+        this registry, so no cycle runs for them); the deliveries left."""
+        elsewhere = [d for d in deliveries if not d.arrival.pairs and d.arrival.dropped.get("other_domain")]
+        for delivery in elsewhere:
+            self.keep(delivery)
+        if elsewhere:
+            self.consume(elsewhere, None, cycle)
+        return [d for d in deliveries if all(d is not e for e in elsewhere)]
+
     def consume(self, deliveries: list[Delivery], version: str | None, cycle: int) -> None:
         self.registry.record_arrivals([self._entry(d, "consumed", version, cycle) for d in deliveries])
 

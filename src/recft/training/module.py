@@ -118,8 +118,8 @@ class BiEncoderModule(pl.LightningModule):
         params = [p for p in self.encoder.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim > 1]  # no weight decay on biases and LayerNorm
         no_decay = [p for p in params if p.ndim <= 1]
-        # fused: one kernel per step instead of ~10 small ops per parameter tensor — the same update,
-        # and on a 2-core CPU a LoRA's 74 small tensors made the per-op overhead most of the step's optimizer time
+        # fused: one kernel per step instead of ~10 small ops per parameter tensor — the same update (rounded
+        # differently); for a LoRA's 74 small tensors on 2 cores, the per-op overhead was most of the optimizer's time
         fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
