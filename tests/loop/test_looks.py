@@ -1,4 +1,4 @@
-"""α spent across looks at one golden set: the series sums to α, and the fingerprint is the content."""
+"""The levels of looks on a loop's ledger: the reference sequences, the series sums to α, and the fingerprint is the content."""
 
 import dataclasses
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 
 from recft.data.sources import SourceSpec, load_source
-from recft.loop.looks import SpendingError, alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
+from recft.loop.looks import SpendingError, alpha_for_look, alpha_spent, golden_fingerprint, golden_sample, levels
 
 from conftest import DATA
 
@@ -16,8 +16,24 @@ def test_pi2_spending_sums_to_alpha_and_never_exceeds_it():
     assert alpha_spent(10, 0.025, "pi2") < alpha_spent(10_000, 0.025, "pi2") < 0.025
     assert alpha_spent(10_000, 0.025, "pi2") == pytest.approx(0.025, rel=1e-3)
     assert alpha_for_look(7, 0.025, "none") == 0.025 and alpha_spent(10, 0.025, "none") == pytest.approx(0.25)
-    with pytest.raises(SpendingError, match="must be one of pi2, none"):
+    with pytest.raises(SpendingError, match="must be one of fallback, pi2, lond, none"):
         alpha_for_look(1, 0.025, "obrien")
+
+
+def test_the_fallback_procedure_reproduces_the_reference_sequence():
+    """Tian & Ramdas's fallback: α·γ_t, plus the previous level when the previous look rejected."""
+    p = [0.3, 0.001, 0.4, 0.5, 0.003, 0.2, 0.6, 0.01]
+    expected = [0.015198, 0.003800, 0.005488, 0.000950, 0.000608, 0.000422, 0.000310, 0.000237]
+    assert levels(0.025, "fallback", p) == pytest.approx(expected, abs=5e-7)
+    assert levels(0.025, "fallback", [0.3, 0.4])[1] == pytest.approx(alpha_for_look(2, 0.025, "pi2"))
+
+
+def test_lond_multiplies_by_discoveries_and_pi2_never_recycles():
+    p = [0.001, 0.5, 0.5]
+    lond, pi2 = levels(0.025, "lond", p), levels(0.025, "pi2", p)
+    assert lond[1] == pytest.approx(2 * 0.025 * 6 / (math.pi**2 * 4))  # one discovery before look 2
+    assert pi2 == pytest.approx([alpha_for_look(k, 0.025, "pi2") for k in (1, 2, 3)])
+    assert levels(0.025, "none", p) == [0.025] * 3
 
 
 def test_the_golden_fingerprint_follows_content_not_location(tmp_path):

@@ -87,18 +87,19 @@ def test_a_second_cycle_is_refused_while_one_holds_the_lock(tmp_path):
         pass
 
 
-def test_looks_are_counted_per_golden_set_and_lineage_reaches_the_base(tmp_path):
+def test_looks_are_counted_on_one_ledger_whatever_the_golden_content_and_lineage_reaches_the_base(tmp_path):
     registry = Registry(tmp_path)
     base = registry.add("base", "base", None, status="incumbent")
     first = registry.add("c1", "merged", "/x", parent=base.id)
     second = registry.add("c2", "merged", "/y", parent=first.id)
-    assert registry.record_look("golden-a", first.id, 0.0152, 0.2, 0.15, "INCONCLUSIVE") == 1
-    assert registry.record_look("golden-a", second.id, 0.0038, 0.001, 0.14, "PROMOTED") == 2
-    assert registry.record_look("golden-b", second.id, 0.0152, 0.5, 0.2, "REJECTED") == 1  # another golden set
-    looks = registry.looks("golden-a")
-    assert [(look["version"], look["verdict"], look["alpha"]) for look in looks] == [
-        (first.id, "INCONCLUSIVE", 0.0152),
-        (second.id, "PROMOTED", 0.0038),
+    assert registry.record_look("golden-a", first.id, 0.0152, 0.2, 0.15, "INCONCLUSIVE", "ndcg@10") == 1
+    assert registry.record_look("golden-a", second.id, 0.0038, 0.001, 0.14, "PROMOTED", "ndcg@10") == 2
+    assert registry.record_look("golden-b", second.id, 0.0055, 0.5, 0.2, "REJECTED", "ndcg@10") == 3  # grown set
+    looks = registry.looks()
+    assert [(look["version"], look["verdict"], look["alpha"], look["golden"]) for look in looks] == [
+        (first.id, "INCONCLUSIVE", 0.0152, "golden-a"),
+        (second.id, "PROMOTED", 0.0038, "golden-a"),
+        (second.id, "REJECTED", 0.0055, "golden-b"),
     ]
-    assert registry.looks("never-seen") == []
+    assert Registry(tmp_path / "other").looks() == []
     assert registry.lineage_root(second).id == base.id and registry.lineage_root(base).id == base.id

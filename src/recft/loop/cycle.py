@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -35,7 +34,7 @@ from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, GateError, V
 from recft.loop.history import append_history, read_history
 from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
-from recft.loop.looks import alpha_for_look, alpha_spent, golden_fingerprint, golden_sample
+from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, next_level
 from recft.loop.registry import Registry, Version
 from recft.loop.schedule import LoopConfigError, arrivals
 from recft.loop.serving import blue_green_index, log_version_artifact, serving_state, unchanged
@@ -83,10 +82,6 @@ class Loop:
     @property
     def golden(self) -> str:
         return self.cfg.data.name
-
-    @cached_property
-    def golden_fingerprint(self) -> str:
-        return golden_fingerprint(self.sets[self.golden])
 
 
 def fingerprint_pairs(pairs: list[Pair]) -> str:
@@ -212,7 +207,7 @@ def judge(
             if base is not None:
                 base_probes[name] = (base[name].per_query[on], candidate[name].per_query[on], on)
     golden = loop.golden
-    alpha = alpha_for_look(len(looks) + 1, loop.gate.alpha, loop.gate.alpha_spending)
+    alpha = next_level(loop.gate.alpha, loop.gate.alpha_spending, [(look["alpha"], look["p"]) for look in looks])
     return decide(
         incumbent[golden].per_query[metric],
         candidate[golden].per_query[metric],
@@ -240,12 +235,13 @@ def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[
 def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
     """Record this decision on the golden set; what has been spent of α so far, and what is left."""
     golden, gate = verdict.golden, loop.gate
+    fingerprint = golden_fingerprint(loop.sets[loop.golden])  # what the golden set holds at this look
     look = loop.registry.record_look(
-        loop.golden_fingerprint, version.id, golden.alpha, golden.p, golden.sd, verdict.verdict
+        fingerprint, version.id, golden.alpha, golden.p, golden.sd, verdict.verdict, gate.metric
     )
     spent = alpha_spent(look, gate.alpha, gate.alpha_spending)
     return {
-        "golden": loop.golden_fingerprint,
+        "golden": fingerprint,
         "look": look,
         "alpha": golden.alpha,
         "alpha_spent": spent,
@@ -349,7 +345,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
     base = loop.registry.lineage_root(incumbent)
     base_reports = version_reports(loop, base) if base.id != incumbent.id else None
-    earlier = loop.registry.looks(loop.golden_fingerprint)
+    earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), inc_reports, candidate.reports, base_reports)
     verdict = judge(loop, *judged, earlier, trained_docs={p.doc_id for p in pairs})
     looks = count_look(loop, version, verdict)

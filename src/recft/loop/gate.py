@@ -5,9 +5,9 @@ one-sided tests at α = (1 − confidence) / 2 (2.5 % by default) with the test 
 ``gate.test`` (``recft.eval.paired_tests``: permutation, t or bootstrap; each check reports its p,
 the interval that matches the test, d_z and n):
 
-* **Golden set** (default MRR@10). *Better* (→ PROMOTED) when H0 "Δ ≤ margin" is rejected at this
-  look's share of α (``alpha`` — a loop spends α across its looks at one golden set, see
-  ``recft.loop.looks``); *worse* (→ ROLLBACK) when H0 "Δ ≥ 0" is rejected; *not better*
+* **Golden set** (``gate.metric``: nDCG@10 unless the data source names another, fixed before the
+  loop's first look). *Better* (→ PROMOTED) when H0 "Δ ≤ margin" is rejected at this look's level
+  (``alpha`` — a loop spends α across the looks on its ledger, see ``recft.loop.looks``); *worse* (→ ROLLBACK) when H0 "Δ ≥ 0" is rejected; *not better*
   (→ REJECTED) when the candidate is shown equivalent (``gate.equivalence``: both one-sided tests
   of |Δ| < e reject) or, with a margin, shown below it.
 * **Each generalist probe**, against the incumbent and — so that small losses cannot ratchet over
@@ -35,6 +35,7 @@ import numpy as np
 
 from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
+from recft.loop.looks import RULES
 
 PROMOTED = "PROMOTED"
 PENDING_APPROVAL = "PENDING_APPROVAL"
@@ -50,7 +51,7 @@ class GateError(ValueError):
 
 @dataclass(frozen=True)
 class GateConfig:
-    metric: str = "mrr@10"
+    metric: str = "ndcg@10"
     margin: float = 0.0  # golden Δ the candidate must exceed; ≥ 0 (a negative margin would promote worse models)
     forgetting_tolerance: float = 0.02  # probe Δ allowed below zero
     probe_metric: str | None = None  # default: same as `metric`
@@ -60,7 +61,7 @@ class GateConfig:
     test: str = "permutation"  # permutation | t | bootstrap (bench/gate_calibration.py)
     equivalence: float | None = 0.005  # |Δ| within this, shown by two one-sided tests → REJECTED; None = off
     against_base: bool = True  # also compare every probe with the original base version
-    alpha_spending: str = "pi2"  # how α is spent over looks at one golden set: pi2 | none (recft.loop.looks)
+    alpha_spending: str = "fallback"  # the level of each look on the loop's ledger (recft.loop.looks.RULES)
     golden_refresh: int | None = None  # judge each cycle on a fresh sample of this many golden queries
     slices: Sequence[str] = ()  # golden slices (eval.slices names) held to non-inferiority
     slice_tolerance: float = 0.02  # a slice's Δ allowed below zero
@@ -80,6 +81,8 @@ class GateConfig:
             raise GateError(f"gate.test must be one of {', '.join(TESTS)}, got {self.test!r}")
         if self.equivalence is not None and self.equivalence <= 0:
             raise GateError(f"gate.equivalence must be > 0 or null, got {self.equivalence}")
+        if self.alpha_spending not in RULES:
+            raise GateError(f"gate.alpha_spending must be one of {', '.join(RULES)}, got {self.alpha_spending!r}")
         if not 0.5 < self.confidence < 1:
             raise GateError(f"gate.confidence must be in (0.5, 1), got {self.confidence}")
 

@@ -1,44 +1,85 @@
-"""Looks at a golden set, and the error rate each one may spend.
+"""Looks on a loop's ledger, and the level each one is held to.
 
-Every gate decision on a golden set is a look at it. A loop that tests each new candidate at the
-full one-sided α on the same golden set will, over enough null cycles, promote noise: ten looks at
-2.5 % give about a 22 % chance of at least one false promotion. The registry therefore counts the
-looks at each golden set (by a fingerprint of its content) and look k gets
+Every golden decision a loop makes is one look on its ledger (one ledger per registry: a domain's
+registry has its own), whatever the golden set holds by then — a golden set that grows with sealed
+arrivals is still the same loop asking the same kind of question again. A loop that tests each new
+candidate at the full one-sided α will, over enough null cycles, promote noise: ten looks at 2.5 %
+give about a 22 % chance of at least one false promotion. Look t therefore gets a level from the
+rule in ``gate.alpha_spending``, with γ_t = 6 / (π² t²) (a series that sums to 1):
 
-    α_k = α · 6 / (π² k²)        (``gate.alpha_spending: pi2``)
+* ``fallback`` (default; Tian & Ramdas 2021, "Online control of the familywise error rate"):
+  level_t = α·γ_t + (level_{t−1} if look t−1 promoted). A promotion hands its level on to the
+  next look, so a loop that keeps finding real gains does not starve; the chance of *any* false
+  promotion stays ≤ α under any dependence between looks (the same golden queries reused).
+* ``pi2``: level_t = α·γ_t, a union bound (FWER ≤ α under any dependence); never recycles.
+* ``lond`` (Javanmard & Montanari 2018): level_t = α·γ_t·(promotions so far + 1). A weaker
+  promise: it controls the **false discovery rate** — the expected share of promotions that are
+  noise — at α under independence (or positive dependence) of the looks, not the chance of any.
+* ``none``: the full α at every look (a one-off experiment, not a loop).
 
-a series that sums to α, so the chance of *any* false promotion over all looks stays ≤ α (a union
-bound: it holds whatever the cycles have in common). The first look gets 61 % of α, the second
-15 %, the tenth 0.6 %: a long-lived golden set becomes hard to pass — the cue to refresh it.
-``none`` spends the full α at every look (the behaviour of a one-off experiment).
+A look "promoted" when its golden test rejected (p ≤ its level), whatever the probes said.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 from recft.common.hashing import stable_hash
 from recft.data.sources import Source
 
-RULES = ("pi2", "none")
+RULES = ("fallback", "pi2", "lond", "none")
 
 
 class SpendingError(ValueError):
     """An α-spending rule that does not exist."""
 
 
-def alpha_for_look(look: int, alpha: float, rule: str) -> float:
-    """The one-sided level of the ``look``-th decision (1-based) on one golden set."""
-    if rule not in RULES:
-        raise SpendingError(f"gate.alpha_spending must be one of {', '.join(RULES)}, got {rule!r}")
+def gamma(look: int) -> float:
+    """The share of α that look ``look`` (1-based) spends of its own: 6 / (π² t²), summing to 1."""
     if look < 1:
         raise SpendingError(f"looks are counted from 1, got {look}")
-    return alpha if rule == "none" else alpha * 6 / (math.pi**2 * look**2)
+    return 6 / (math.pi**2 * look**2)
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in RULES:
+        raise SpendingError(f"gate.alpha_spending must be one of {', '.join(RULES)}, got {rule!r}")
+
+
+def next_level(alpha: float, rule: str, earlier: Sequence[tuple[float, float]] = ()) -> float:
+    """The level of the next look, given the (level, p) of every earlier look on the ledger, oldest first."""
+    _check_rule(rule)
+    look = len(earlier) + 1
+    if rule == "none":
+        return alpha
+    own = alpha * gamma(look)
+    if rule == "pi2":
+        return own
+    if rule == "lond":
+        return own * (1 + sum(p <= level for level, p in earlier))
+    last_level, last_p = earlier[-1] if earlier else (0.0, 1.0)
+    return own + (last_level if last_p <= last_level else 0.0)  # fallback
+
+
+def levels(alpha: float, rule: str, p_values: Sequence[float]) -> list[float]:
+    """The level each of a sequence of looks was held to (for tests and the bench)."""
+    earlier: list[tuple[float, float]] = []
+    for p in p_values:
+        earlier.append((next_level(alpha, rule, earlier), float(p)))
+    return [level for level, _ in earlier]
+
+
+def alpha_for_look(look: int, alpha: float, rule: str) -> float:
+    """The level of look ``look`` when no earlier look promoted (every rule's floor)."""
+    _check_rule(rule)
+    return alpha if rule == "none" else alpha * gamma(look)
 
 
 def alpha_spent(looks: int, alpha: float, rule: str) -> float:
+    """α's own share spent by ``looks`` looks (levels handed on by promotions are not new spending)."""
     return sum(alpha_for_look(k, alpha, rule) for k in range(1, looks + 1))
 
 

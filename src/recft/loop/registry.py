@@ -48,7 +48,17 @@ CREATE TABLE IF NOT EXISTS looks (
     alpha REAL NOT NULL,
     p REAL,
     sd REAL,
-    verdict TEXT NOT NULL
+    verdict TEXT NOT NULL,
+    metric TEXT
+);
+CREATE TABLE IF NOT EXISTS sealed (
+    query_id TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    qrels TEXT NOT NULL,
+    file TEXT NOT NULL,
+    line INTEGER,
+    cycle INTEGER NOT NULL,
+    at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS arrivals (
     sha256 TEXT PRIMARY KEY,
@@ -107,6 +117,9 @@ class Registry:
             with self._connect() as db:
                 db.executescript(SCHEMA)
                 db.execute("SELECT count(*) FROM versions").fetchone()
+                columns = {row[1] for row in db.execute("PRAGMA table_info(looks)")}
+                if "metric" not in columns:  # a registry made before looks named their metric keeps its looks
+                    db.execute("ALTER TABLE looks ADD COLUMN metric TEXT")
         except sqlite3.DatabaseError as err:
             raise RegistryError(f"{self.path}: not a readable registry ({err})") from None
 
@@ -192,14 +205,20 @@ class Registry:
             return pending[-1]
         return self.get(name)
 
-    def looks(self, golden: str) -> list[dict]:
-        """Every decision taken on the golden set with this fingerprint, oldest first."""
+    def looks(self) -> list[dict]:
+        """Every golden decision on this registry's one ledger, oldest first (``recft.loop.looks``):
+        looks made on earlier contents of a golden set that has grown count too."""
+        keys = ("seq", "golden", "version", "at", "alpha", "p", "sd", "verdict", "metric")
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT seq, version, at, alpha, p, sd, verdict FROM looks WHERE golden = ? ORDER BY seq", (golden,)
-            ).fetchall()
-        keys = ("seq", "version", "at", "alpha", "p", "sd", "verdict")
+            rows = db.execute(f"SELECT {', '.join(keys)} FROM looks ORDER BY seq").fetchall()
         return [dict(zip(keys, row)) for row in rows]
+
+    def sealed(self) -> list[dict]:
+        """Every sealed arrival query (``recft.loop.sealing``), in the order it was sealed."""
+        keys = ("query_id", "text", "qrels", "file", "line", "cycle", "at")
+        with self._connect() as db:
+            rows = db.execute(f"SELECT {', '.join(keys)} FROM sealed ORDER BY rowid").fetchall()
+        return [{**dict(zip(keys, row)), "qrels": json.loads(row[2])} for row in rows]
 
     def arrivals(self) -> dict[str, dict]:
         """Every pair file the loop has consumed or quarantined, by content hash."""
@@ -266,19 +285,34 @@ class Registry:
         db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (version_id,))
         db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (version_id, now(), reason))
 
-    def record_look(self, golden: str, version_id: str, alpha: float, p: float, sd: float, verdict: str) -> int:
-        """Count one decision on a golden set (before acting on it: a killed cycle has still looked)."""
+    def record_look(
+        self, golden: str, version_id: str, alpha: float, p: float, sd: float, verdict: str, metric: str | None = None
+    ) -> int:
+        """Count one decision on the ledger (before acting on it: a killed cycle has still looked); returns
+        its number. ``golden`` is the fingerprint of the golden set as it was at this look."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (golden, version_id, now(), alpha, p, sd, verdict),
+                "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict, metric) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (golden, version_id, now(), alpha, p, sd, verdict, metric),
             )
-            return db.execute("SELECT count(*) FROM looks WHERE golden = ?", (golden,)).fetchone()[0]
+            return db.execute("SELECT count(*) FROM looks").fetchone()[0]
 
-    def record_arrivals(self, entries: list[dict]) -> None:
-        """Mark pair files consumed (with the version they went into) or quarantined, all in one transaction:
-        a killed cycle leaves every file either recorded or not."""
+    def record_sealed(self, entries: list[dict], db=None) -> None:
+        """Seal arrival queries into the golden set of record (an id sealed before is kept as it was)."""
+        if db is None:
+            with self.transaction() as db:
+                return self.record_sealed(entries, db)
+        for e in entries:
+            db.execute(
+                "INSERT OR IGNORE INTO sealed (query_id, text, qrels, file, line, cycle, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (e["query_id"], e["text"], json.dumps(e["qrels"]), e["file"], e.get("line"), e["cycle"], now()),
+            )
+
+    def record_arrivals(self, entries: list[dict], sealed: list[dict] = ()) -> None:
+        """Mark pair files consumed (with the version they went into) or quarantined, and seal their
+        sealed queries, all in one transaction: a killed cycle leaves every file either recorded or not."""
         with self.transaction() as db:
+            self.record_sealed(list(sealed), db)
             for entry in entries:
                 values = (entry["sha256"], entry["file"], entry["status"], entry.get("version"), entry.get("cycle"))
                 db.execute(
