@@ -16,7 +16,7 @@ from recft.eval.report import Report
 from recft.loop.cycle import run_loop
 from recft.loop.gate import GateConfig, decide
 from recft.loop.history import read_history
-from recft.loop.looks import SpendingError
+from recft.loop.looks import SpendingError, levels
 from recft.loop.registry import Registry
 from recft.loop.schedule import arrivals
 
@@ -32,6 +32,7 @@ def cycle_overrides(model_dir, data_dir, out_dir, *extra):
     """The cycle on the tiny model and data; a LoRA of rank 4 unless ``extra`` names another adapter."""
     lora = [] if any(e.startswith("adapter=") for e in extra) else ["adapter.rank=4"]
     registry = [f"registry.root={out_dir}/registry", "gate.min_queries=1", "gate.n_resamples=500"]
+    registry += [] if any(e.startswith("golden.seal=") for e in extra) else ["golden.seal=0"]
     return tiny_run_overrides(model_dir, data_dir, out_dir, *lora, *registry, *extra)
 
 
@@ -59,8 +60,9 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
     assert [ln["cycle"] for ln in lines] == [1, 2]
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
     base = reports(tmp_path / "registry", "v0001-base")
+    expected_levels = levels(0.025, "fallback", [ln["golden"]["p_superiority"] for ln in lines])
     for look, ln in enumerate(lines, start=1):  # the verdict is the gate's on the stored reports, at this look's α
-        assert ln["looks"]["look"] == look and ln["looks"]["alpha"] == pytest.approx(0.025 * 6 / (np.pi * look) ** 2)
+        assert ln["looks"]["look"] == look and ln["looks"]["alpha"] == pytest.approx(expected_levels[look - 1])
         assert ln["looks"]["alpha_left"] == pytest.approx(
             0.025 - sum(0.025 * 6 / (np.pi * k) ** 2 for k in range(1, look + 1))
         )
@@ -72,7 +74,7 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
             else {"trecdl": (base["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")}
         )
         past = [line["golden"]["sd"] for line in lines[: look - 1]]
-        golden = (inc["tiny"].per_query["mrr@10"], cand["tiny"].per_query["mrr@10"])
+        golden = (inc["tiny"].per_query["ndcg@10"], cand["tiny"].per_query["ndcg@10"])
         expected = decide(*golden, probe, gate, base_probes=against_base, alpha=ln["looks"]["alpha"], past_sds=past)
         assert ln["verdict"] == expected.verdict and ln["reasons"] == expected.reasons
     assert [ln["pairs"] for ln in lines] == [
@@ -168,6 +170,7 @@ def test_a_nudge_candidate_goes_through_the_gate_and_registry(tiny_model_dir, le
         "loop.schedule=[0.5,0.5]",
         "loop.train_on=new",  # NUDGE ignores this: it always re-fits on every pair seen
         "gate.alpha_spending=none",
+        "golden.seal=0",
     )
     lines = run_loop(cfg)
     assert [ln["kind"] for ln in lines] == ["nudge", "nudge"]

@@ -54,3 +54,31 @@ def test_golden_refresh_draws_disjoint_seeded_samples_until_the_pool_is_used_up(
     assert golden_sample(pool, 3, 1, seed=42) == samples[1] and golden_sample(pool, 3, 1, seed=7) != samples[1]
     with pytest.raises(SpendingError, match="gives 3 fresh samples, all used; decision 4 needs a larger pool"):
         golden_sample(pool, 3, 3, seed=42)
+
+
+def test_a_registry_made_before_the_ledger_keeps_its_looks_and_its_metric(tmp_path):
+    """Looks recorded per golden fingerprint, without a metric column, all count on the one ledger; their
+    metric comes from the history, and a lineage that has looked cannot switch metric."""
+    import sqlite3
+
+    from recft.loop.looks import check_ledger_metric
+    from recft.loop.registry import Registry
+
+    db = sqlite3.connect(tmp_path / "registry.sqlite")
+    db.executescript(
+        "CREATE TABLE looks (seq INTEGER PRIMARY KEY AUTOINCREMENT, golden TEXT NOT NULL, version TEXT, "
+        "at TEXT NOT NULL, alpha REAL NOT NULL, p REAL, sd REAL, verdict TEXT NOT NULL);"
+        "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict) VALUES "
+        "('fp-a', 'v0002-cycle1', 't', 0.0152, 0.07, 0.1, 'INCONCLUSIVE'), "
+        "('fp-b', 'v0003-cycle2', 't', 0.0038, 0.2, 0.1, 'INCONCLUSIVE');"
+    )
+    db.commit()
+    db.close()
+    registry = Registry(tmp_path)
+    looks = registry.looks()
+    assert [look["golden"] for look in looks] == ["fp-a", "fp-b"] and looks[0]["metric"] is None
+    history = [{"candidate": "v0002-cycle1", "metric": "mrr@10"}]
+    check_ledger_metric("mrr@10", looks, history)  # the metric it has always used: fine
+    with pytest.raises(SpendingError, match=r"gate.metric=ndcg@10, but this loop's ledger has decided on mrr@10"):
+        check_ledger_metric("ndcg@10", looks, history)
+    assert registry.record_look("fp-c", None, 0.0017, 0.5, 0.1, "INCONCLUSIVE", "mrr@10") == 3

@@ -68,6 +68,7 @@ class Arrival:
     negatives: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
     new_documents: dict[str, str] = field(default_factory=dict)  # id (new:<hash> for text) → text to embed
     titles: dict[str, str] = field(default_factory=dict)  # a corpus delta's titles, for matching text later
+    lines: dict[str, int] = field(default_factory=dict)  # query id → the line it first arrived on (sealing's origin)
     dropped: Counter = field(default_factory=Counter)  # reason → rows
     problems: list[str] = field(default_factory=list)  # "file:line: what"
 
@@ -271,6 +272,7 @@ def _keep(arrival: Arrival, row: Row, corpus: CorpusIndex, source: str, seen: se
         return
     seen.add((normalize(row.query), doc_id))
     query_id = row.query_id or content_id("q", row.query)
+    arrival.lines.setdefault(query_id, row.line)
     arrival.pairs.append(Pair(query_id, row.query, doc_id, text, source, row.domain))
     for passage_id, passage_text, is_new in [(doc_id, text, new), *negatives]:
         if is_new:

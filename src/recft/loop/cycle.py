@@ -21,7 +21,7 @@ from recft.common import console as console_module
 from recft.common.atomic import write_json
 from recft.common.hashing import stable_hash
 from recft.data.arrivals import CorpusIndex
-from recft.data.beir import DataError
+from recft.data.beir import Dataset, DataError
 from recft.data.growth import corpus_fingerprint, with_documents
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
@@ -34,8 +34,9 @@ from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, GateError, V
 from recft.loop.history import append_history, read_history
 from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
-from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, next_level
+from recft.loop.looks import alpha_spent, check_ledger_metric, golden_fingerprint, golden_sample, next_level
 from recft.loop.registry import Registry, Version
+from recft.loop.sealing import check_share, composition, golden_of_record, seal, unsealed
 from recft.loop.schedule import LoopConfigError, arrivals
 from recft.loop.serving import blue_green_index, log_version_artifact, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
@@ -78,10 +79,23 @@ class Loop:
     maker: CandidateMaker
     training: TrainingData  # replay, α and the training corpus; each cycle brings its own pairs
     arrivals_seen: list[str] = dataclasses.field(default_factory=list)  # sha256 of every arrival trained on
+    split: Dataset | None = None  # the source's golden split over the corpus of record, without sealed queries
+    sealed: list[dict] = dataclasses.field(default_factory=list)  # the sealed queries of record (registry)
+    sealing: list[dict] = dataclasses.field(default_factory=list)  # this cycle's, recorded with its decision
 
     @property
     def golden(self) -> str:
         return self.cfg.data.name
+
+    def refresh_golden(self, split: Dataset | None = None) -> None:
+        """The golden set of record: the golden split (over the corpus as it stands) plus every sealed query."""
+        self.split = split or self.split or self.sets[self.golden].dataset
+        dataset = golden_of_record(self.split, [*self.sealed, *self.sealing])
+        self.sets[self.golden] = dataclasses.replace(self.sets[self.golden], dataset=dataset)
+
+    def record_sealing(self) -> None:
+        """This cycle's sealed queries are now of record (the caller wrote them to the registry)."""
+        self.sealed, self.sealing = [*self.sealed, *self.sealing], []
 
 
 def fingerprint_pairs(pairs: list[Pair]) -> str:
@@ -236,14 +250,15 @@ def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
     """Record this decision on the golden set; what has been spent of α so far, and what is left."""
     golden, gate = verdict.golden, loop.gate
     fingerprint = golden_fingerprint(loop.sets[loop.golden])  # what the golden set holds at this look
+    level = verdict.config["alpha_this_look"]  # the superiority test's level and p: what the ledger spends
     look = loop.registry.record_look(
-        fingerprint, version.id, golden.alpha, golden.p, golden.sd, verdict.verdict, gate.metric
+        fingerprint, version.id, level, golden.p_superiority, golden.sd, verdict.verdict, gate.metric
     )
     spent = alpha_spent(look, gate.alpha, gate.alpha_spending)
     return {
         "golden": fingerprint,
         "look": look,
-        "alpha": golden.alpha,
+        "alpha": level,
         "alpha_spent": spent,
         "alpha_left": gate.alpha - spent if gate.alpha_spending != "none" else None,
         "rule": gate.alpha_spending,
@@ -319,17 +334,37 @@ def cost(loop: Loop, wall_s: float) -> dict:
     return {"device_hours": device_hours, "price_per_hour": price, "total": device_hours * price}
 
 
-def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pair], injected: bool) -> dict:
+def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], origins: dict) -> dict:
+    """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record (pending until
+    the caller records them); returns what it cost in training pairs."""
+    share = check_share(float(loop.cfg.golden.seal))
+    near_dup = loop.cfg.arrivals.get("near_dup")
+    embed = query_embedder(loop) if share and near_dup is not None else None
+    arriving = set(new)
+    trained = [p for p in seen if p not in arriving]
+    sealed = seal(new, trained, share, int(loop.cfg.seed), cycle, origins, embed, near_dup)
+    loop.sealing = sealed.entries
+    loop.refresh_golden()
+    return {"share": share, "queries": sealed.queries, "pairs": sealed.pairs_sealed}
+
+
+def run_cycle(
+    loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pair], injected: bool, origins: dict
+) -> dict:
     began = time.perf_counter()
     cfg = loop.cfg
     run_dir = run_folder(Path(cfg.output_dir), cycle)
     incumbent = ensure_incumbent(loop)
+    sealing = seal_arrivals(loop, cycle, new_pairs, seen_pairs, origins)
+    sealed = [*loop.sealed, *loop.sealing]
+    new_pairs, seen_pairs = unsealed(new_pairs, sealed), unsealed(seen_pairs, sealed)  # a sealed query never trains
     pairs = seen_pairs if cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new_pairs
     line = {
         "cycle": cycle,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "incumbent": incumbent.id,
         "pairs": {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(pairs)},
+        "sealed": sealing,
         "injected": injected,
         "epochs": int(cfg.train.epochs),
     }
@@ -338,6 +373,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
         check_enough_pairs(len(pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     except SmallDataError as err:
         return {**line, "verdict": "SKIPPED", "reasons": [str(err)], "wall_s": time.perf_counter() - began}
+    trained_docs, golden = {p.doc_id for p in pairs}, loop.sets[loop.golden]
 
     data = dataclasses.replace(loop.training, pairs=pairs)
     ctx = MakeContext(cfg, loop.sets, loop.golden, loop.cache, loop.settings, cfg.seed, log_dir=run_dir)
@@ -347,7 +383,9 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
     base_reports = version_reports(loop, base) if base.id != incumbent.id else None
     earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), inc_reports, candidate.reports, base_reports)
-    verdict = judge(loop, *judged, earlier, trained_docs={p.doc_id for p in pairs})
+    verdict = judge(loop, *judged, earlier, trained_docs=trained_docs)
+    held = composition(golden.dataset, sealed, trained_docs, golden.min_relevance)
+    held["judged"] = verdict.golden.comparison.n
     looks = count_look(loop, version, verdict)
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
@@ -366,6 +404,7 @@ def run_cycle(loop: Loop, cycle: int, new_pairs: list[Pair], seen_pairs: list[Pa
         "golden_vs_base": against_base(loop, base_reports, candidate.reports),
         "looks": looks,
         "golden_sample": sample,
+        "golden_set": held,
         "failing": verdict.failing,
         "probes": probes,
         "coverage": coverage,
@@ -412,10 +451,15 @@ def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
     """The simulation mode: the golden source's training split arriving in ``loop.schedule`` shares."""
     seen: list[Pair] = []
     lines = []
+    split = loop.cfg.data.get("train_split") or "train"
     for cycle, (new, injected) in enumerate(arrival_batches(loop.cfg, loop.training.pairs), start=first):
         seen += new
         console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
-        lines.append(report_cycle(loop, history_path, run_cycle(loop, cycle, new, seen, injected)))
+        origins = {p.query_id: (f"{p.source or loop.golden}:{split}", None) for p in new}
+        line = run_cycle(loop, cycle, new, seen, injected, origins)
+        loop.registry.record_sealed(loop.sealing)
+        loop.record_sealing()
+        lines.append(report_cycle(loop, history_path, line))
     return lines
 
 
@@ -442,28 +486,31 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")
         return []
-    leakage = audit_deliveries(loop, pair_files) if cfg.arrivals.get("near_dup") is not None else {}
     seen, negatives, documents = consumed.pairs, consumed.negatives, dict(consumed.documents)
     groups = [[d] for d in pair_files] if cfg.loop.per_file else [pair_files]
     groups[0] = deltas + groups[0]
     lines = []
     for cycle, group in enumerate(groups, start=first):
-        new = [pair for delivery in group for pair in delivery.arrival.pairs]
         added = {}
         for delivery in group:
-            inbox.keep(delivery)
             add_negatives(negatives, delivery.arrival.negatives.items())
             titles.update(delivery.arrival.titles)
             added.update({k: v for k, v in delivery.arrival.new_documents.items() if k not in documents})
         documents.update(added)
-        seen += new
         loop.arrivals_seen = [*consumed_files(inbox), *(d.sha256 for d in group)]
         grown = with_documents(golden.dataset, documents, titles)
-        loop.sets[loop.golden] = dataclasses.replace(golden, dataset=grown)
+        loop.refresh_golden(grown)  # with the sealed queries of record: the audit keeps their copies out too
         corpus = with_documents(mining, documents, titles) if mining is not None else None
         loop.training = dataclasses.replace(loop.training, negatives=negatives, corpus=corpus)
+        pairs_in = [d for d in group if not d.is_corpus_delta]
+        leakage = audit_deliveries(loop, pairs_in) if cfg.arrivals.get("near_dup") is not None else {}
+        for delivery in group:
+            inbox.keep(delivery)  # the audited pairs, before the file can be marked consumed
+        new = [pair for delivery in group for pair in delivery.arrival.pairs]
+        seen += new
+        origins = {q: (d.path.name, line) for d in group for q, line in d.arrival.lines.items()}
         console.rule(f"cycle {cycle}: {len(new)} new pairs from {len(group)} file(s), {len(seen)} seen")
-        line = run_cycle(loop, cycle, new, seen, injected=False)
+        line = run_cycle(loop, cycle, new, seen, False, origins)
         line["corpus"] = {
             "documents": len(grown.corpus),
             "added": len(added),
@@ -472,7 +519,8 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
         line["arrivals"] = [d.arrival.manifest() for d in group]
         line["leakage"] = {d.path.name: leakage[d.path.name] for d in group if d.path.name in leakage}
         line["quarantined"] = quarantined if cycle == first else []
-        inbox.consume(group, line.get("candidate"), cycle)
+        inbox.consume(group, line.get("candidate"), cycle, loop.sealing)
+        loop.record_sealing()
         lines.append(report_cycle(loop, history_path, line))
     return lines
 
@@ -481,15 +529,21 @@ def consumed_files(inbox: Inbox) -> list[str]:
     return [sha for sha, entry in inbox.registry.arrivals().items() if entry["status"] == "consumed"]
 
 
-def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:
-    """Drop, from each arriving file, the pairs whose query copies a golden or probe query (equal, or
-    near-duplicate by the incumbent's query tower); returns each file's audit."""
+def query_embedder(loop: Loop):
+    """``texts → unit vectors`` by the incumbent's query tower, through the cache (the audit's and sealing's)."""
     encoder = load_version(loop.registry, ensure_incumbent(loop), loop.cfg.encoder).encoder
     encoder.eval()
 
     def embed(texts):
         return unit(loop.cache.encode(encoder, list(texts), "query", show_progress=False))
 
+    return embed
+
+
+def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:
+    """Drop, from each arriving file, the pairs whose query copies a golden (sealed ones included) or
+    probe query (equal, or near-duplicate by the incumbent's query tower); returns each file's audit."""
+    embed = query_embedder(loop)
     reports = {}
     for delivery in deliveries:
         kept, report = audit(delivery.arrival.pairs, loop.sets, loop.golden, embed, float(loop.cfg.arrivals.near_dup))
@@ -506,7 +560,9 @@ def run_loop(cfg: DictConfig) -> list[dict]:
     registry = Registry(registry_root(cfg.registry.root, domain))
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
+    check_share(float(cfg.golden.seal))
     with registry.cycle_lock():
+        check_ledger_metric(gate.metric, registry.looks(), read_history(history_path))
         abandon_dead_candidates(registry)
         training, dev = load_training_data(cfg)
         if dev is not None:
@@ -516,6 +572,8 @@ def run_loop(cfg: DictConfig) -> list[dict]:
             training, sets = scope(cfg, training, sets)
         cache, settings = EmbeddingCache.from_config(cfg), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
+        loop.sealed = registry.sealed()
+        loop.refresh_golden()
         first = len(read_history(history_path)) + 1
         run = run_inbox if cfg.get("arrivals") and cfg.arrivals.path else run_schedule
         lines = run(loop, history_path, first)

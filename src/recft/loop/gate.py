@@ -106,6 +106,7 @@ class Check:
     n_needed: int | None = None
     reason: str = ""
     sd: float = float("nan")  # of the per-query deltas (sizes later golden sets)
+    p_superiority: float = float("nan")  # golden: the p of H0 "Δ ≤ margin", whatever decided (the ledger's p)
 
     @property
     def passed(self) -> bool:
@@ -122,6 +123,7 @@ class Check:
             "alpha": self.alpha,
             "n_needed": self.n_needed,
             "sd": self.sd,
+            "p_superiority": self.p_superiority,
             "reason": self.reason,
         }
 
@@ -195,7 +197,8 @@ def check_golden(
 ) -> Check:
     """Superiority on the golden set at ``alpha`` (this look's share; default ``cfg.alpha``)."""
     check = _golden_outcome(incumbent, candidate, cfg, cfg.alpha if alpha is None else alpha, past_sds)
-    return replace(check, sd=pooled_sd(_deltas(incumbent, candidate)))
+    deltas = _deltas(incumbent, candidate)
+    return replace(check, sd=pooled_sd(deltas), p_superiority=_p(deltas, cfg.margin, "greater", cfg))
 
 
 def _golden_outcome(incumbent, candidate, cfg: GateConfig, alpha: float, past_sds: Sequence[float]) -> Check:
@@ -341,5 +344,5 @@ def decide(
         verdict = INCONCLUSIVE
     else:
         verdict = PENDING_APPROVAL if cfg.require_approval else PROMOTED
-    config = {**asdict(cfg), "alpha": cfg.alpha, "alpha_this_look": golden.alpha}
+    config = {**asdict(cfg), "alpha": cfg.alpha, "alpha_this_look": cfg.alpha if alpha is None else alpha}
     return Verdict(verdict, reasons, golden, probe_checks, config)

@@ -137,8 +137,10 @@ class Inbox:
             self.consume(elsewhere, None, cycle)
         return [d for d in deliveries if all(d is not e for e in elsewhere)]
 
-    def consume(self, deliveries: list[Delivery], version: str | None, cycle: int) -> None:
-        self.registry.record_arrivals([self._entry(d, "consumed", version, cycle) for d in deliveries])
+    def consume(self, deliveries: list[Delivery], version: str | None, cycle: int, sealed: list[dict] = ()) -> None:
+        """Mark the files consumed and seal their sealed queries (``recft.loop.sealing``) in one transaction."""
+        entries = [self._entry(d, "consumed", version, cycle) for d in deliveries]
+        self.registry.record_arrivals(entries, list(sealed))
 
     def consumed(self) -> Consumed:
         return consumed_from(self.registry)

@@ -83,6 +83,29 @@ def alpha_spent(looks: int, alpha: float, rule: str) -> float:
     return sum(alpha_for_look(k, alpha, rule) for k in range(1, looks + 1))
 
 
+def ledger_metric(looks: Sequence[dict], history: Sequence[dict]) -> str | None:
+    """The metric a loop's ledger decides on: recorded with every look; for a look made before looks named
+    their metric, its history line says it (else mrr@10, the gate's default then). None before any look."""
+    if not looks:
+        return None
+    first = looks[0]
+    if first.get("metric"):
+        return first["metric"]
+    line = next((ln for ln in history if ln.get("candidate") == first["version"]), {})
+    return line.get("metric") or "mrr@10"
+
+
+def check_ledger_metric(metric: str, looks: Sequence[dict], history: Sequence[dict]) -> None:
+    """A lineage's gate metric is chosen once, before its first look: choosing it after seeing p-values
+    would spend α on the metric that happened to win."""
+    declared = ledger_metric(looks, history)
+    if declared is not None and declared != metric:
+        raise SpendingError(
+            f"gate.metric={metric}, but this loop's ledger has decided on {declared} since its first look "
+            f"({len(looks)} looks): keep gate.metric={declared}, or start a new ledger in another registry.root"
+        )
+
+
 def golden_sample(query_ids: list[str], size: int, index: int, seed: int) -> list[str]:
     """The ``index``-th (0-based) of the disjoint seeded samples of ``size`` queries a pool can give:
     ``gate.golden_refresh`` judges each decision on queries no earlier decision has seen. Looks are

@@ -1,0 +1,169 @@
+"""A golden set that grows: a seeded share of the arriving queries is sealed instead of trained.
+
+A fixed golden set of 300 queries cannot tell a real +0.01 from noise, and every loop re-asks it the
+same question. Each cycle therefore seals part of what arrives: after the leakage audit and before
+anything trains, every group of arriving queries is sealed with probability ``golden.seal`` (a
+seeded hash of the group, so a retried or re-run cycle seals exactly the same queries). A sealed
+query's positives become its judgements; it never trains, never joins a dev split, and from this
+cycle on it is part of the **golden set of record**: the source's golden split plus every sealed
+query (kept, with its origin — file, line, cycle — in the registry's ``sealed`` table).
+
+Groups are what keeps a near-copy from training while its twin judges: queries equal after
+normalisation, or whose cosine (the incumbent's query tower, the audit's ``arrivals.near_dup``) is at
+least the threshold, are connected, and a connected group goes to one side whole. A group that
+reaches a query already trained on in this loop can only train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from recft.data.arrivals import normalize
+from recft.data.beir import Dataset
+from recft.data.pairs import Pair
+
+PREFIX = "sealed:"
+
+
+class SealError(ValueError):
+    """A sealing setting that cannot work."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The queries one cycle sealed, and the pairs left to train."""
+
+    train: list[Pair]
+    entries: list[dict]  # registry rows: query_id, text, qrels, file, line, cycle
+    pairs_sealed: int
+
+    @property
+    def queries(self) -> int:
+        return len(self.entries)
+
+
+def check_share(share: float) -> float:
+    if not 0 <= share < 1:
+        raise SealError(f"golden.seal must be in [0, 1), got {share}: the share of arriving queries sealed")
+    return float(share)
+
+
+def near_duplicate_groups(texts: list[str], embed: Callable | None, near_dup: float | None) -> np.ndarray:
+    """A group label per text: equal after normalisation, or cosine ≥ ``near_dup`` (connected components)."""
+    n = len(texts)
+    keys = [normalize(t) for t in texts]
+    first = {}
+    rows, cols = [], []
+    for i, key in enumerate(keys):
+        rows.append(i)
+        cols.append(first.setdefault(key, i))
+    if embed is not None and near_dup is not None and n > 1:
+        vectors = embed(texts)
+        close = np.argwhere(np.triu(vectors @ vectors.T, k=1) >= near_dup)
+        rows += close[:, 0].tolist()
+        cols += close[:, 1].tolist()
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def sealed_by_hash(key: str, share: float, seed: int) -> bool:
+    """Whether a group is sealed: a seeded hash of its key, uniform in [0, 1), below ``share``."""
+    digest = hashlib.blake2b(f"{seed}\t{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
+def seal(
+    new: list[Pair],
+    trained: Iterable[Pair],
+    share: float,
+    seed: int,
+    cycle: int,
+    origins: Mapping[str, tuple[str, int | None]],
+    embed: Callable | None = None,
+    near_dup: float | None = None,
+) -> Sealed:
+    """Split this cycle's ``new`` pairs into pairs that train and sealed queries; ``trained`` are the
+    pairs this loop trained on before (their groups stay training), ``origins`` maps a query id to the
+    (file, line) it arrived in."""
+    check_share(share)
+    if share == 0 or not new:
+        return Sealed(list(new), [], 0)
+    by_query: dict[str, list[Pair]] = defaultdict(list)
+    for pair in new:
+        by_query[pair.query].append(pair)
+    earlier = list(dict.fromkeys(p.query for p in trained if p.query not in by_query))
+    texts = list(by_query) + earlier
+    labels = near_duplicate_groups(texts, embed, near_dup)
+    members: dict[int, list[str]] = defaultdict(list)
+    for text, label in zip(texts, labels):
+        members[label].append(text)
+    must_train = {labels[i] for i in range(len(by_query), len(texts))}
+    sealed_texts = {
+        text
+        for label, group in members.items()
+        if label not in must_train and sealed_by_hash(min(normalize(t) for t in group), share, seed)
+        for text in group
+    }
+    entries = [_entry(by_query[text], cycle, origins) for text in by_query if text in sealed_texts]
+    train = [pair for pair in new if pair.query not in sealed_texts]
+    return Sealed(train, entries, len(new) - len(train))
+
+
+def _entry(pairs: list[Pair], cycle: int, origins: Mapping[str, tuple[str, int | None]]) -> dict:
+    first = pairs[0]
+    file, line = origins.get(first.query_id, ("", None))
+    return {
+        "query_id": PREFIX + first.query_id,
+        "text": first.query,
+        "qrels": {pair.doc_id: 1 for pair in pairs},
+        "file": file,
+        "line": line,
+        "cycle": cycle,
+    }
+
+
+def unsealed(pairs: list[Pair], entries: Iterable[dict]) -> list[Pair]:
+    """``pairs`` without any whose query is sealed: what may train (or join a dev split)."""
+    sealed = {normalize(e["text"]) for e in entries}
+    return [pair for pair in pairs if normalize(pair.query) not in sealed]
+
+
+def golden_of_record(dataset: Dataset, entries: Iterable[dict]) -> Dataset:
+    """The golden split plus every sealed query whose judged documents are in the corpus."""
+    queries, qrels = dict(dataset.queries), {q: dict(j) for q, j in dataset.qrels.items()}
+    for entry in entries:
+        judged = {doc: grade for doc, grade in entry["qrels"].items() if doc in dataset.corpus}
+        if judged:
+            queries[entry["query_id"]] = entry["text"]
+            qrels[entry["query_id"]] = judged
+    return dataclasses.replace(dataset, queries=queries, qrels=qrels)
+
+
+def composition(dataset: Dataset, entries: Iterable[dict], trained_docs: set[str], min_relevance: int = 1) -> dict:
+    """What a decision's golden set held: n, by origin, and how many queries have a relevant document
+    that some training pair also points at (the ``seen_in_training`` slice)."""
+    sealed_ids = {e["query_id"]: e["cycle"] for e in entries}
+    judged = [q for q in dataset.queries if q in dataset.qrels]
+    by_cycle: dict[str, int] = defaultdict(int)
+    for q in judged:
+        if q in sealed_ids:
+            by_cycle[str(sealed_ids[q])] += 1
+    seen = sum(
+        any(grade >= min_relevance and doc in trained_docs for doc, grade in dataset.qrels[q].items()) for q in judged
+    )
+    sealed = sum(by_cycle.values())
+    return {
+        "n": len(judged),
+        "source_split": len(judged) - sealed,
+        "sealed": sealed,
+        "sealed_by_cycle": dict(sorted(by_cycle.items(), key=lambda kv: int(kv[0]))),
+        "seen_in_training": seen,
+    }

@@ -1,0 +1,143 @@
+"""A golden set that grows: sealing keeps near-duplicate groups whole, never trains a sealed query, and
+three cycles on a growing golden set count looks 1, 2, 3 on one ledger."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.utils import instantiate as hydra_instantiate
+
+import recft.loop.cycle as cycle_module
+from recft.data.beir import Dataset
+from recft.data.pairs import Pair
+from recft.loop.cycle import run_loop
+from recft.loop.looks import levels
+from recft.loop.registry import Registry
+from recft.loop.sealing import SealError, composition, golden_of_record, near_duplicate_groups, seal
+
+from conftest import TINY_CORPUS, compose, tiny_run_overrides
+
+TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.items()}
+
+
+def topic_embed(texts):
+    """Unit vectors by the first word: texts with the same first word are near-duplicates (cosine 1)."""
+    words = sorted({t.split()[0] for t in texts})
+    vectors = np.zeros((len(texts), len(words)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        vectors[i, words.index(text.split()[0])] = 1.0
+    return vectors
+
+
+def pairs_of(queries):
+    return [Pair(f"q{i}", text, f"d{i % 5}", "passage") for i, text in enumerate(queries)]
+
+
+def test_near_duplicate_groups_are_connected_components_of_cosine_and_equal_text():
+    texts = ["alpha one", "alpha two", "beta one", "Beta  ONE", "gamma"]
+    labels = near_duplicate_groups(texts, topic_embed, 0.95)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and len(set(labels)) == 3
+    plain = near_duplicate_groups(texts, None, None)  # without embeddings: equal after normalisation only
+    assert plain[2] == plain[3] and len(set(plain)) == 4
+
+
+def test_near_duplicate_groups_are_never_split_across_sealed_and_training():
+    topics = [f"topic{t}" for t in range(40)]
+    queries = [f"{topic} variant {v}" for topic in topics for v in range(3)]
+    new = pairs_of(queries)
+    result = seal(new, [], 0.25, seed=42, cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    sealed_topics = {e["text"].split()[0] for e in result.entries}
+    trained_topics = {p.query.split()[0] for p in result.train}
+    assert sealed_topics and trained_topics and not sealed_topics & trained_topics
+    assert all(sum(e["text"].startswith(t + " ") for e in result.entries) in (0, 3) for t in topics)
+    assert 0.1 < len(sealed_topics) / len(topics) < 0.45  # a seeded share, drawn per group
+    again = seal(list(reversed(new)), [], 0.25, seed=42, cycle=7, origins={}, embed=topic_embed, near_dup=0.95)
+    assert {e["text"] for e in again.entries} == {e["text"] for e in result.entries}  # order and cycle free
+    other = seal(new, [], 0.25, seed=7, cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    assert {e["text"] for e in other.entries} != {e["text"] for e in result.entries}
+
+
+def test_a_group_that_reaches_an_already_trained_query_trains():
+    new = pairs_of([f"topic{t} new" for t in range(30)])
+    trained = pairs_of([f"topic{t} old" for t in range(30)])
+    result = seal(new, trained, 0.5, seed=42, cycle=2, origins={}, embed=topic_embed, near_dup=0.95)
+    assert result.entries == [] and len(result.train) == len(new)
+    with pytest.raises(SealError, match=r"golden.seal must be in \[0, 1\)"):
+        seal(new, [], 1.0, seed=42, cycle=1, origins={})
+
+
+def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
+    new = [Pair("a1", "why do cats purr", "d1", "p", "src"), Pair("a1", "why do cats purr", "d2", "p", "src")]
+    [entry] = seal(new, [], 0.999, seed=1, cycle=3, origins={"a1": ("2026-12-01.jsonl", 4)}).entries
+    assert entry == {
+        "query_id": "sealed:a1",
+        "text": "why do cats purr",
+        "qrels": {"d1": 1, "d2": 1},
+        "file": "2026-12-01.jsonl",
+        "line": 4,
+        "cycle": 3,
+    }
+    split = Dataset("g", Path("g"), "test", {"d1": "x", "d2": "y", "d3": "z"}, {"t1": "q"}, {"t1": {"d3": 1}})
+    grown = golden_of_record(split, [entry])
+    assert grown.queries == {"t1": "q", "sealed:a1": "why do cats purr"} and grown.qrels["sealed:a1"] == {"d1": 1, "d2": 1}
+    held = composition(grown, [entry], trained_docs={"d3"})
+    assert held == {"n": 2, "source_split": 1, "sealed": 1, "sealed_by_cycle": {"3": 1}, "seen_in_training": 1}
+
+
+class SpyMaker:
+    """The configured maker, recording every pair it is handed to train on."""
+
+    def __init__(self, maker, seen):
+        self.maker, self.seen = maker, seen
+
+    def __getattr__(self, name):
+        return getattr(self.maker, name)
+
+    def make(self, start, data, ctx):
+        self.seen.append({p.query for p in data.pairs})
+        return self.maker.make(start, data, ctx)
+
+
+def write_days(folder):
+    """Three days of pair files, 8 distinct questions each over the tiny corpus."""
+    folder.mkdir(parents=True)
+    for day in range(3):
+        rows = [{"anchor": f"day {day} question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(8)]
+        (folder / f"2026-12-0{day + 1}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_three_cycles_on_a_growing_golden_set_count_looks_1_2_3_and_sealed_queries_never_train(
+    tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch
+):
+    trained: list[set] = []
+    monkeypatch.setattr(cycle_module, "instantiate", lambda node: SpyMaker(hydra_instantiate(node), trained))
+    inbox = write_days(tmp_path / "inbox")
+    cfg = compose(
+        "cycle",
+        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
+        f"registry.root={tmp_path}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=200",
+        f"arrivals.path={inbox}",
+        "arrivals.near_dup=1.01",
+        "loop.per_file=true",
+        "golden.seal=0.4",
+        "train.min_pairs=1",
+    )
+    lines = run_loop(cfg)
+    registry = Registry(tmp_path / "registry")
+    sealed = registry.sealed()
+    assert [ln["looks"]["look"] for ln in lines] == [1, 2, 3]
+    assert len({ln["looks"]["golden"] for ln in lines}) == 3  # three contents, one ledger
+    expected = levels(0.025, "fallback", [ln["golden"]["p_superiority"] for ln in lines])
+    assert [ln["looks"]["alpha"] for ln in lines] == pytest.approx(expected)
+    sizes = [ln["golden_set"]["n"] for ln in lines]
+    assert sizes[0] >= 4 and sizes == sorted(sizes) and sizes[-1] == 4 + len(sealed) > 4
+    assert [ln["golden_set"]["judged"] for ln in lines] == sizes
+    assert sum(ln["sealed"]["queries"] for ln in lines) == len(sealed)
+    assert all(e["file"].startswith("2026-12-0") and e["line"] >= 1 for e in sealed)
+    sealed_texts = {e["text"] for e in sealed}
+    assert len(trained) == 3 and all(batch and not batch & sealed_texts for batch in trained)
+    assert [ln["pairs"]["new"] + ln["sealed"]["pairs"] for ln in lines] == [8, 8, 8]
