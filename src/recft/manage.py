@@ -6,6 +6,8 @@
     recft manage rollback                  # reinstate the previous incumbent
     recft manage figures                   # redraw the figures from history.jsonl
     recft manage power --mde 0.01          # queries needed per gate metric and probe, against queries held
+    recft manage power --metrics           # signal per query of each golden metric against the gate's
+    recft manage golden                    # the golden set of record by origin (--export DIR: a BEIR folder)
     recft manage export champion DIR       # what a serving system needs (also: candidate, or a version id)
     recft manage domains                   # each domain's incumbent (registries of `recft cycle domain=X`)
     (all take --registry DIR, default outputs/registry, and --domain X for domain X's registry)
@@ -47,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--mde", type=float, default=0.01, help="the smallest effect worth detecting")
     power.add_argument("--power", type=float, default=0.8)
     power.add_argument("--alpha", type=float, default=0.025, help="the gate's one-sided level")
-    power.add_argument("--spending", default="pi2", help="the gate's alpha_spending rule")
+    power.add_argument("--spending", default="fallback", help="the gate's alpha_spending rule")
+    power.add_argument("--metrics", action="store_true", help="each golden metric's effective-n multiplier")
+    power.add_argument("--current", default=None, help="with --metrics: the metric to compare against")
+    power.add_argument("--reports", nargs="+", default=None, help="with --metrics: BASE CAND... report.json files")
+    golden = sub.add_parser("golden", help="the golden set of record: size by origin, or --export DIR")
+    golden.add_argument("--export", default=None, help="write it as a BEIR folder (corpus of record)")
     args = parser.parse_args(argv)
     try:
         registry = Registry(registry_root(args.registry, args.domain))
@@ -67,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
             print(export_version(registry, args.version, args.folder, args.cache))
         elif args.command == "rollback":
             print(f"incumbent is now {registry.rollback().id}")
+        elif args.command == "golden":
+            from recft.loop.golden import export_beir, origins_table, split_size
+
+            if args.export:
+                print(export_beir(registry, args.export))
+            else:
+                console_module.out().print(origins_table(registry, split_size(registry)))
+        elif args.command == "power" and args.metrics:
+            return metrics_command(registry, args)
         elif args.command == "power":
             from recft.loop.power import power_rows, power_table
 
@@ -85,6 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def metrics_command(registry: Registry, args) -> int:
+    """``power --metrics``: from ``--reports BASE CAND…`` or every decided cycle's golden reports."""
+    from recft.eval.report import Report
+    from recft.loop.power import metric_multipliers, multipliers_table, registry_report_pairs
+
+    lines = read_history(registry.root / "history.jsonl")
+    if args.reports:
+        if len(args.reports) < 2:
+            raise ValueError("--reports takes a reference report and at least one candidate report")
+        base, *candidates = (Report.load(path) for path in args.reports)
+        pairs = [(base, candidate) for candidate in candidates]
+    else:
+        pairs = registry_report_pairs(registry.root, lines)
+    if not pairs:
+        print("no decided cycle with stored golden reports: nothing to compare (or pass --reports)", file=sys.stderr)
+        return 2
+    decided = [ln["metric"] for ln in lines if ln.get("metric")]
+    current = args.current or (decided[-1] if decided else "ndcg@10")
+    console_module.out().print(multipliers_table(metric_multipliers(pairs, current), current))
     return 0
 
 

@@ -141,3 +141,35 @@ def test_three_cycles_on_a_growing_golden_set_count_looks_1_2_3_and_sealed_queri
     sealed_texts = {e["text"] for e in sealed}
     assert len(trained) == 3 and all(batch and not batch & sealed_texts for batch in trained)
     assert [ln["pairs"]["new"] + ln["sealed"]["pairs"] for ln in lines] == [8, 8, 8]
+
+
+def test_manage_golden_shows_origins_and_exports_a_beir_folder_that_loads(
+    tiny_model_dir, tiny_train_beir, tmp_path, capsys
+):
+    from recft.data.beir import load_beir
+    from recft.manage import main
+
+    inbox = write_days(tmp_path / "inbox")
+    cfg = compose(
+        "cycle",
+        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
+        f"registry.root={tmp_path}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=200",
+        f"arrivals.path={inbox}",
+        "arrivals.near_dup=1.01",
+        "golden.seal=0.4",
+        "train.min_pairs=1",
+    )
+    [line] = run_loop(cfg)
+    sealed = Registry(tmp_path / "registry").sealed()
+    assert sealed and line["golden_set"]["sealed"] == len(sealed)
+    capsys.readouterr()
+    assert main(["--registry", str(tmp_path / "registry"), "golden"]) == 0
+    shown = capsys.readouterr().out
+    assert "source golden split" in shown and f"{4 + len(sealed)}" in shown and "2026-12-0" in shown
+    assert main(["--registry", str(tmp_path / "registry"), "golden", "--export", str(tmp_path / "export")]) == 0
+    exported = load_beir(tmp_path / "export", "test")
+    assert len(exported.queries) == 4 + len(sealed) and all(e["query_id"] in exported.qrels for e in sealed)
+    assert main(["--registry", str(tmp_path / "registry"), "power", "--metrics", "--current", "mrr@10"]) == 0
+    assert "ndcg@10" in capsys.readouterr().out

@@ -397,6 +397,7 @@ def run_cycle(
         "verdict": verdict.verdict,
         "reasons": verdict.reasons,
         "metric": loop.gate.metric,
+        "golden_name": loop.golden,
         "candidate_metric": verdict.golden.comparison.mean_b,
         "incumbent_metric": verdict.golden.comparison.mean_a,
         "threshold": verdict.golden_threshold,

@@ -39,6 +39,16 @@ def _looks_cell(looks: dict | None) -> str:
     return f"{looks['look']}: α {looks['alpha']:.4f}{left}"
 
 
+def _n_cell(golden: dict | None, held: dict | None) -> str:
+    """``n (k sealed, m seen)``: the queries a decision used, how many were sealed arrivals, and how many
+    have a relevant document some training pair points at."""
+    if not golden:
+        return "–"
+    if not held:
+        return str(golden["n"])
+    return f"{golden['n']} ({held['sealed']} sealed, {held['seen_in_training']} seen)"
+
+
 def _corpus_cell(line: dict) -> str:
     """``documents (+added) re-embedded share`` — the corpus of record and what the serving index re-ingested."""
     corpus, coverage = line.get("corpus"), line.get("coverage")
@@ -67,7 +77,7 @@ def history_table(lines: list[dict]) -> Table:
             f"{ln.get('incumbent_metric', float('nan')):.4f}→{ln.get('candidate_metric', float('nan')):.4f}",
             delta,
             p,
-            str(golden["n"]) if golden else "–",
+            _n_cell(golden, ln.get("golden_set")),
             _looks_cell(ln.get("looks")),
             ", ".join(_probe_cell(probe) for probe in ln.get("probes", [])) or "–",
             *([_corpus_cell(ln)] if grows else []),

@@ -3,6 +3,12 @@
 σ is the sd of per-query deltas, pooled over every cycle in ``history.jsonl``; the golden set is
 sized for its *next* look (a smaller α than the last: see ``recft.loop.looks``), a probe for the
 plain α. ``recft manage power --mde 0.01`` prints it.
+
+Which golden metric carries the most signal per query is a question for stored reports, asked once,
+before a loop's first look: ``recft manage power --metrics`` pairs each decision's incumbent and
+candidate golden reports (or ``--reports BASE CAND…``) and prints, per metric, the effective-n
+multiplier (t_metric / t_current)² — how many times more queries the current gate metric would need
+to see what that metric sees. It says nothing about which metric favours a candidate.
 """
 
 from __future__ import annotations
@@ -68,4 +74,74 @@ def power_table(rows: list[dict], mde: float, power: float) -> Table:
         enough = "–" if needed is None else ("yes" if row["n"] >= needed else "no")
         cells = (f"{row['sd']:.4f}", str(row["cycles"]), f"{row['alpha']:.4f}", str(row["n"]), str(needed or "–"))
         table.add_row(row["set"], *cells, enough)
+    return table
+
+
+def paired_t(a: dict, b: dict) -> float:
+    """The paired t statistic of b − a over the queries both vectors hold."""
+    from recft.eval.stats import paired_arrays
+
+    _, x, y = paired_arrays(a, b)
+    d = y - x
+    sd = float(np.std(d, ddof=1)) if d.size > 1 else 0.0
+    return float(np.mean(d) / sd * np.sqrt(d.size)) if sd > 0 else 0.0
+
+
+def metric_multipliers(pairs: list[tuple], current: str) -> list[dict]:
+    """Per metric of the reports, over (reference, candidate) report pairs: each pair's (t_metric / t_current)²,
+    their median, and the pooled Σt_metric² / Σt_current² (a pair with no signal on either adds nothing)."""
+    metrics = sorted(set.intersection(*(set(a.per_query) & set(b.per_query) for a, b in pairs)))
+    if current not in metrics:
+        raise ValueError(f"the reports have no per-query {current} (they have {', '.join(metrics)})")
+    base = [paired_t(a.per_query[current], b.per_query[current]) for a, b in pairs]
+    rows = []
+    for metric in metrics:
+        t = [paired_t(a.per_query[metric], b.per_query[metric]) for a, b in pairs]
+        ratios = [(tm / tc) ** 2 for tm, tc in zip(t, base) if tc != 0]
+        pooled = sum(x * x for x in t) / sum(x * x for x in base) if any(base) else float("nan")
+        rows.append({
+            "metric": metric,
+            "pairs": len(pairs),
+            "median": float(np.median(ratios)) if ratios else float("nan"),
+            "pooled": pooled,
+            "mean_t": float(np.mean(t)),
+        })  # fmt: skip
+    return sorted(rows, key=lambda row: -row["pooled"])
+
+
+def registry_report_pairs(root, lines: list[dict]) -> list[tuple]:
+    """(incumbent, candidate) golden reports of every decided cycle, from ``root/reports``."""
+    from recft.eval.report import Report
+
+    pairs = []
+    for line in lines:
+        if not line.get("golden") or not line.get("candidate"):
+            continue
+        name = _golden_name(line)
+        if name is None:
+            continue
+        paths = [root / "reports" / line[who] / f"{name}.json" for who in ("incumbent", "candidate")]
+        if all(path.is_file() for path in paths):
+            pairs.append(tuple(Report.load(path) for path in paths))
+    return pairs
+
+
+def _golden_name(line: dict) -> str | None:
+    """The golden set's report name: in the line, or in the evidence a cycle wrote (``gate_eval.json``)."""
+    import json
+    from pathlib import Path
+
+    if line.get("golden_name"):
+        return line["golden_name"]
+    evidence = Path(line.get("evidence", "")) / "gate_eval.json"
+    return json.loads(evidence.read_text(encoding="utf-8")).get("golden_set") if evidence.is_file() else None
+
+
+def multipliers_table(rows: list[dict], current: str) -> Table:
+    table = Table(title=f"signal per query against {current}: effective-n multiplier (t_metric / t_{current})²")
+    for column in ("metric", "report pairs", "median", "pooled", "mean t"):
+        table.add_column(column)
+    for row in rows:
+        cells = (str(row["pairs"]), f"{row['median']:.2f}", f"{row['pooled']:.2f}", f"{row['mean_t']:+.2f}")
+        table.add_row(row["metric"] + (" (current)" if row["metric"] == current else ""), *cells)
     return table

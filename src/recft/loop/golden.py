@@ -1,0 +1,72 @@
+"""The golden set of record, as the registry knows it: the source's golden split plus the sealed queries.
+
+    recft manage golden                          # its size by origin (source split, each cycle's sealed queries)
+    recft manage golden --export DIR             # the golden set of record as a BEIR folder (corpus of record)
+
+The source split is rebuilt from the base version's data config (what the loop's first cycle was run
+with), the corpus of record from every consumed corpus delta, the judgements of sealed queries from
+the registry's ``sealed`` table — so an export can be evaluated by ``recft evaluate data.path=DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from rich.table import Table
+
+from recft.common.atomic import write_text
+from recft.loop.registry import Registry, RegistryError
+
+
+def origins_table(registry: Registry, split_queries: int | None) -> Table:
+    """One row per origin: the source split, then each cycle's sealed queries by file."""
+    table = Table(title=f"golden set of record: {registry.root}")
+    for column in ("origin", "cycle", "queries"):
+        table.add_column(column)
+    sealed = registry.sealed()
+    table.add_row("source golden split", "–", "?" if split_queries is None else str(split_queries))
+    for (cycle, file), n in sorted(Counter((e["cycle"], e["file"]) for e in sealed).items()):
+        table.add_row(f"sealed from {file}", str(cycle), str(n))
+    total = "?" if split_queries is None else str(split_queries + len(sealed))
+    table.add_row("total", "", total)
+    return table
+
+
+def split_size(registry: Registry) -> int | None:
+    """The source split's size as the last decision saw it (history.jsonl), without loading any data."""
+    from recft.loop.history import read_history
+
+    held = [ln["golden_set"] for ln in read_history(registry.root / "history.jsonl") if ln.get("golden_set")]
+    return held[-1]["source_split"] if held else None
+
+
+def golden_of_record_dataset(registry: Registry):
+    """The golden set of record over the corpus of record, rebuilt from the registry."""
+    from recft.data.sources import SourceSpec, load_source
+    from recft.loop.inbox import consumed_from
+    from recft.loop.sealing import golden_of_record
+
+    base = next((v for v in registry.versions() if v.kind == "base"), None)
+    if base is None or "data" not in base.config:
+        raise RegistryError(f"{registry.path}: no base version with its data config: run a cycle first")
+    source = load_source(SourceSpec.from_config(base.config["data"], "data"), base.config.get("seed", 42))
+    return golden_of_record(consumed_from(registry).grow(source.dataset), registry.sealed())
+
+
+def export_beir(registry: Registry, folder: str | Path) -> Path:
+    """``corpus.jsonl``, ``queries.jsonl`` and ``qrels/test.tsv`` of the golden set of record."""
+    dataset = golden_of_record_dataset(registry)
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise RegistryError(f"{folder}: exists and is not empty")
+    corpus = "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in dataset.corpus.items())
+    queries = "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in dataset.queries.items())
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(
+        f"{q}\t{d}\t{g}\n" for q, judged in dataset.qrels.items() for d, g in judged.items()
+    )
+    write_text(folder / "corpus.jsonl", corpus)
+    write_text(folder / "queries.jsonl", queries)
+    write_text(folder / "qrels" / "test.tsv", qrels)
+    return folder
