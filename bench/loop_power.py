@@ -34,7 +34,10 @@ rule). All cells of one growth share their random draws (common random numbers).
 10,000 resamples): the loop's rates, and every look held to one level both tests can resolve (the
 first look's, α·γ_1). A Monte-Carlo sign-flip p is never below 1/(resamples + 1) ≈ 1e-4, and a look
 with no promotion just before it is held to α·γ_t, below 1e-4 from look 13 (and hard to resolve
-well before): late looks the t-test can pass, the permutation test at 10,000 resamples cannot.
+well before): late looks the t-test can pass, the permutation test at a fixed 10,000 resamples
+cannot. The gate therefore sizes the superiority test's resamples from the look's level
+(``recft.loop.gate.superiority_resamples``: at least 100/level), which this check, at a fixed count
+for speed, does not.
 
 **Reported per cell and rule**: FWER, the share of loops that promote at least one null candidate,
 and power, the share of a loop's non-null candidates promoted (averaged over loops that have one),

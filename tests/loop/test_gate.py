@@ -201,3 +201,20 @@ def test_a_protected_slice_that_regresses_rejects_a_candidate_better_on_average(
     fine = {q: v + 0.15 for q, v in incumbent.items()}
     ok = decide(incumbent, fine, cfg=cfg, slices={"tail": (cut(incumbent), cut(fine), "mrr@10")})
     assert ok.verdict == "PROMOTED" and ok.probes[0].against == "slice" and ok.probes[0].outcome == "ok"
+
+
+def test_a_late_looks_small_level_stays_reachable_by_the_permutation_test():
+    """At look 20 the pi2 level is 3.8e-5, below the 1/10,001 floor of a 10,000-resample p: the gate sizes
+    the superiority test's resamples from the level, so a clear gain still promotes."""
+    from recft.loop.gate import superiority_resamples
+    from recft.loop.looks import alpha_for_look
+
+    rng = np.random.default_rng(0)
+    ids = [f"q{i}" for i in range(300)]
+    incumbent = {q: 0.5 for q in ids}
+    candidate = {q: 0.5 + (0.1 + 0.05 * rng.standard_normal() if i < 80 else 0.0) for i, q in enumerate(ids)}
+    level = alpha_for_look(20, 0.025, "pi2")
+    cfg = GateConfig(metric="ndcg@10", n_resamples=10_000)
+    assert superiority_resamples(level, cfg) >= 100 / level > 10_000
+    check = check_golden(incumbent, candidate, cfg, alpha=level)
+    assert check.outcome == "better" and check.p <= level < 1 / 10_001

@@ -28,6 +28,7 @@ becomes PENDING_APPROVAL when a human must sign off. Every failing check is list
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Mapping, Sequence
 
@@ -173,6 +174,20 @@ def _deltas(incumbent: Mapping[str, float], candidate: Mapping[str, float]) -> n
     return b - a
 
 
+RESAMPLES_PER_LEVEL = 100  # a resampled p can resolve a level only with ≫ 1/level resamples (floor 1/(B+1))
+
+
+def superiority_resamples(level: float, cfg: GateConfig) -> int:
+    """Resamples for the golden superiority test at ``level``: at least ``gate.n_resamples`` and 100/level,
+    so that a late look's small level (α·6/(π²t²) is below 1e-4 from look 13 on) stays reachable by a
+    permutation or bootstrap p, whose floor is 1/(resamples + 1)."""
+    return max(cfg.n_resamples, math.ceil(RESAMPLES_PER_LEVEL / level)) if level > 0 else cfg.n_resamples
+
+
+def _superiority_p(deltas, level: float, cfg: GateConfig) -> float:
+    return one_sided_p(deltas, cfg.margin, "greater", cfg.test, superiority_resamples(level, cfg), cfg.seed)
+
+
 def _p(deltas, theta: float, alternative: str, cfg: GateConfig) -> float:
     return one_sided_p(deltas, theta, alternative, cfg.test, cfg.n_resamples, cfg.seed)
 
@@ -198,14 +213,15 @@ def check_golden(
     """Superiority on the golden set at ``alpha`` (this look's share; default ``cfg.alpha``)."""
     check = _golden_outcome(incumbent, candidate, cfg, cfg.alpha if alpha is None else alpha, past_sds)
     deltas = _deltas(incumbent, candidate)
-    return replace(check, sd=pooled_sd(deltas), p_superiority=_p(deltas, cfg.margin, "greater", cfg))
+    level = cfg.alpha if alpha is None else alpha
+    return replace(check, sd=pooled_sd(deltas), p_superiority=_superiority_p(deltas, level, cfg))
 
 
 def _golden_outcome(incumbent, candidate, cfg: GateConfig, alpha: float, past_sds: Sequence[float]) -> Check:
     cmp = compare(incumbent, candidate, cfg.metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
     d = _deltas(incumbent, candidate)
     label = f"golden {cfg.metric}"
-    p_better = _p(d, cfg.margin, "greater", cfg)
+    p_better = _superiority_p(d, alpha, cfg)
     text = _summary(cmp, p_better, cfg.test)
     if cmp.n < cfg.min_queries:
         reason = f"{label}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {text}"
