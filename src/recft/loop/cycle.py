@@ -483,6 +483,10 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
     pair_files = inbox.set_aside_other_domains(pair_files, first - 1)
+    take = cfg.arrivals.get("take", "all")
+    if take not in ("all", "next"):
+        raise LoopConfigError(f"arrivals.take must be all or next, got {take!r}")
+    pair_files = pair_files[:1] if take == "next" else pair_files  # the rest wait for the next run
     if not pair_files:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")
