@@ -77,6 +77,7 @@ def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
         "file": "2026-12-01.jsonl",
         "line": 4,
         "cycle": 3,
+        "role": "golden",
     }
     split = Dataset("g", Path("g"), "test", {"d1": "x", "d2": "y", "d3": "z"}, {"t1": "q"}, {"t1": {"d3": 1}})
     grown = golden_of_record(split, [entry])
