@@ -77,6 +77,17 @@ def short_paths(argv: list[str], names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def recipe_files(argv: list[str]) -> list[str]:
+    """``recipe=FILE.yaml`` names a recipe file, ``recipe=NAME`` one under ``conf/recipe/`` (a config
+    group): a file becomes ``recipe_file=FILE`` (absolute), every other argument passes through."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        is_file = sep and key == "recipe" and value.endswith((".yaml", ".yml"))
+        out.append(f"recipe_file={Path(value).resolve()}" if is_file else arg)
+    return out
+
+
 def source_deliveries(data_path: str) -> str | None:
     """``<data.path>/deliveries`` when the golden source ships a week of dated pair files (SciFact does),
     else None: the default cycle walks a source's own deliveries, one per run."""

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from recft.data.sources import Source
 from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
-from recft.training.recipes import Recipe
+from recft.training.recipes import Recipe, names_a_recipe
 
 OWN = "own"  # the cycle's own settings, as configured
 
@@ -40,7 +40,7 @@ class Trained:
 
 def declared(cfg: DictConfig) -> list[str]:
     """The recipes a cycle trains: ``recipe=X`` alone when given (already applied), else ``loop.recipes``."""
-    if cfg.get("recipe"):
+    if names_a_recipe(cfg):
         return [OWN]
     return [str(ref) for ref in (cfg.loop.get("recipes") or [OWN])]
 

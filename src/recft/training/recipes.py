@@ -1,7 +1,7 @@
 """Recipes: the training settings a dev-only search chose, as a thing with a name and a provenance.
 
     recft train recipe=scifact                         # conf/recipe/scifact.yaml
-    recft train recipe=outputs/my_search/recipe.yaml   # or any recipe file
+    recft train recipe=conf/recipe/scifact.yaml        # or any recipe file
     recft cycle recipe=scifact
 
 A recipe file holds ``name``, ``provenance`` (the search that chose it, the split it was tuned on, its
@@ -49,6 +49,12 @@ class Recipe:
         return str(self.provenance.get("tuned_on", "dev"))
 
     @classmethod
+    def from_config(cls, node, path: str) -> "Recipe":
+        """A recipe composed by Hydra (``recipe=NAME`` selects ``conf/recipe/NAME.yaml`` into ``cfg.recipe``)."""
+        data = OmegaConf.to_container(node, resolve=True)
+        return cls._checked(data, Path(path))
+
+    @classmethod
     def load(cls, ref: str) -> "Recipe":
         """``ref``: a name under ``conf/recipe/`` or a path to a recipe file."""
         path = Path(ref) if str(ref).endswith((".yaml", ".yml")) else CONF_DIR / "recipe" / f"{ref}.yaml"
@@ -59,6 +65,10 @@ class Recipe:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise RecipeError(f"{path}: not a readable recipe ({str(err).splitlines()[0]})") from None
+        return cls._checked(data, path)
+
+    @classmethod
+    def _checked(cls, data: dict, path: Path) -> "Recipe":
         missing = [key for key in ("name", "provenance", "settings") if key not in data]
         unknown = sorted(set(data.get("settings") or {}) - {*GROUPS, "train"})
         if missing or unknown:
@@ -86,9 +96,17 @@ class Recipe:
 
 
 def with_recipe(cfg: DictConfig) -> DictConfig:
-    """``cfg`` with its ``recipe`` applied (unchanged when it names none)."""
-    ref = cfg.get("recipe")
-    return Recipe.load(str(ref)).apply(cfg) if ref else cfg
+    """``cfg`` with its recipe applied — ``recipe=NAME`` (the config group) or ``recipe=FILE.yaml``
+    (``recipe_file``) — and unchanged when it names none."""
+    if cfg.get("recipe"):
+        return Recipe.from_config(cfg.recipe, str(CONF_DIR / "recipe" / f"{cfg.recipe.get('name')}.yaml")).apply(cfg)
+    if cfg.get("recipe_file"):
+        return Recipe.load(str(cfg.recipe_file)).apply(cfg)
+    return cfg
+
+
+def names_a_recipe(cfg: DictConfig) -> bool:
+    return bool(cfg.get("recipe") or cfg.get("recipe_file"))
 
 
 def snapshot(cfg: DictConfig) -> dict:
