@@ -21,7 +21,7 @@ from recft.common import console as console_module
 from recft.common.atomic import write_json
 from recft.common.hashing import stable_hash
 from recft.data.arrivals import CorpusIndex
-from recft.data.beir import Dataset, DataError
+from recft.data.beir import DataError, Dataset
 from recft.data.growth import corpus_fingerprint, with_documents
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
@@ -37,15 +37,14 @@ from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
 from recft.loop.looks import alpha_spent, check_ledger_metric, golden_fingerprint, golden_sample, next_level
 from recft.loop.registry import Registry, Version
-from recft.loop.sealing import check_share, composition, golden_of_record, seal, unsealed
 from recft.loop.schedule import LoopConfigError, arrivals
+from recft.loop.sealing import check_share, composition, golden_of_record, seal, unsealed
 from recft.loop.serving import blue_green_index, log_version_artifact, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import (
     Candidate,
     CandidateMaker,
-    MakeContext,
     SmallDataError,
     StartPoint,
     TrainingData,
