@@ -23,9 +23,10 @@ import sys
 
 from recft.common import console as console_module
 from recft.common.config import repo_path
+from recft.common.errors import RecftError, report_error
 from recft.loop.domains import domain_registries, domains_table, registry_root
 from recft.loop.history import history_table, read_history
-from recft.loop.registry import Registry, RegistryError
+from recft.loop.registry import Registry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rollback":
             print(f"incumbent is now {registry.rollback().id}")
         elif args.command == "power":
+            from recft.eval.paired_tests import check_power
             from recft.loop.power import power_rows, power_table
 
+            check_power(args.mde, args.power, args.alpha, prefix="--")
             rows = power_rows(
                 read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending
             )
@@ -82,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
                 print(path)
-    except (RegistryError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except RecftError as err:
+        return report_error(err)
     return 0
 
 

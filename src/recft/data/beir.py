@@ -22,8 +22,10 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from recft.common.errors import RecftError
 
-class DataError(ValueError):
+
+class DataError(RecftError, ValueError):
     """Bad input data; the message names the file (and line) and what is wrong."""
 
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from recft.common.errors import RecftError
 from recft.eval.report import Report
 
 RULES = ("query_length", "seen_in_training")
 
 
-class SliceError(ValueError):
+class SliceError(RecftError, ValueError):
     """A slice file or rule that cannot be used; the message names the file and line."""
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
 from recft.common.atomic import write_json
+from recft.common.errors import instantiate
 from recft.common.hashing import stable_hash
 from recft.data.arrivals import CorpusIndex
 from recft.data.beir import DataError

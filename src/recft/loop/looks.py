@@ -19,13 +19,14 @@ import math
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.common.hashing import stable_hash
 from recft.data.sources import Source
 
 RULES = ("pi2", "none")
 
 
-class SpendingError(ValueError):
+class SpendingError(RecftError, ValueError):
     """An α-spending rule that does not exist."""
 
 

@@ -25,9 +25,10 @@ logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 import faiss  # noqa: E402
 
 from recft.common.atomic import atomic_path, write_json  # noqa: E402
+from recft.common.errors import RecftError  # noqa: E402
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(RecftError, ValueError):
     """An index that does not fit the embeddings or ids given to it."""
 
 
@@ -52,7 +53,7 @@ class IndexSpec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise IndexMismatchError(f"index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise IndexMismatchError(f"eval.index.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
     def faiss_index(self, dim: int, n: int):
         if self.kind == "ivf":

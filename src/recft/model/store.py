@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from recft.common.errors import RecftError, instantiate
 from recft.model.encoder import BiEncoder
 from recft.model.export import export_sentence_transformers
 
 OVERRIDES_FILE = "passage_overrides.npz"
 
 
-class StoreError(ValueError):
+class StoreError(RecftError, ValueError):
     """A version folder that cannot be read."""
 
 
