@@ -31,8 +31,10 @@ from recft.common.errors import RecftError, report_error
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
 def cycle(cfg: DictConfig) -> None:
     from recft.loop.cycle import EXIT_CODES, run_loop
+    from recft.preflight import check_settings
 
     try:
+        check_settings(cfg, "cycle")
         lines = run_loop(cfg)
     except RecftError as err:
         sys.exit(report_error(err))

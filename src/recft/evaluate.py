@@ -28,9 +28,11 @@ def evaluate(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
     from recft.eval.job import evaluate_job
+    from recft.preflight import check_settings
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_settings(cfg, "evaluate")
         report = evaluate_job(cfg, run_dir)
     except RecftError as err:
         # Bad input: one line, and no half-made run directory left behind.

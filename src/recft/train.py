@@ -27,10 +27,12 @@ from recft.common.errors import RecftError, report_error
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="train")
 def train(cfg: DictConfig) -> float:
+    from recft.preflight import check_settings
     from recft.sweeps.objective import objective
     from recft.training.job import train_job
 
     try:
+        check_settings(cfg, "train")
         summary = train_job(cfg, Path(cfg.output_dir))
     except RecftError as err:
         sys.exit(report_error(err))
