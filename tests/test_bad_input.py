@@ -39,21 +39,8 @@ class World:
     root: Path
     model: Path
 
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def registry(self) -> Path:
-        return self.root / "registry"
-
-    @property
-    def inbox(self) -> Path:
-        return self.root / "inbox"
-
-    @property
-    def out(self) -> Path:
-        return self.root / "out"
+    def __post_init__(self):
+        self.data, self.registry, self.inbox, self.out = (self.root / n for n in ("data", "registry", "inbox", "out"))
 
     @property
     def names(self) -> dict:
