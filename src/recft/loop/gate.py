@@ -35,6 +35,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
 from recft.loop.looks import RULES
@@ -47,7 +48,7 @@ FORGETTING_DETECTED = "FORGETTING_DETECTED"
 INCONCLUSIVE = "INCONCLUSIVE"
 
 
-class GateError(ValueError):
+class GateError(RecftError, ValueError):
     """A gate setting that cannot give an honest decision."""
 
 

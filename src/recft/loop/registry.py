@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from recft.common.errors import RecftError
 from recft.common.faults import pause_point
 
 STATUSES = ("incumbent", "candidate", "rejected", "retired")
@@ -79,7 +80,7 @@ CREATE TABLE IF NOT EXISTS incumbents (
 """
 
 
-class RegistryError(RuntimeError):
+class RegistryError(RecftError, RuntimeError):
     """A registry operation that cannot be done; the message says why."""
 
 

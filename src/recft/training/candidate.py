@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 from omegaconf import DictConfig
 
+from recft.common.errors import RecftError
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
 from recft.data.sources import Source
@@ -25,7 +26,7 @@ from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 
 
-class CandidateError(ValueError):
+class CandidateError(RecftError, ValueError):
     """A candidate that cannot be made from this start point or these pairs; the message says why."""
 
 

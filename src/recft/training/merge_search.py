@@ -38,9 +38,12 @@ def objective(reports: dict[str, Report], start: dict[str, Report], metric: str,
 class MergeSearchMaker(TrainedMaker):
     weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-    def merge(self, encoder, history: dict, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
+    def __post_init__(self):
+        super().__post_init__()
         for w in self.weights:
-            check_weight(float(w))
+            check_weight(float(w), "adapter.weights")
+
+    def merge(self, encoder, history: dict, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
         validated = ctx.validated_each_epoch()
         if "dev" not in validated:
             raise CandidateError(
