@@ -182,7 +182,7 @@ CASES = [
     Case("slice-rule", "train", "eval.slices.rules=[typo]", "eval.slices.rules: unknown rule(s) typo (known: query_length, seen_in_training)"),
     Case("merge-weight", "train", "merge.weight=1.5", "merge.weight must be in [0, 1], got 1.5"),
     Case("gate-margin", "cycle", "gate.margin=-0.1", "gate.margin must be >= 0, got -0.1"),
-    Case("gate-spending", "cycle", "gate.alpha_spending=obf", "gate.alpha_spending must be one of pi2, none, got 'obf'"),
+    Case("gate-spending", "cycle", "gate.alpha_spending=obf", "gate.alpha_spending must be one of fallback, pi2, lond, none, got 'obf'"),
     Case("gate-metric", "cycle", "gate.metric=mrr@11", "gate.metric must be one of"),
     Case("gate-slices", "cycle", "eval.slices.rules=[query_length] gate.slices=[query_length:tall]", "gate.slices names query_length:tall"),
     Case("gate-unknown", "cycle", "+gate.margn=0.01", "gate: unknown setting(s) margn"),
