@@ -194,11 +194,19 @@ def tiny_run_overrides(model_dir, data_dir, out_dir, *extra) -> list[str]:
     ]
 
 
+CYCLE_TEST_DEFAULTS = ("loop.recipes=[own]", "dev.arrival_share=0")
+
+
 def compose(config_name: str, *overrides: str):
-    """Compose ``conf/<config_name>.yaml`` with overrides, as the entry points do."""
+    """Compose ``conf/<config_name>.yaml`` with overrides, as the entry points do. A cycle trains its own
+    settings without a dev split unless the test says otherwise (``CYCLE_TEST_DEFAULTS``): the shipped
+    recipe is SciFact's, six epochs and a merge grid, and is tested on its own (tests/loop/test_candidates.py)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    if config_name == "cycle":
+        said = {o.split("=")[0].lstrip("+~") for o in overrides}
+        overrides = (*[d for d in CYCLE_TEST_DEFAULTS if d.split("=")[0] not in said], *overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name, overrides=list(overrides))
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
 root=outputs/domains/registry
-.venv/bin/python -m recft.cycle data=scifact domain=scifact registry.root=$root show_progress=false \
+.venv/bin/python -m recft.cycle data=scifact domain=scifact arrivals.path=null registry.root=$root show_progress=false \
     hydra.run.dir=outputs/domains/cycle-scifact || true      # a verdict other than PROMOTED exits non-zero
 .venv/bin/python -m recft.cycle data=cranfield domain=cranfield registry.root=$root show_progress=false \
     hydra.run.dir=outputs/domains/cycle-cranfield || true

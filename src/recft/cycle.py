@@ -59,8 +59,8 @@ def cycle(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """``arrivals=PATH`` is short for ``arrivals.path=PATH``; then Hydra."""
-    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("arrivals",))]
+    """``arrivals=PATH`` is short for ``arrivals.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``; then Hydra."""
+    sys.argv = [sys.argv[0], *_config.recipe_files(_config.short_paths(sys.argv[1:], ("arrivals",)))]
     cycle()
 
 

@@ -41,8 +41,8 @@ def train(cfg: DictConfig) -> float:
 
 
 def main() -> None:
-    """``pairs=PATH`` is short for ``pairs.path=PATH``; then Hydra."""
-    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("pairs",))]
+    """``pairs=PATH`` is short for ``pairs.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``; then Hydra."""
+    sys.argv = [sys.argv[0], *_config.recipe_files(_config.short_paths(sys.argv[1:], ("pairs",)))]
     train()
 
 

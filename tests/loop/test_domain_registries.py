@@ -52,6 +52,7 @@ def domain_cycle(model_dir, data_dir, out_dir, inbox, domain, *extra):
         "gate.min_queries=1",
         "gate.n_resamples=200",
         f"arrivals.path={inbox}",
+        "arrivals.take=all",
         "arrivals.near_dup=1.01",
         f"domain={domain}",
     )

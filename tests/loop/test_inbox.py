@@ -37,6 +37,7 @@ def overrides(model_dir, data_dir, out_dir, inbox, *extra):
         "gate.min_queries=1",
         "gate.n_resamples=500",
         f"arrivals.path={inbox}",
+        "arrivals.take=all",
         "arrivals.near_dup=1.01",  # a random tiny BERT finds every text near every other: exact copies only
         "golden.seal=0",  # a fixed golden set (sealing: tests/loop/test_sealing.py)
         *extra,

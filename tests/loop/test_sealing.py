@@ -77,6 +77,7 @@ def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
         "file": "2026-12-01.jsonl",
         "line": 4,
         "cycle": 3,
+        "role": "golden",
     }
     split = Dataset("g", Path("g"), "test", {"d1": "x", "d2": "y", "d3": "z"}, {"t1": "q"}, {"t1": {"d3": 1}})
     grown = golden_of_record(split, [entry])
@@ -121,6 +122,7 @@ def test_three_cycles_on_a_growing_golden_set_count_looks_1_2_3_and_sealed_queri
         "gate.min_queries=1",
         "gate.n_resamples=200",
         f"arrivals.path={inbox}",
+        "arrivals.take=all",
         "arrivals.near_dup=1.01",
         "loop.per_file=true",
         "golden.seal=0.4",
@@ -157,6 +159,7 @@ def test_manage_golden_shows_origins_and_exports_a_beir_folder_that_loads(
         "gate.min_queries=1",
         "gate.n_resamples=200",
         f"arrivals.path={inbox}",
+        "arrivals.take=all",
         "arrivals.near_dup=1.01",
         "golden.seal=0.4",
         "train.min_pairs=1",

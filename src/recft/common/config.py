@@ -77,8 +77,26 @@ def short_paths(argv: list[str], names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def recipe_files(argv: list[str]) -> list[str]:
+    """``recipe=FILE.yaml`` names a recipe file, ``recipe=NAME`` one under ``conf/recipe/`` (a config
+    group): a file becomes ``recipe_file=FILE`` (absolute), every other argument passes through."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        is_file = sep and key == "recipe" and value.endswith((".yaml", ".yml"))
+        out.append(f"recipe_file={Path(value).resolve()}" if is_file else arg)
+    return out
+
+
+def source_deliveries(data_path: str) -> str | None:
+    """``<data.path>/deliveries`` when the golden source ships a week of dated pair files (SciFact does),
+    else None: the default cycle walks a source's own deliveries, one per run."""
+    folder = Path(data_path) / "deliveries"
+    return str(folder) if folder.is_dir() else None
+
+
 def register_resolvers() -> None:
-    for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job, worker_seed):
+    for fn in (repo_path, minilm_path, local_or_hub, sweep_group, sweep_job, worker_seed, source_deliveries):
         if not OmegaConf.has_resolver(fn.__name__):
             OmegaConf.register_new_resolver(fn.__name__, fn)
 

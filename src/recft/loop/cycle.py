@@ -28,6 +28,7 @@ from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.report import Report
 from recft.eval.sets import EvalSettings, configured_encoder_settings, evaluate_set, evaluation_key, load_eval_sets
 from recft.eval.slices import SliceSpec, build_slices
+from recft.loop.candidates import OWN, declared, train_candidates
 from recft.loop.domains import registry_root, scope
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import PENDING_APPROVAL, PROMOTED, GateConfig, GateError, Verdict, decide
@@ -51,6 +52,7 @@ from recft.training.candidate import (
     check_enough_pairs,
 )
 from recft.training.job import load_training_data, peak_rss_mb
+from recft.training.recipes import Recipe, with_recipe
 
 console = console_module.err
 
@@ -81,7 +83,8 @@ class Loop:
     arrivals_seen: list[str] = dataclasses.field(default_factory=list)  # sha256 of every arrival trained on
     split: Dataset | None = None  # the source's golden split over the corpus of record, without sealed queries
     sealed: list[dict] = dataclasses.field(default_factory=list)  # the sealed queries of record (registry)
-    sealing: list[dict] = dataclasses.field(default_factory=list)  # this cycle's, recorded with its decision
+    dev: list[dict] = dataclasses.field(default_factory=list)  # the dev queries of record (registry, role dev)
+    sealing: list[dict] = dataclasses.field(default_factory=list)  # this cycle's of both roles, recorded with it
 
     @property
     def golden(self) -> str:
@@ -90,12 +93,26 @@ class Loop:
     def refresh_golden(self, split: Dataset | None = None) -> None:
         """The golden set of record: the golden split (over the corpus as it stands) plus every sealed query."""
         self.split = split or self.split or self.sets[self.golden].dataset
-        dataset = golden_of_record(self.split, [*self.sealed, *self.sealing])
+        dataset = golden_of_record(self.split, self.held("golden"))
         self.sets[self.golden] = dataclasses.replace(self.sets[self.golden], dataset=dataset)
 
+    def held(self, role: str) -> list[dict]:
+        """The arrival queries held out as ``role`` so far, this cycle's included."""
+        return [*(self.sealed if role == "golden" else self.dev), *(e for e in self.sealing if e["role"] == role)]
+
+    def dev_source(self) -> Source | None:
+        """The cycle's dev split: every dev query held out of the arrivals so far, over the corpus of record."""
+        entries = self.held("dev")
+        if not entries:
+            return None
+        golden = self.sets[self.golden]
+        empty = dataclasses.replace(self.split, name="dev", queries={}, qrels={})
+        spec = dataclasses.replace(golden.spec, name="dev", corpus_sample=None, max_pairs=None, train_split=None)
+        return Source(spec, golden_of_record(empty, entries), [])
+
     def record_sealing(self) -> None:
-        """This cycle's sealed queries are now of record (the caller wrote them to the registry)."""
-        self.sealed, self.sealing = [*self.sealed, *self.sealing], []
+        """This cycle's held-out queries are now of record (the caller wrote them to the registry)."""
+        self.sealed, self.dev, self.sealing = self.held("golden"), self.held("dev"), []
 
 
 def fingerprint_pairs(pairs: list[Pair]) -> str:
@@ -122,14 +139,14 @@ def ensure_incumbent(loop: Loop) -> Version:
     return loop.registry.add("base", kind="base", path=None, status="incumbent", config=config)
 
 
-def version_reports(loop: Loop, version: Version) -> dict[str, Report]:
+def version_reports(loop: Loop, version: Version, sets: dict[str, Source] | None = None) -> dict[str, Report]:
     """A version's report on every eval set: from the registry when it was made under the same evaluation
     settings (its ``evaluation_key``), else evaluated again (and stored) — a paired test needs both sides
     measured the same way."""
     folder = loop.registry.root / "reports" / version.id
     encoder = configured_encoder_settings(loop.cfg.encoder)
     reports, loaded = {}, None
-    for name, source in loop.sets.items():
+    for name, source in (loop.sets if sets is None else sets).items():
         path = folder / f"{name}.json"
         if path.is_file():
             stored = Report.load(path)
@@ -337,15 +354,17 @@ def cost(loop: Loop, wall_s: float) -> dict:
 def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], origins: dict) -> dict:
     """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record (pending until
     the caller records them); returns what it cost in training pairs."""
-    share = check_share(float(loop.cfg.golden.seal))
+    share, dev_share = float(loop.cfg.golden.seal), float(loop.cfg.dev.get("arrival_share") or 0)
+    check_share(share, dev_share)
     near_dup = loop.cfg.arrivals.get("near_dup")
-    embed = query_embedder(loop) if share and near_dup is not None else None
+    embed = query_embedder(loop) if share + dev_share and near_dup is not None else None
     arriving = set(new)
     trained = [p for p in seen if p not in arriving]
-    sealed = seal(new, trained, share, int(loop.cfg.seed), cycle, origins, embed, near_dup)
-    loop.sealing = sealed.entries
+    sealed = seal(new, trained, share, int(loop.cfg.seed), cycle, origins, embed, near_dup, dev_share)
+    loop.sealing = [*sealed.entries, *sealed.dev]
     loop.refresh_golden()
-    return {"share": share, "queries": sealed.queries, "pairs": sealed.pairs_sealed}
+    dev = {"share": dev_share, "queries": len(sealed.dev), "pairs": sealed.pairs_dev}
+    return {"share": share, "queries": sealed.queries, "pairs": sealed.pairs_sealed, "dev": dev}
 
 
 def run_cycle(
@@ -356,8 +375,8 @@ def run_cycle(
     run_dir = run_folder(Path(cfg.output_dir), cycle)
     incumbent = ensure_incumbent(loop)
     sealing = seal_arrivals(loop, cycle, new_pairs, seen_pairs, origins)
-    sealed = [*loop.sealed, *loop.sealing]
-    new_pairs, seen_pairs = unsealed(new_pairs, sealed), unsealed(seen_pairs, sealed)  # a sealed query never trains
+    sealed, held = loop.held("golden"), [*loop.held("golden"), *loop.held("dev")]
+    new_pairs, seen_pairs = unsealed(new_pairs, held), unsealed(seen_pairs, held)  # a held-out query never trains
     pairs = seen_pairs if cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new_pairs
     line = {
         "cycle": cycle,
@@ -366,7 +385,6 @@ def run_cycle(
         "pairs": {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(pairs)},
         "sealed": sealing,
         "injected": injected,
-        "epochs": int(cfg.train.epochs),
     }
     inc_reports = version_reports(loop, incumbent)
     try:
@@ -376,16 +394,21 @@ def run_cycle(
     trained_docs, golden = {p.doc_id for p in pairs}, loop.sets[loop.golden]
 
     data = dataclasses.replace(loop.training, pairs=pairs)
-    ctx = MakeContext(cfg, loop.sets, loop.golden, loop.cache, loop.settings, cfg.seed, log_dir=run_dir)
-    candidate = loop.maker.make(start_point(loop, incumbent, inc_reports), data, ctx)
+    dev = loop.dev_source()
+    sets = {**loop.sets, "dev": dev} if dev else loop.sets  # dev chooses inside training; the gate never reads it
+    start_reports = {**inc_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
+    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings, "seed": cfg.seed}
+    start = start_point(loop, incumbent, start_reports)
+    trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
+    candidate = trained.candidate
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
     base = loop.registry.lineage_root(incumbent)
     base_reports = version_reports(loop, base) if base.id != incumbent.id else None
     earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), inc_reports, candidate.reports, base_reports)
     verdict = judge(loop, *judged, earlier, trained_docs=trained_docs)
-    held = composition(golden.dataset, sealed, trained_docs, golden.min_relevance)
-    held["judged"] = verdict.golden.comparison.n
+    composition_held = composition(golden.dataset, sealed, trained_docs, golden.min_relevance)
+    composition_held["judged"] = verdict.golden.comparison.n
     looks = count_look(loop, version, verdict)
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
@@ -405,7 +428,9 @@ def run_cycle(
         "golden_vs_base": against_base(loop, base_reports, candidate.reports),
         "looks": looks,
         "golden_sample": sample,
-        "golden_set": held,
+        "golden_set": composition_held,
+        "recipes": recipes,
+        "dev": {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)},
         "failing": verdict.failing,
         "probes": probes,
         "coverage": coverage,
@@ -483,6 +508,10 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
     pair_files = inbox.set_aside_other_domains(pair_files, first - 1)
+    take = cfg.arrivals.get("take", "all")
+    if take not in ("all", "next"):
+        raise LoopConfigError(f"arrivals.take must be all or next, got {take!r}")
+    pair_files = pair_files[:1] if take == "next" else pair_files  # the rest wait for the next run
     if not pair_files:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")
@@ -557,23 +586,30 @@ def audit_deliveries(loop: Loop, deliveries) -> dict[str, dict]:
 def run_loop(cfg: DictConfig) -> list[dict]:
     """Cycles on the simulation schedule, or on the arrivals inbox when ``arrivals.path`` is set; the
     history lines of the cycles run (none when nothing new arrived)."""
+    cfg = with_recipe(cfg)  # recipe=X: the cycle trains X alone
     domain = cfg.get("domain")
     registry = Registry(registry_root(cfg.registry.root, domain))
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
-    check_share(float(cfg.golden.seal))
+    check_share(float(cfg.golden.seal), float(cfg.dev.get("arrival_share") or 0))
+    for ref in declared(cfg):
+        if ref != OWN:
+            Recipe.load(ref).apply(cfg)  # a missing, unreadable or golden-tuned recipe fails before any work
     with registry.cycle_lock():
         check_ledger_metric(gate.metric, registry.looks(), read_history(history_path))
         abandon_dead_candidates(registry)
         training, dev = load_training_data(cfg)
         if dev is not None:
-            raise LoopConfigError("a cycle tunes nothing: dev.share must be 0 (and dev.split null) in cycle runs")
+            raise LoopConfigError(
+                "a cycle tunes on its own dev split only (dev.arrival_share of each cycle's arrivals): "
+                "dev.share must be 0 and dev.split null in cycle runs"
+            )
         sets = load_eval_sets(cfg)
         if domain:
             training, sets = scope(cfg, training, sets)
         cache, settings = EmbeddingCache.from_config(cfg), EvalSettings.from_config(cfg)
         loop = Loop(cfg, registry, sets, cache, settings, gate, instantiate(cfg.adapter), training)
-        loop.sealed = registry.sealed()
+        loop.sealed, loop.dev = registry.sealed("golden"), registry.sealed("dev")
         loop.refresh_golden()
         first = len(read_history(history_path)) + 1
         run = run_inbox if cfg.get("arrivals") and cfg.arrivals.path else run_schedule

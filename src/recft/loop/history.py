@@ -40,13 +40,11 @@ def _looks_cell(looks: dict | None) -> str:
 
 
 def _n_cell(golden: dict | None, held: dict | None) -> str:
-    """``n (k sealed, m seen)``: the queries a decision used, how many were sealed arrivals, and how many
-    have a relevant document some training pair points at."""
+    """``n (k sealed)``: the queries a decision used and how many of them were sealed arrivals (the
+    ``seen_in_training`` count is in the history line)."""
     if not golden:
         return "–"
-    if not held:
-        return str(golden["n"])
-    return f"{golden['n']} ({held['sealed']} sealed, {held['seen_in_training']} seen)"
+    return f"{golden['n']} ({held['sealed']} sealed)" if held and held.get("sealed") else str(golden["n"])
 
 
 def _corpus_cell(line: dict) -> str:

@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sealed (
     file TEXT NOT NULL,
     line INTEGER,
     cycle INTEGER NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'golden' CHECK (role IN ('golden', 'dev'))
 );
 CREATE TABLE IF NOT EXISTS arrivals (
     sha256 TEXT PRIMARY KEY,
@@ -120,6 +121,8 @@ class Registry:
                 columns = {row[1] for row in db.execute("PRAGMA table_info(looks)")}
                 if "metric" not in columns:  # a registry made before looks named their metric keeps its looks
                     db.execute("ALTER TABLE looks ADD COLUMN metric TEXT")
+                if "role" not in {row[1] for row in db.execute("PRAGMA table_info(sealed)")}:
+                    db.execute("ALTER TABLE sealed ADD COLUMN role TEXT NOT NULL DEFAULT 'golden'")
         except sqlite3.DatabaseError as err:
             raise RegistryError(f"{self.path}: not a readable registry ({err})") from None
 
@@ -213,11 +216,13 @@ class Registry:
             rows = db.execute(f"SELECT {', '.join(keys)} FROM looks ORDER BY seq").fetchall()
         return [dict(zip(keys, row)) for row in rows]
 
-    def sealed(self) -> list[dict]:
-        """Every sealed arrival query (``recft.loop.sealing``), in the order it was sealed."""
-        keys = ("query_id", "text", "qrels", "file", "line", "cycle", "at")
+    def sealed(self, role: str = "golden") -> list[dict]:
+        """Every arrival query held out as ``role`` (golden: sealed; dev: the cycles' dev splits;
+        ``recft.loop.sealing``), in the order it was held out."""
+        keys = ("query_id", "text", "qrels", "file", "line", "cycle", "at", "role")
         with self._connect() as db:
-            rows = db.execute(f"SELECT {', '.join(keys)} FROM sealed ORDER BY rowid").fetchall()
+            query = f"SELECT {', '.join(keys)} FROM sealed WHERE role = ? ORDER BY rowid"
+            rows = db.execute(query, (role,)).fetchall()
         return [{**dict(zip(keys, row)), "qrels": json.loads(row[2])} for row in rows]
 
     def arrivals(self) -> dict[str, dict]:
@@ -304,8 +309,10 @@ class Registry:
                 return self.record_sealed(entries, db)
         for e in entries:
             db.execute(
-                "INSERT OR IGNORE INTO sealed (query_id, text, qrels, file, line, cycle, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (e["query_id"], e["text"], json.dumps(e["qrels"]), e["file"], e.get("line"), e["cycle"], now()),
+                "INSERT OR IGNORE INTO sealed (query_id, text, qrels, file, line, cycle, at, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (e["query_id"], e["text"], json.dumps(e["qrels"]), e["file"], e.get("line"), e["cycle"], now(),
+                 e.get("role", "golden")),
             )
 
     def record_arrivals(self, entries: list[dict], sealed: list[dict] = ()) -> None:

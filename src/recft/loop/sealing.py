@@ -12,6 +12,11 @@ Groups are what keeps a near-copy from training while its twin judges: queries e
 normalisation, or whose cosine (the incumbent's query tower, the audit's ``arrivals.near_dup``) is at
 least the threshold, are connected, and a connected group goes to one side whole. A group that
 reaches a query already trained on in this loop can only train.
+
+The same draw carves the cycle's own **dev split** (``dev.arrival_share``): the groups whose draw
+falls in the next band after the sealed one are held out as dev queries — disjoint from the sealed
+ones and from training by construction, kept (role ``dev``) in the same table. Dev chooses among the
+cycle's recipes, the epoch and the merge weight; the gate never reads it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from recft.data.beir import Dataset
 from recft.data.pairs import Pair
 
 PREFIX = "sealed:"
+ROLES = ("golden", "dev")  # what a held-out arrival query becomes
 
 
 class SealError(ValueError):
@@ -39,20 +45,24 @@ class SealError(ValueError):
 
 @dataclass(frozen=True)
 class Sealed:
-    """The queries one cycle sealed, and the pairs left to train."""
+    """The queries one cycle sealed into the golden set and held out as dev, and the pairs left to train."""
 
     train: list[Pair]
-    entries: list[dict]  # registry rows: query_id, text, qrels, file, line, cycle
+    entries: list[dict]  # registry rows: query_id, text, qrels, file, line, cycle, role ("golden")
     pairs_sealed: int
+    dev: list[dict] = dataclasses.field(default_factory=list)  # the same rows, role "dev"
+    pairs_dev: int = 0
 
     @property
     def queries(self) -> int:
         return len(self.entries)
 
 
-def check_share(share: float) -> float:
+def check_share(share: float, dev: float = 0.0) -> float:
     if not 0 <= share < 1:
         raise SealError(f"golden.seal must be in [0, 1), got {share}: the share of arriving queries sealed")
+    if not 0 <= dev < 1 - share:
+        raise SealError(f"dev.arrival_share must be in [0, 1 - golden.seal) = [0, {1 - share:g}), got {dev}")
     return float(share)
 
 
@@ -74,10 +84,11 @@ def near_duplicate_groups(texts: list[str], embed: Callable | None, near_dup: fl
     return connected_components(graph, directed=False)[1]
 
 
-def sealed_by_hash(key: str, share: float, seed: int) -> bool:
-    """Whether a group is sealed: a seeded hash of its key, uniform in [0, 1), below ``share``."""
+def group_draw(key: str, seed: int) -> float:
+    """A seeded hash of a group's key, uniform in [0, 1): below ``golden.seal`` the group is sealed, in
+    the next ``dev.arrival_share`` it is dev, above both it trains (so the three never overlap)."""
     digest = hashlib.blake2b(f"{seed}\t{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < share
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def seal(
@@ -89,12 +100,13 @@ def seal(
     origins: Mapping[str, tuple[str, int | None]],
     embed: Callable | None = None,
     near_dup: float | None = None,
+    dev_share: float = 0.0,
 ) -> Sealed:
-    """Split this cycle's ``new`` pairs into pairs that train and sealed queries; ``trained`` are the
-    pairs this loop trained on before (their groups stay training), ``origins`` maps a query id to the
-    (file, line) it arrived in."""
-    check_share(share)
-    if share == 0 or not new:
+    """Split this cycle's ``new`` pairs into pairs that train, sealed golden queries and dev queries;
+    ``trained`` are the pairs this loop trained on before (their groups stay training), ``origins``
+    maps a query id to the (file, line) it arrived in."""
+    check_share(share, dev_share)
+    if share + dev_share == 0 or not new:
         return Sealed(list(new), [], 0)
     by_query: dict[str, list[Pair]] = defaultdict(list)
     for pair in new:
@@ -106,27 +118,28 @@ def seal(
     for text, label in zip(texts, labels):
         members[label].append(text)
     must_train = {labels[i] for i in range(len(by_query), len(texts))}
-    sealed_texts = {
-        text
-        for label, group in members.items()
-        if label not in must_train and sealed_by_hash(min(normalize(t) for t in group), share, seed)
-        for text in group
-    }
-    entries = [_entry(by_query[text], cycle, origins) for text in by_query if text in sealed_texts]
-    train = [pair for pair in new if pair.query not in sealed_texts]
-    return Sealed(train, entries, len(new) - len(train))
+    role = {}
+    for label, group in members.items():
+        draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), seed)
+        side = "golden" if draw < share else "dev" if draw < share + dev_share else "train"
+        role.update({text: side for text in group})
+    entries = {side: [_entry(by_query[t], cycle, origins, side) for t in by_query if role[t] == side] for side in ROLES}
+    train = [pair for pair in new if role[pair.query] == "train"]
+    held = {side: sum(len(by_query[e["text"]]) for e in rows) for side, rows in entries.items()}
+    return Sealed(train, entries["golden"], held["golden"], entries["dev"], held["dev"])
 
 
-def _entry(pairs: list[Pair], cycle: int, origins: Mapping[str, tuple[str, int | None]]) -> dict:
+def _entry(pairs: list[Pair], cycle: int, origins: Mapping[str, tuple[str, int | None]], role: str) -> dict:
     first = pairs[0]
     file, line = origins.get(first.query_id, ("", None))
     return {
-        "query_id": PREFIX + first.query_id,
+        "query_id": (PREFIX if role == "golden" else "dev:") + first.query_id,
         "text": first.query,
         "qrels": {pair.doc_id: 1 for pair in pairs},
         "file": file,
         "line": line,
         "cycle": cycle,
+        "role": role,
     }
 
 

@@ -17,7 +17,7 @@ import resource
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
 from recft.common.cpu import cpu_description
@@ -29,6 +29,7 @@ from recft.model.cache import EmbeddingCache
 from recft.training.budget import selection_spec
 from recft.training.candidate import CandidateError, MakeContext, StartPoint, TrainingData, check_enough_pairs
 from recft.training.maker import TrainedMaker
+from recft.training.recipes import with_recipe
 from recft.training.summary import write_summary
 
 console = console_module.err
@@ -113,8 +114,9 @@ def checked_selection(cfg: DictConfig, maker) -> SourceSpec | None:
 
 
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
+    cfg = with_recipe(cfg)
     maker = instantiate(cfg.adapter)
-    selection_probe = checked_selection(cfg, maker)
+    selection_probe = checked_selection(cfg, maker)  # before any work
     data, dev = load_training_data(cfg)
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
@@ -140,6 +142,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
             "file": (cfg.get("pairs") or {}).get("path"),
         },
         "tuned_on": tuned_on,
+        "recipe": OmegaConf.to_container(cfg.recipe_info) if cfg.get("recipe_info") else None,
         "dev": {"queries": len(dev.dataset.queries), "pairs": len(dev.pairs)} if dev else None,
         "wall_s": candidate.wall_s,
         **candidate.summary,

@@ -1,0 +1,91 @@
+"""A cycle's candidates: each declared recipe trained from the incumbent, the best on the cycle's dev split
+sent to the gate.
+
+``loop.recipes`` is the budget of candidates fixed in the config (default: the shipped SciFact recipe
+and ``own`` — the cycle's own settings, what ``adapter=…``, ``loss=…`` and the rest say). Each trains
+from the same start point on the same pairs; inside its own training it picks its epoch and merge
+weight on the cycle's dev split (``train.keep=best``, ``adapter=merge``), and the cycle keeps the
+candidate with the largest dev gain in ``eval.primary`` over the incumbent (ties: the first
+declared). Without a dev split (none arrived yet) there is nothing to choose with: the cycle trains
+its own settings (or the first declared recipe when ``own`` is not declared). The golden set is never
+read here: the gate alone decides on it. ``recipe=X`` on the command line trains X alone.
+
+A recipe does not travel: SciFact's recipe keeps the base model when nothing beats it on dev, and on
+another source the plain query-side LoRA may be the one that gains — the dev split says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from recft.data.sources import Source
+from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
+from recft.training.recipes import Recipe, names_a_recipe
+
+OWN = "own"  # the cycle's own settings, as configured
+
+
+@dataclass
+class Trained:
+    recipe: str
+    candidate: Candidate
+    cfg: DictConfig
+    dev_gain: float | None  # Δ eval.primary on the cycle's dev split, candidate − incumbent
+
+
+def declared(cfg: DictConfig) -> list[str]:
+    """The recipes a cycle trains: ``recipe=X`` alone when given (already applied), else ``loop.recipes``."""
+    if names_a_recipe(cfg):
+        return [OWN]
+    return [str(ref) for ref in (cfg.loop.get("recipes") or [OWN])]
+
+
+def dev_gain(candidate: Candidate, start: StartPoint, metric: str) -> float | None:
+    if "dev" not in candidate.reports or "dev" not in start.reports:
+        return None
+    return candidate.reports["dev"].means[metric] - start.reports["dev"].means[metric]
+
+
+def train_candidates(
+    cfg: DictConfig,
+    maker: CandidateMaker,
+    start: StartPoint,
+    data: TrainingData,
+    sets: Mapping[str, Source],
+    context: dict,
+    run_dir: Path,
+) -> tuple[Trained, list[dict]]:
+    """Train every declared recipe (``context``: MakeContext's golden, cache, settings, seed); returns the
+    one dev chose and a row per recipe for the history line."""
+    refs = declared(cfg)
+    if "dev" not in sets and len(refs) > 1:  # nothing to choose with: the cycle's own settings, or the first
+        refs = [OWN] if OWN in refs else refs[:1]
+    trained = []
+    for ref in refs:
+        recipe_cfg = cfg if ref == OWN else Recipe.load(ref).apply(cfg)
+        recipe_maker = maker if ref == OWN else instantiate(recipe_cfg.adapter)
+        log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
+        ctx = MakeContext(recipe_cfg, sets, log_dir=log_dir, **context)
+        candidate = recipe_maker.make(start, data, ctx)
+        trained.append(Trained(ref, candidate, recipe_cfg, dev_gain(candidate, start, str(cfg.eval.primary))))
+    with_dev = [t for t in trained if t.dev_gain is not None]
+    chosen = max(with_dev, key=lambda t: t.dev_gain) if with_dev else trained[0]  # max keeps the first of ties
+    rows = [
+        {
+            "recipe": t.recipe,
+            "dev_gain": t.dev_gain,
+            "metric": str(cfg.eval.primary),
+            "epochs": int(t.cfg.train.epochs),
+            "kept_epoch": t.candidate.summary.get("checkpoint", {}).get("chosen_epoch"),
+            "merge_weight": (t.candidate.settings.get("merge") or {}).get("weight"),
+            "train_wall_s": t.candidate.wall_s,
+            "chosen": t is chosen,
+        }
+        for t in trained
+    ]
+    return chosen, rows

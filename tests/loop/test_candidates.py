@@ -1,0 +1,95 @@
+"""A cycle's own dev split chooses among its declared recipes; no dev or sealed query ever trains."""
+
+import json
+
+import pytest
+from hydra.utils import instantiate as hydra_instantiate
+
+import recft.loop.candidates as candidates_module
+import recft.loop.cycle as cycle_module
+from recft.loop.cycle import run_loop
+from recft.loop.registry import Registry
+from recft.training.recipes import write_recipe
+
+from conftest import TINY_CORPUS, compose, tiny_run_overrides
+
+TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.items()}
+
+
+class SpyMaker:
+    def __init__(self, maker, seen):
+        self.maker, self.seen = maker, seen
+
+    def __getattr__(self, name):
+        return getattr(self.maker, name)
+
+    def make(self, start, data, ctx):
+        self.seen.append({p.query for p in data.pairs})
+        return self.maker.make(start, data, ctx)
+
+
+@pytest.fixture
+def spied(monkeypatch):
+    batches: list[set] = []
+    spy = lambda node: SpyMaker(hydra_instantiate(node), batches)  # noqa: E731
+    monkeypatch.setattr(cycle_module, "instantiate", spy)
+    monkeypatch.setattr(candidates_module, "instantiate", spy)
+    return batches
+
+
+def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
+    tiny_model_dir, tiny_train_beir, tmp_path, spied
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for day in range(2):
+        rows = [{"anchor": f"day {day} question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
+        (inbox / f"2026-12-0{day + 1}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = [*tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1")]
+    two_epochs = compose("train", *base, "adapter=query_lora", "adapter.rank=4", "train.epochs=2", "train.keep=best",
+                         "train.validate_every_n_epochs=1")  # fmt: skip
+    recipe = write_recipe(tmp_path / "two.yaml", "two", two_epochs, {"tuned_on": "dev", "search": "test"})
+    cfg = compose(
+        "cycle",
+        *base,
+        f"registry.root={tmp_path}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=200",
+        f"arrivals.path={inbox}",
+        "arrivals.take=all",
+        "arrivals.near_dup=1.01",
+        "loop.per_file=true",
+        "golden.seal=0.25",
+        "dev.arrival_share=0.3",
+        f"loop.recipes=[{recipe},own]",
+        "train.min_pairs=1",
+    )
+    lines = run_loop(cfg)
+    registry = Registry(tmp_path / "registry")
+    held = {e["text"] for e in registry.sealed("golden")} | {e["text"] for e in registry.sealed("dev")}
+    assert registry.sealed("dev") and registry.sealed("golden")
+    assert not {e["text"] for e in registry.sealed("golden")} & {e["text"] for e in registry.sealed("dev")}
+    assert spied and all(batch and not batch & held for batch in spied)  # every recipe of every cycle
+    for line in lines:
+        rows = line["recipes"]
+        assert [r["recipe"] for r in rows] == [str(recipe), "own"] and sum(r["chosen"] for r in rows) == 1
+        best = max(rows, key=lambda r: r["dev_gain"])
+        assert best["chosen"] and line["dev"]["queries"] > 0
+        assert rows[0]["epochs"] == 2 and rows[1]["epochs"] == 1
+    assert lines[1]["dev"]["queries"] > lines[0]["dev"]["queries"]  # dev of record grows like the golden set
+
+
+def test_without_a_dev_split_the_cycle_trains_its_own_settings(tiny_model_dir, tiny_train_beir, tmp_path, spied):
+    cfg = compose(
+        "cycle",
+        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
+        f"registry.root={tmp_path}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=200",
+        "golden.seal=0",
+        "dev.arrival_share=0",
+        "loop.recipes=[scifact,own]",
+    )
+    [line] = run_loop(cfg)
+    assert [r["recipe"] for r in line["recipes"]] == ["own"] and line["recipes"][0]["dev_gain"] is None
+    assert len(spied) == 1
