@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO / "data" / "scifact"
 DAYS = [f"2026-12-0{d}" for d in range(1, 8)]
-FIRST_SHARE = 0.45  # of the training claims on day 1; the rest dealt equally over days 2–7
+FIRST_SHARE = 0.5  # of the training claims on day 1; the rest dealt equally over days 2–7
 
 
 def read_queries() -> dict[str, str]:
@@ -64,7 +64,11 @@ def make_week(out: Path, seed: int = 42, null: bool = False) -> dict[str, int]:
     counts = {}
     for day, day_claims in deal(claims, seed).items():
         rows = [
-            {"query_id": f"train-{q}", "query": queries[q], "positive_passages": [{"docid": d} for d in positives[source[q]]]}
+            {
+                "query_id": f"train-{q}",
+                "query": queries[q],
+                "positive_passages": [{"docid": d} for d in positives[source[q]]],
+            }
             for q in day_claims
         ]
         (out / f"{day}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

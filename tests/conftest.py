@@ -238,3 +238,31 @@ def train_steps(encoder, steps=5, lr=1e-2):
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+
+def inbox_cycle_overrides(model_dir, data_dir, out_dir, inbox, *extra) -> list[str]:
+    """A cycle on the tiny model and data that reads ``inbox`` (every new file, exact copies audited)."""
+    return [
+        *tiny_run_overrides(model_dir, data_dir, out_dir, "adapter.rank=4", "train.epochs=1"),
+        f"registry.root={out_dir}/registry",
+        "gate.min_queries=1",
+        "gate.n_resamples=200",
+        f"arrivals.path={inbox}",
+        "arrivals.take=all",
+        "arrivals.near_dup=1.01",  # a random tiny BERT finds every text near every other: exact copies only
+        *extra,
+    ]
+
+
+class SpyMaker:
+    """A configured candidate maker that records the queries of every pair it is handed to train on."""
+
+    def __init__(self, maker, seen: list):
+        self.maker, self.seen = maker, seen
+
+    def __getattr__(self, name):
+        return getattr(self.maker, name)
+
+    def make(self, start, data, ctx):
+        self.seen.append({p.query for p in data.pairs})
+        return self.maker.make(start, data, ctx)

@@ -25,41 +25,27 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
+from recft.common.errors import RecftError, report_error
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
 def cycle(cfg: DictConfig) -> None:
-    from recft.data.beir import DataError
     from recft.loop.cycle import EXIT_CODES, run_loop
-    from recft.loop.gate import GateError
-    from recft.loop.looks import SpendingError
-    from recft.loop.registry import RegistryError
-    from recft.loop.schedule import LoopConfigError
-    from recft.model.encoder import EncoderLoadError
-    from recft.model.store import StoreError
-    from recft.training.candidate import CandidateError
+    from recft.preflight import check_settings
 
     try:
+        check_settings(cfg, "cycle")
         lines = run_loop(cfg)
-    except (
-        DataError,
-        EncoderLoadError,
-        RegistryError,
-        LoopConfigError,
-        CandidateError,
-        StoreError,
-        GateError,
-        SpendingError,
-    ) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    except RecftError as err:
+        sys.exit(report_error(err))
     code = EXIT_CODES.get(lines[-1]["verdict"], 0) if lines else 0
     if code:
         sys.exit(code)
 
 
 def main() -> None:
-    """``arrivals=PATH`` is short for ``arrivals.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``; then Hydra."""
+    """``arrivals=PATH`` is short for ``arrivals.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``;
+    then Hydra."""
     sys.argv = [sys.argv[0], *_config.recipe_files(_config.short_paths(sys.argv[1:], ("arrivals",)))]
     cycle()
 

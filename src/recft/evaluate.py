@@ -20,26 +20,25 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
+from recft.common.errors import RecftError, report_error
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="evaluate")
 def evaluate(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
-    from recft.data.beir import DataError
     from recft.eval.job import evaluate_job
-    from recft.eval.report import ReportError
-    from recft.model.encoder import EncoderLoadError
+    from recft.preflight import check_settings
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_settings(cfg, "evaluate")
         report = evaluate_job(cfg, run_dir)
-    except (DataError, ReportError, EncoderLoadError) as err:
+    except RecftError as err:
         # Bad input: one line, and no half-made run directory left behind.
         if not (run_dir / "report.json").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(report_error(err))
     return report.means[cfg.eval.primary]
 
 

@@ -13,7 +13,8 @@ import argparse
 import sys
 
 from recft.common.config import repo_path
-from recft.model.fetch import MODELS, FetchError, fetch
+from recft.common.errors import RecftError, report_error
+from recft.model.fetch import MODELS, fetch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,9 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         folder = fetch(args.model, args.models_dir)
-    except FetchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except RecftError as err:
+        return report_error(err)
     print(f"{folder} ({MODELS[args.model].licence})")
     return 0
 

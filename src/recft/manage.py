@@ -1,6 +1,7 @@
 """Human-side commands for the registry: history, approve, reject, rollback, figures.
 
     recft manage history                   # table of every cycle
+    recft manage history --repair          # rewrite history.jsonl without its damaged lines (listed)
     recft manage approve v0003-cycle2      # promote a PENDING_APPROVAL candidate
     recft manage reject v0003-cycle2
     recft manage rollback                  # reinstate the previous incumbent
@@ -25,9 +26,10 @@ import sys
 
 from recft.common import console as console_module
 from recft.common.config import repo_path
+from recft.common.errors import RecftError, report_error
 from recft.loop.domains import domain_registries, domains_table, registry_root
-from recft.loop.history import history_table, read_history
-from recft.loop.registry import Registry, RegistryError
+from recft.loop.history import history_table, read_history, repair_history
+from recft.loop.registry import Registry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", default=repo_path("outputs/registry"))
     parser.add_argument("--domain", default=None, help="one domain's registry (recft cycle domain=X)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("history")
+    sub.add_parser("history").add_argument("--repair", action="store_true", help="drop the lines that do not parse")
     sub.add_parser("domains")
     sub.add_parser("rollback")
     sub.add_parser("figures")
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "domains":
             console_module.out().print(domains_table(domain_registries(args.registry)))
         elif args.command == "history":
+            if args.repair:
+                for dropped in repair_history(registry.root / "history.jsonl"):
+                    print(f"dropped {dropped}")
             console_module.out().print(history_table(read_history(registry.root / "history.jsonl")))
             incumbent = registry.incumbent()
             print(f"incumbent: {incumbent.id if incumbent else 'none'}")
@@ -84,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "power" and args.metrics:
             return metrics_command(registry, args)
         elif args.command == "power":
+            from recft.eval.paired_tests import check_power
             from recft.loop.power import power_rows, power_table
 
+            check_power(args.mde, args.power, args.alpha, prefix="--")
             rows = power_rows(
                 read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending
             )
@@ -98,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
                 print(path)
-    except (RegistryError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except RecftError as err:
+        return report_error(err)
     return 0
 
 

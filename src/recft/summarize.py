@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from recft.common.errors import RecftError, report_error
 from recft.sweeps.models import compare_models
-from recft.sweeps.summarize import SummarizeError, summarize
+from recft.sweeps.summarize import summarize
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,9 +37,8 @@ def main(argv: list[str] | None = None) -> None:
             compare_models(args.paths, args.out, args.reference)
         else:
             summarize(args.paths, args.out, args.curves)
-    except SummarizeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    except RecftError as err:
+        sys.exit(report_error(err))
 
 
 if __name__ == "__main__":

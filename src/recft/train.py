@@ -22,21 +22,20 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
+from recft.common.errors import RecftError, report_error
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="train")
 def train(cfg: DictConfig) -> float:
-    from recft.data.beir import DataError
-    from recft.model.encoder import EncoderLoadError
+    from recft.preflight import check_settings
     from recft.sweeps.objective import objective
-    from recft.training.candidate import CandidateError
     from recft.training.job import train_job
 
     try:
+        check_settings(cfg, "train")
         summary = train_job(cfg, Path(cfg.output_dir))
-    except (DataError, EncoderLoadError, CandidateError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    except RecftError as err:
+        sys.exit(report_error(err))
     return objective(summary, cfg)
 
 

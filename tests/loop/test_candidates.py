@@ -11,21 +11,9 @@ from recft.loop.cycle import run_loop
 from recft.loop.registry import Registry
 from recft.training.recipes import write_recipe
 
-from conftest import TINY_CORPUS, compose, tiny_run_overrides
+from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides, tiny_run_overrides
 
 TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.items()}
-
-
-class SpyMaker:
-    def __init__(self, maker, seen):
-        self.maker, self.seen = maker, seen
-
-    def __getattr__(self, name):
-        return getattr(self.maker, name)
-
-    def make(self, start, data, ctx):
-        self.seen.append({p.query for p in data.pairs})
-        return self.maker.make(start, data, ctx)
 
 
 @pytest.fixture
@@ -51,18 +39,11 @@ def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
     recipe = write_recipe(tmp_path / "two.yaml", "two", two_epochs, {"tuned_on": "dev", "search": "test"})
     cfg = compose(
         "cycle",
-        *base,
-        f"registry.root={tmp_path}/registry",
-        "gate.min_queries=1",
-        "gate.n_resamples=200",
-        f"arrivals.path={inbox}",
-        "arrivals.take=all",
-        "arrivals.near_dup=1.01",
+        *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox),
         "loop.per_file=true",
         "golden.seal=0.25",
         "dev.arrival_share=0.3",
         f"loop.recipes=[{recipe},own]",
-        "train.min_pairs=1",
     )
     lines = run_loop(cfg)
     registry = Registry(tmp_path / "registry")

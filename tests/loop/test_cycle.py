@@ -20,7 +20,7 @@ from recft.loop.looks import SpendingError, levels
 from recft.loop.registry import Registry
 from recft.loop.schedule import arrivals
 
-from conftest import compose, tiny_run_overrides
+from conftest import CYCLE_TEST_DEFAULTS, compose, tiny_run_overrides
 
 
 def reports(registry_root, version_id) -> dict[str, Report]:
@@ -33,6 +33,7 @@ def cycle_overrides(model_dir, data_dir, out_dir, *extra):
     lora = [] if any(e.startswith("adapter=") for e in extra) else ["adapter.rank=4"]
     registry = [f"registry.root={out_dir}/registry", "gate.min_queries=1", "gate.n_resamples=500"]
     registry += [] if any(e.startswith("golden.seal=") for e in extra) else ["golden.seal=0"]
+    registry += list(CYCLE_TEST_DEFAULTS)  # also for the subprocesses, which do not go through compose
     return tiny_run_overrides(model_dir, data_dir, out_dir, *lora, *registry, *extra)
 
 

@@ -15,7 +15,7 @@ def test_each_run_consumes_the_next_delivery_then_says_nothing_new(tiny_model_di
     deliveries = tiny_train_beir / "deliveries"  # the source's own week: arrivals.path resolves to it
     deliveries.mkdir()
     for day in range(3):
-        rows = [{"query_id": f"d{day}q{i}", "query": f"day {day} question {i}", "positive_passages": [{"docid": f"d{1 + i}"}]}
+        rows = [{"query_id": f"d{day}q{i}", "query": f"day {day} q {i}", "positive_passages": [{"docid": f"d{1 + i}"}]}
                 for i in range(5)]  # fmt: skip
         (deliveries / f"2026-12-0{day + 1}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     overrides = [

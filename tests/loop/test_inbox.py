@@ -16,7 +16,7 @@ from recft.loop.cycle import EXIT_CODES, run_loop
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
 
-from conftest import REPO, TINY_CORPUS, compose, tiny_run_overrides
+from conftest import CYCLE_TEST_DEFAULTS, REPO, TINY_CORPUS, compose, tiny_run_overrides
 
 TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.items()}
 
@@ -40,6 +40,7 @@ def overrides(model_dir, data_dir, out_dir, inbox, *extra):
         "arrivals.take=all",
         "arrivals.near_dup=1.01",  # a random tiny BERT finds every text near every other: exact copies only
         "golden.seal=0",  # a fixed golden set (sealing: tests/loop/test_sealing.py)
+        *CYCLE_TEST_DEFAULTS,  # also for the subprocesses, which do not go through compose
         *extra,
     ]
 

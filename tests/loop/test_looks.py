@@ -1,4 +1,4 @@
-"""The levels of looks on a loop's ledger: the reference sequences, the series sums to α, and the fingerprint is the content."""
+"""The levels of looks on a loop's ledger: the reference sequences, the series sums to α, the fingerprint is content."""
 
 import dataclasses
 import math

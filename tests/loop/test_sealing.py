@@ -16,7 +16,7 @@ from recft.loop.looks import levels
 from recft.loop.registry import Registry
 from recft.loop.sealing import SealError, composition, golden_of_record, near_duplicate_groups, seal
 
-from conftest import TINY_CORPUS, compose, tiny_run_overrides
+from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides
 
 TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.items()}
 
@@ -81,23 +81,12 @@ def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
     }
     split = Dataset("g", Path("g"), "test", {"d1": "x", "d2": "y", "d3": "z"}, {"t1": "q"}, {"t1": {"d3": 1}})
     grown = golden_of_record(split, [entry])
-    assert grown.queries == {"t1": "q", "sealed:a1": "why do cats purr"} and grown.qrels["sealed:a1"] == {"d1": 1, "d2": 1}
+    assert grown.queries == {"t1": "q", "sealed:a1": "why do cats purr"} and grown.qrels["sealed:a1"] == {
+        "d1": 1,
+        "d2": 1,
+    }
     held = composition(grown, [entry], trained_docs={"d3"})
     assert held == {"n": 2, "source_split": 1, "sealed": 1, "sealed_by_cycle": {"3": 1}, "seen_in_training": 1}
-
-
-class SpyMaker:
-    """The configured maker, recording every pair it is handed to train on."""
-
-    def __init__(self, maker, seen):
-        self.maker, self.seen = maker, seen
-
-    def __getattr__(self, name):
-        return getattr(self.maker, name)
-
-    def make(self, start, data, ctx):
-        self.seen.append({p.query for p in data.pairs})
-        return self.maker.make(start, data, ctx)
 
 
 def write_days(folder):
@@ -117,16 +106,9 @@ def test_three_cycles_on_a_growing_golden_set_count_looks_1_2_3_and_sealed_queri
     inbox = write_days(tmp_path / "inbox")
     cfg = compose(
         "cycle",
-        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
-        f"registry.root={tmp_path}/registry",
-        "gate.min_queries=1",
-        "gate.n_resamples=200",
-        f"arrivals.path={inbox}",
-        "arrivals.take=all",
-        "arrivals.near_dup=1.01",
-        "loop.per_file=true",
-        "golden.seal=0.4",
-        "train.min_pairs=1",
+        *inbox_cycle_overrides(
+            tiny_model_dir, tiny_train_beir, tmp_path, inbox, "loop.per_file=true", "golden.seal=0.4"
+        ),
     )
     lines = run_loop(cfg)
     registry = Registry(tmp_path / "registry")
@@ -152,18 +134,7 @@ def test_manage_golden_shows_origins_and_exports_a_beir_folder_that_loads(
     from recft.manage import main
 
     inbox = write_days(tmp_path / "inbox")
-    cfg = compose(
-        "cycle",
-        *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
-        f"registry.root={tmp_path}/registry",
-        "gate.min_queries=1",
-        "gate.n_resamples=200",
-        f"arrivals.path={inbox}",
-        "arrivals.take=all",
-        "arrivals.near_dup=1.01",
-        "golden.seal=0.4",
-        "train.min_pairs=1",
-    )
+    cfg = compose("cycle", *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox, "golden.seal=0.4"))
     [line] = run_loop(cfg)
     sealed = Registry(tmp_path / "registry").sealed()
     assert sealed and line["golden_set"]["sealed"] == len(sealed)

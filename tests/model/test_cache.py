@@ -89,3 +89,27 @@ def test_lookups_across_many_shards_return_each_texts_own_vector_in_input_order(
     assert np.array_equal(got, enc.encode(asked, "passage"))  # the fake encoder is deterministic per text
     assert enc.calls[-2] == ["new one", "new two"]  # only the unseen texts, once each, in arrival order
     assert got.dtype == np.float32 and got.flags.writeable  # the caller's own copy, not a view of a shard
+
+
+def test_a_damaged_shard_is_set_aside_in_one_line_and_its_texts_encoded_again(tmp_path, capsys):
+    enc = CountingEncoder()
+    EmbeddingCache(tmp_path).encode(enc, ["a", "bb"], "passage")
+    [shard] = tmp_path.rglob("shard-*.npy")
+    with open(shard, "r+b") as handle:  # a full disk: the shard ends early
+        handle.truncate(shard.stat().st_size - 7)
+    again = EmbeddingCache(tmp_path).encode(enc, ["bb", "a"], "passage")
+    assert enc.calls == [["a", "bb"], ["bb", "a"]] and again.shape == (2, 3)
+    [warning] = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"warning: {shard}: damaged cache shard (") and "set aside" in warning
+    assert not shard.exists() and shard.with_name(f"{shard.name}.damaged").is_file()
+    assert len(stored_keys(shard.parent)) == 2  # the new shard; the damaged one is no shard any more
+
+
+def test_a_shard_with_a_foreign_header_is_set_aside_too(tmp_path, capsys):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    np.save(folder / "shard-1-x.npy", np.zeros((2, 3), dtype=np.float32))  # a plain array, not records
+    (folder / "shard-2-y.npy").write_bytes(b"")  # a copy killed before its first byte
+    assert stored_keys(folder) == set()
+    assert sorted(p.name for p in folder.iterdir()) == ["shard-1-x.npy.damaged", "shard-2-y.npy.damaged"]
+    assert len(capsys.readouterr().err.splitlines()) == 2

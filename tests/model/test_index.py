@@ -56,7 +56,7 @@ def test_approximate_indexes_search_and_measure_their_recall_of_exact_search(spe
     by_hand = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, truth)])
     assert recall == pytest.approx(by_hand) and at_least <= recall < 1.0 + 1e-9
     assert exact.recall_vs_exact(docs, queries, 10) == 1.0
-    with pytest.raises(IndexMismatchError, match="index kind must be one of flat, ivf, hnsw"):
+    with pytest.raises(IndexMismatchError, match="eval.index.kind must be one of flat, ivf, hnsw"):
         IndexSpec("annoy")
 
 

@@ -39,3 +39,11 @@ def write_text(target: str | Path, text: str) -> Path:
 
 def write_json(target: str | Path, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: str | Path, error: type[Exception]) -> Any:
+    """A JSON file written by ``write_json``; one damaged from outside raises ``error`` naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise error(f"{path}: damaged JSON ({err})") from None

@@ -22,8 +22,10 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from recft.common.errors import RecftError
 
-class DataError(ValueError):
+
+class DataError(RecftError, ValueError):
     """Bad input data; the message names the file (and line) and what is wrong."""
 
 
@@ -67,19 +69,38 @@ def open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str, str | None]]:
+    """(line number, text, None) per line of a plain or gzip-compressed UTF-8 file — (…, "", why) for a
+    line that is not UTF-8. A file that cannot be read on (a .gz cut short by a killed copy) is a
+    DataError naming the line where it stops."""
+    lineno = 0
+    try:
+        with open(path, "rb") if path.suffix != ".gz" else gzip.open(path, "rb") as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                try:
+                    text, problem = raw.decode("utf-8"), None
+                except UnicodeDecodeError as err:
+                    text, problem = "", f"not UTF-8 text ({err.reason} at byte {err.start})"
+                yield lineno, text, problem
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path}:{lineno + 1}: cannot be read ({err})") from None
+
+
 def jsonl_records(path: Path) -> Iterator[tuple[int, dict | str]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object comes as the
     message saying why, so a caller may stop (``read_jsonl``) or report it and go on (pair files)."""
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield lineno, f"malformed JSON ({err.msg})"
-                continue
-            yield lineno, record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
+    for lineno, line, problem in text_lines(path):
+        if problem:
+            yield lineno, problem
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield lineno, f"malformed JSON ({err.msg})"
+            continue
+        yield lineno, record if isinstance(record, dict) else f"expected a JSON object, got {type(record).__name__}"
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -145,26 +166,27 @@ def read_qrels(path: Path) -> list[tuple[int, str, str, int]]:
     """Read BEIR qrels rows as (line, query id, doc id, score); a header line is optional."""
     rows: list[tuple[int, str, str, int]] = []
     seen: dict[tuple[str, str], int] = {}
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").rstrip("\r").split("\t")
-            if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
-                continue
-            if len(parts) != 3:
-                raise DataError(f"{path}:{lineno}: expected 3 tab-separated columns, got {len(parts)}")
-            qid, docid, score_text = parts
-            try:
-                score = int(float(score_text))
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: score {score_text!r} is not a number") from None
-            if (qid, docid) in seen:
-                raise DataError(
-                    f"{path}:{lineno}: duplicate judgement for ({qid!r}, {docid!r}) (first on line {seen[qid, docid]})"
-                )
-            seen[qid, docid] = lineno
-            rows.append((lineno, qid, docid, score))
+    for lineno, line, problem in text_lines(path):
+        if problem:
+            raise DataError(f"{path}:{lineno}: {problem}")
+        if not line.strip():
+            continue
+        parts = line.rstrip("\n").rstrip("\r").split("\t")
+        if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
+            continue
+        if len(parts) != 3:
+            raise DataError(f"{path}:{lineno}: expected 3 tab-separated columns, got {len(parts)}")
+        qid, docid, score_text = parts
+        try:
+            score = int(float(score_text))
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: score {score_text!r} is not a number") from None
+        if (qid, docid) in seen:
+            raise DataError(
+                f"{path}:{lineno}: duplicate judgement for ({qid!r}, {docid!r}) (first on line {seen[qid, docid]})"
+            )
+        seen[qid, docid] = lineno
+        rows.append((lineno, qid, docid, score))
     return rows
 
 

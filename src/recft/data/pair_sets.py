@@ -30,6 +30,8 @@ def pair_file_source(node: Mapping, base: Dataset | None, name: str) -> tuple[So
         raise DataError(f"{path}: pair file not found")
     corpus = CorpusIndex(base.corpus if base is not None else {}, base.titles if base is not None else {})
     arrival = read_arrival(path, corpus, name, node.get("format") or "auto", node.get("columns"))
+    if len(arrival.problems) == 1:  # one line: the file, the line and why
+        raise DataError(arrival.problems[0])
     if arrival.problems:
         more = len(arrival.problems) - SHOWN
         listed = "\n".join(arrival.problems[:SHOWN]) + (f"\n… and {more} more" if more > 0 else "")

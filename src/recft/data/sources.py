@@ -32,7 +32,7 @@ class SourceSpec:
     max_pairs: int | None = None  # a seeded sample of the pairs
     train_split: str | None = None  # the split a golden set's training pairs come from
     max_queries: int | None = None  # a seeded sample of the queries (and their judgements)
-    gate_metric: str | None = None  # the metric the gate checks on this set: as a probe (NevIR: paired_accuracy) or golden
+    gate_metric: str | None = None  # what the gate checks on this set: as a probe (NevIR: paired_accuracy) or golden
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], where: str) -> "SourceSpec":

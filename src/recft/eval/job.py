@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
+from recft.common.errors import instantiate
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset, render

@@ -27,6 +27,8 @@ from typing import Literal, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
+from recft.common.errors import ConfigError
+
 TESTS = ("permutation", "t", "bootstrap")
 EXACT_MAX = 16  # up to 2**16 sign patterns are enumerated; beyond, Monte-Carlo
 Alternative = Literal["greater", "less"]
@@ -187,6 +189,13 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[index]))
         adjusted[index] = running
     return adjusted
+
+
+def check_power(mde: float, power: float, alpha: float, prefix: str = "gate.") -> None:
+    """The settings ``queries_needed`` is asked with (``gate.mde`` … or ``recft manage power --mde`` …)."""
+    for key, value, low, high in (("mde", mde, 0, math.inf), ("power", power, 0, 1), ("alpha", alpha, 0, 0.5)):
+        if not low < value < high:
+            raise ConfigError(f"{prefix}{key} must be in ({low}, {high}), got {value}")
 
 
 def queries_needed(sd: float, effect: float, alpha: float, power: float = 0.8) -> int | None:

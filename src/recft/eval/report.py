@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from recft.common.atomic import write_json
+from recft.common.errors import RecftError
 from recft.eval.paired_tests import bootstrap_ci
 from recft.eval.stats import PairedComparison, compare
 
@@ -24,7 +25,7 @@ def means(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     }
 
 
-class ReportError(ValueError):
+class ReportError(RecftError, ValueError):
     """A report file that cannot be read."""
 
 

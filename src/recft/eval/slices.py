@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from recft.common.errors import RecftError
 from recft.eval.report import Report
 
-RULES = ("query_length", "seen_in_training")
+RULE_SLICES = {"query_length": ("short", "long"), "seen_in_training": ("seen", "unseen")}  # rule → its slices
+RULES = tuple(RULE_SLICES)
 
 
-class SliceError(ValueError):
+class SliceError(RecftError, ValueError):
     """A slice file or rule that cannot be used; the message names the file and line."""
 
 
@@ -71,6 +73,12 @@ def read_slice_file(path: str | Path) -> dict[str, set[str]]:
     if not slices:
         raise SliceError(f"{path}: no slices (expected lines 'query-id<TAB>slice')")
     return slices
+
+
+def slice_names(spec: SliceSpec) -> set[str]:
+    """The names ``build_slices`` gives ``spec``'s slices, without a query set (a slice file is read)."""
+    names = {f"{rule}:{value}" for rule in spec.rules for value in RULE_SLICES[rule]}
+    return names | (set(read_slice_file(spec.file)) if spec.file else set())
 
 
 def touched_queries(qrels: Mapping[str, Mapping[str, int]], docs: set[str], min_relevance: int = 1) -> set[str]:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from recft.common.errors import instantiate
 from recft.data.sources import Source
 from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
 from recft.training.recipes import Recipe, names_a_recipe

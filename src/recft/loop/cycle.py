@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
 from recft.common.atomic import write_json
+from recft.common.errors import instantiate
 from recft.common.hashing import stable_hash
 from recft.data.arrivals import CorpusIndex
-from recft.data.beir import Dataset, DataError
+from recft.data.beir import DataError, Dataset
 from recft.data.growth import corpus_fingerprint, with_documents
 from recft.data.pairs import Pair
 from recft.data.sources import Source, SourceSpec, load_source
@@ -37,15 +37,15 @@ from recft.loop.inbox import Inbox, add_negatives
 from recft.loop.leakage import audit, unit
 from recft.loop.looks import alpha_spent, check_ledger_metric, golden_fingerprint, golden_sample, next_level
 from recft.loop.registry import Registry, Version
-from recft.loop.sealing import check_share, composition, golden_of_record, seal, unsealed
 from recft.loop.schedule import LoopConfigError, arrivals
+from recft.loop.sealing import check_share, composition, golden_of_record, seal, unsealed
 from recft.loop.serving import blue_green_index, log_version_artifact, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
 from recft.model.cache import EmbeddingCache
+from recft.preflight import CYCLE_DEV
 from recft.training.candidate import (
     Candidate,
     CandidateMaker,
-    MakeContext,
     SmallDataError,
     StartPoint,
     TrainingData,
@@ -600,10 +600,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         abandon_dead_candidates(registry)
         training, dev = load_training_data(cfg)
         if dev is not None:
-            raise LoopConfigError(
-                "a cycle tunes on its own dev split only (dev.arrival_share of each cycle's arrivals): "
-                "dev.share must be 0 and dev.split null in cycle runs"
-            )
+            raise LoopConfigError(CYCLE_DEV)
         sets = load_eval_sets(cfg)
         if domain:
             training, sets = scope(cfg, training, sets)

@@ -42,15 +42,21 @@ def registry_root(root: str | Path, domain: str | None) -> Path:
     return Path(root) / FOLDER / check_domain(domain) if domain else Path(root)
 
 
-def scope(cfg: DictConfig, training: TrainingData, sets: dict[str, Source]) -> tuple[TrainingData, dict[str, Source]]:
-    """The cycle's training pairs and golden set cut to ``cfg.domain`` (probes stay whole: forgetting is
-    measured on what no domain trains on)."""
+def check_domain_adapter(cfg: DictConfig) -> str:
+    """``cfg.domain``, a usable name whose cycle makes query adapters."""
     domain, kind = check_domain(cfg.domain), cfg.adapter.get("kind")
     if kind != "query_lora":
         raise DomainConfigError(
             f"domain={domain} needs adapter=query_lora (got {kind}): domains share the base "
             "model's corpus index, so only the query side may differ per domain"
         )
+    return domain
+
+
+def scope(cfg: DictConfig, training: TrainingData, sets: dict[str, Source]) -> tuple[TrainingData, dict[str, Source]]:
+    """The cycle's training pairs and golden set cut to ``cfg.domain`` (probes stay whole: forgetting is
+    measured on what no domain trains on)."""
+    domain = check_domain_adapter(cfg)
     golden = sets[cfg.data.name]
     sets = {**sets, cfg.data.name: dataclasses.replace(golden, dataset=restrict_to_domain(golden.dataset, domain))}
     pairs = [p for p in training.pairs if p.domain in ("", domain)]

@@ -7,7 +7,8 @@ the interval that matches the test, d_z and n):
 
 * **Golden set** (``gate.metric``: nDCG@10 unless the data source names another, fixed before the
   loop's first look). *Better* (→ PROMOTED) when H0 "Δ ≤ margin" is rejected at this look's level
-  (``alpha`` — a loop spends α across the looks on its ledger, see ``recft.loop.looks``); *worse* (→ ROLLBACK) when H0 "Δ ≥ 0" is rejected; *not better*
+  (``alpha`` — a loop spends α across the looks on its ledger, see ``recft.loop.looks``); *worse*
+  (→ ROLLBACK) when H0 "Δ ≥ 0" is rejected; *not better*
   (→ REJECTED) when the candidate is shown equivalent (``gate.equivalence``: both one-sided tests
   of |Δ| < e reject) or, with a margin, shown below it.
 * **Each generalist probe**, against the incumbent and — so that small losses cannot ratchet over
@@ -34,6 +35,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
 from recft.loop.looks import RULES
@@ -46,7 +48,7 @@ FORGETTING_DETECTED = "FORGETTING_DETECTED"
 INCONCLUSIVE = "INCONCLUSIVE"
 
 
-class GateError(ValueError):
+class GateError(RecftError, ValueError):
     """A gate setting that cannot give an honest decision."""
 
 

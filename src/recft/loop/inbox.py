@@ -16,18 +16,17 @@ with the file and join the corpus of record when it is consumed (``Consumed.docu
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from recft.common.atomic import write_json
+from recft.common.atomic import read_json, write_json
 from recft.common.hashing import file_sha256
 from recft.data.arrivals import SUFFIXES, Arrival, CorpusIndex, is_corpus_delta, read_arrival, read_corpus_delta
 from recft.data.beir import DataError
 from recft.data.growth import with_documents
 from recft.data.pairs import Pair
-from recft.loop.registry import Registry
+from recft.loop.registry import Registry, RegistryError
 
 QUARANTINE = "quarantine"
 
@@ -157,7 +156,7 @@ def consumed_from(registry: Registry) -> Consumed:
     consumed = Consumed()
     for sha, entry in registry.arrivals().items():
         if entry["status"] == "consumed":
-            stored = json.loads((registry.root / "arrivals" / f"{sha}.json").read_text(encoding="utf-8"))
+            stored = read_json(registry.root / "arrivals" / f"{sha}.json", RegistryError)
             consumed.pairs += [Pair(**p) for p in stored["pairs"]]
             add_negatives(consumed.negatives, stored["negatives"])
             consumed.documents.update(stored.get("documents", {}))

@@ -27,13 +27,14 @@ from typing import Sequence
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.common.hashing import stable_hash
 from recft.data.sources import Source
 
 RULES = ("fallback", "pi2", "lond", "none")
 
 
-class SpendingError(ValueError):
+class SpendingError(RecftError, ValueError):
     """An α-spending rule that does not exist."""
 
 

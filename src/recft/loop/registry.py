@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from recft.common.errors import RecftError
 from recft.common.faults import pause_point
 
 STATUSES = ("incumbent", "candidate", "rejected", "retired")
@@ -79,7 +80,7 @@ CREATE TABLE IF NOT EXISTS incumbents (
 """
 
 
-class RegistryError(RuntimeError):
+class RegistryError(RecftError, RuntimeError):
     """A registry operation that cannot be done; the message says why."""
 
 
@@ -297,7 +298,8 @@ class Registry:
         its number. ``golden`` is the fingerprint of the golden set as it was at this look."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict, metric) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict, metric) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (golden, version_id, now(), alpha, p, sd, verdict, metric),
             )
             return db.execute("SELECT count(*) FROM looks").fetchone()[0]
@@ -311,8 +313,16 @@ class Registry:
             db.execute(
                 "INSERT OR IGNORE INTO sealed (query_id, text, qrels, file, line, cycle, at, role) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (e["query_id"], e["text"], json.dumps(e["qrels"]), e["file"], e.get("line"), e["cycle"], now(),
-                 e.get("role", "golden")),
+                (
+                    e["query_id"],
+                    e["text"],
+                    json.dumps(e["qrels"]),
+                    e["file"],
+                    e.get("line"),
+                    e["cycle"],
+                    now(),
+                    e.get("role", "golden"),
+                ),
             )
 
     def record_arrivals(self, entries: list[dict], sealed: list[dict] = ()) -> None:

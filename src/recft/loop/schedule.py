@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.data.pairs import Pair
 
 
-class LoopConfigError(ValueError):
+class LoopConfigError(RecftError, ValueError):
     """An arrival schedule or loop setting that cannot run."""
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from recft.common.errors import ConfigError
 from recft.data.arrivals import normalize
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
@@ -39,7 +40,7 @@ PREFIX = "sealed:"
 ROLES = ("golden", "dev")  # what a held-out arrival query becomes
 
 
-class SealError(ValueError):
+class SealError(ConfigError):
     """A sealing setting that cannot work."""
 
 

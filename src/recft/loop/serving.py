@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
 
 from omegaconf import DictConfig
 
-from recft.common.atomic import write_json
+from recft.common.atomic import read_json, write_json
 from recft.data.growth import corpus_fingerprint
-from recft.loop.registry import Registry, Version
+from recft.loop.registry import Registry, RegistryError, Version
 from recft.model.cache import EmbeddingCache
 from recft.model.index import Index
 from recft.model.store import apply_overrides
@@ -19,7 +18,7 @@ from recft.model.store import apply_overrides
 def serving_state(registry: Registry) -> dict:
     """What ``serving.json`` says is served now ({} before the first index)."""
     path = registry.root / "serving.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return read_json(path, RegistryError) if path.is_file() else {}
 
 
 def unchanged(corpus: Mapping[str, str], served: dict) -> dict:
@@ -51,7 +50,7 @@ def blue_green_index(
     same_tower = served.get("passage_fingerprint") == passage and not overrides and not served.get("overrides")
     if same_tower and served.get("corpus") == fingerprint:
         return unchanged(corpus, served)
-    carried = set(json.loads((Path(served["index"]) / "ids.json").read_text())) if same_tower else set()
+    carried = set(read_json(Path(served["index"]) / "ids.json", RegistryError)) if same_tower else set()
     doc_ids = list(corpus)
     embeddings = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)
     if overrides:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from recft.common.errors import ConfigError
 from recft.model.encoder import BiEncoder
 
 KINDS = ("lora", "query_lora", "last_layer", "full")
@@ -27,7 +28,7 @@ def apply_adapter(
 ) -> BiEncoder:
     """Make ``encoder`` trainable in the way ``kind`` says (in place) and return it."""
     if kind not in KINDS:
-        raise ValueError(f"adapter must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ConfigError(f"adapter must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind in ("lora", "query_lora"):
         from peft import LoraConfig, get_peft_model
 

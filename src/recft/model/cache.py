@@ -12,13 +12,19 @@ vectors a caller asks for are gathered straight from the mapped files into its a
 million passages that array is the only private copy — no per-text Python objects (a dict of a
 million row views cost ~0.8 GB beside the 1.5 GB of vectors). Older ``.npz`` shards are still
 read, into memory.
+
+A shard damaged from outside (a full disk, a killed copy of the cache) fails its size or header
+check when read: it is set aside (renamed ``*.damaged``, named in one warning line) and its texts
+are encoded again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +32,12 @@ from typing import Sequence
 import numpy as np
 
 from recft.common.atomic import atomic_path, write_json
+from recft.common.errors import RecftError
 from recft.common.hashing import stable_hash
+
+
+class CacheError(RecftError, OSError):
+    """A cache folder that cannot be used; the message names it."""
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
@@ -45,18 +56,42 @@ def write_shard(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
 
 def read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(keys, vectors) of a shard: a ``.npy`` memory-mapped (vectors are views of the file), an older
-    ``.npz`` read into memory."""
+    ``.npz`` read into memory. A short file or a bad header raises ``ValueError`` (or ``OSError``)."""
     if path.suffix == ".npy":
-        records = np.load(path, mmap_mode="r")
+        records = np.load(path, mmap_mode="r")  # a file shorter than its header says: ValueError
+        if records.ndim != 1 or records.dtype.names != ("key", "emb") or records.dtype["key"] != np.dtype("S16"):
+            raise ValueError(f"not (16-byte key, vector) records: {records.dtype}, shape {records.shape}")
         return records["key"], records["emb"]
     with np.load(path) as data:
         return data["keys"], data["emb"]
 
 
+DAMAGE = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)  # what a torn or foreign shard raises
+
+
+def readable_shard(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``read_shard``, or None for a damaged shard, which is set aside (``<name>.damaged``, no longer a
+    shard) with one warning line: its texts are simply not cached any more."""
+    try:
+        return read_shard(path)
+    except DAMAGE as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    aside = path.with_name(f"{path.name}.damaged")
+    try:
+        path.replace(aside)
+    except FileNotFoundError:  # another process set it aside first
+        return None
+    except OSError as err:
+        raise CacheError(f"{path}: damaged cache shard ({reason}) that cannot be set aside ({err})") from None
+    print(f"warning: {path}: damaged cache shard ({reason}); set aside as {aside.name}, its texts are encoded again",
+          file=sys.stderr)  # fmt: skip
+    return None
+
+
 def stored_keys(folder: str | Path) -> set[bytes]:
     """Every text key a cache folder holds (for checks of what was encoded where)."""
     shards = [*Path(folder).glob("shard-*.npy"), *Path(folder).glob("shard-*.npz")]
-    return {bytes(k) for shard in shards for k in read_shard(shard)[0]}
+    return {bytes(k) for shard in shards if (read := readable_shard(shard)) is not None for k in read[0]}
 
 
 GATHER_ROWS = 65_536  # rows copied from a shard at a time (~100 MB at 384-d)
@@ -141,7 +176,8 @@ class EmbeddingCache:
         may have added some); per-epoch validation would otherwise re-read the corpus every call."""
         index = self._indexes.setdefault(folder, ShardIndex())
         shards = sorted([*folder.glob("shard-*.npy"), *folder.glob("shard-*.npz")])
-        index.add([(shard.name, *read_shard(shard)) for shard in shards if shard.name not in index.names])
+        fresh = [(shard, readable_shard(shard)) for shard in shards if shard.name not in index.names]
+        index.add([(shard.name, *read) for shard, read in fresh if read is not None])
         return index
 
     def encode(self, encoder, texts: Sequence[str], kind: str, show_progress: bool = True) -> np.ndarray:

@@ -22,10 +22,11 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from recft.common.errors import RecftError
 from recft.model.encoder import BiEncoder
 
 
-class DomainError(ValueError):
+class DomainError(RecftError, ValueError):
     """A domain with no adapter, or adapters that cannot share one base."""
 
 

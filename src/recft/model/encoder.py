@@ -25,12 +25,13 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from recft.common.cpu import cpu_has_bf16  # noqa: F401  (re-exported: where precision is resolved)
+from recft.common.errors import ConfigError, RecftError
 from recft.common.progress import LogProgress
 
 Kind = Literal["query", "passage"]
 
 
-class EncoderLoadError(RuntimeError):
+class EncoderLoadError(RecftError, RuntimeError):
     """A model could not be loaded; the message says which and why."""
 
 
@@ -43,7 +44,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """Turn "auto" into "bf16" only where bf16 is fast on this device, else "fp32"."""
     if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+        raise ConfigError(f"encoder.precision must be auto, fp32 or bf16, got {precision!r}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -96,7 +97,7 @@ class BiEncoder(torch.nn.Module):
     ):
         super().__init__()
         if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+            raise ConfigError(f"encoder.pooling must be mean or cls, got {pooling!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.name = name

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from recft.common.errors import RecftError
 from recft.common.hashing import file_sha256
 
 Download = Callable[[list[str], Path], None]
 
 
-class FetchError(RuntimeError):
+class FetchError(RecftError, RuntimeError):
     """A part that is missing or damaged, or weights whose hash is not the published one."""
 
 

@@ -11,7 +11,6 @@ recall they keep is measured against exact search whenever one is built for an e
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -24,10 +23,11 @@ import numpy as np
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 import faiss  # noqa: E402
 
-from recft.common.atomic import atomic_path, write_json  # noqa: E402
+from recft.common.atomic import atomic_path, read_json, write_json  # noqa: E402
+from recft.common.errors import RecftError  # noqa: E402
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(RecftError, ValueError):
     """An index that does not fit the embeddings or ids given to it."""
 
 
@@ -52,7 +52,7 @@ class IndexSpec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise IndexMismatchError(f"index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise IndexMismatchError(f"eval.index.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
     def faiss_index(self, dim: int, n: int):
         if self.kind == "ivf":
@@ -162,10 +162,14 @@ class Index:
         path = folder / "index.faiss"
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file not found")
-        cpu = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+        try:
+            cpu = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+        except RuntimeError as err:  # FAISS says why in the last line of a long message
+            why = str(err).strip().splitlines()[-1]
+            raise IndexMismatchError(f"{path}: not a readable FAISS index ({why})") from None
         if expected_dim is not None and cpu.d != expected_dim:
             raise IndexMismatchError(f"{path}: index has {cpu.d}-d vectors but the encoder produces {expected_dim}-d")
-        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        ids = read_json(folder / "ids.json", IndexMismatchError)
         if len(ids) != cpu.ntotal:
             raise IndexMismatchError(f"{folder / 'ids.json'}: {len(ids)} ids for {cpu.ntotal} vectors")
         index = cls(cpu.d, use_gpu=use_gpu)

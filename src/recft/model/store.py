@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from recft.common.errors import RecftError, instantiate
 from recft.model.encoder import BiEncoder
 from recft.model.export import export_sentence_transformers
 
 OVERRIDES_FILE = "passage_overrides.npz"
 
 
-class StoreError(ValueError):
+class StoreError(RecftError, ValueError):
     """A version folder that cannot be read."""
 
 
@@ -55,11 +55,20 @@ def save_encoder(encoder: BiEncoder, folder: str | Path) -> str:
         return "merged"
 
 
+def check_stored(kind: str, folder: str | Path) -> Path:
+    """The folder of a version of ``kind`` (not ``base``), refused when what it holds is not there."""
+    folder = Path(folder)
+    stored = folder / ("query_adapter" if kind == "query_lora" else "model")
+    if not stored.is_dir():
+        raise StoreError(f"{stored}: a {kind} version's folder is missing (moved or deleted)")
+    return folder
+
+
 def load_encoder(kind: str, folder: str | Path | None, encoder_cfg: DictConfig, trainable: bool = False) -> BiEncoder:
     """The encoder a version folder of ``kind`` holds (``base``: the configured model itself)."""
     if kind == "base":
         return instantiate(encoder_cfg)
-    folder = Path(folder)
+    folder = check_stored(kind, folder)
     if kind == "query_lora":
         from peft import PeftModel
 

@@ -83,6 +83,9 @@ def group_pairs(
     return queries, answers, skipped
 
 
+VARIANTS = ("n", "m")  # NUDGE-N, NUDGE-M
+
+
 @dataclass(frozen=True)
 class NudgeSettings:
     variant: str = "n"  # n = NUDGE-N (bounded, normalised); m = NUDGE-M (closed-form γ)
@@ -121,7 +124,7 @@ def fit_nudge(
     elif spec.variant == "m":
         result = nudge_m(doc_emb, train_q, train_a, val_q, val_a)
     else:
-        raise NudgeError(f"adapter.variant must be 'n' or 'm', got {spec.variant!r}")
+        raise NudgeError(f"adapter.variant must be one of {', '.join(VARIANTS)}, got {spec.variant!r}")
     moved = np.flatnonzero(result.changed)
     stats = {
         "train_queries": len(train_ids),

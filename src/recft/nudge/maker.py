@@ -15,7 +15,7 @@ from typing import Sequence
 from recft.common import console as console_module
 from recft.eval.sets import evaluate_set
 from recft.nudge.analysis import delta_by_touch, touched_queries
-from recft.nudge.corpus import NudgeSettings, fit_nudge
+from recft.nudge.corpus import VARIANTS, NudgeError, NudgeSettings, fit_nudge
 from recft.training.candidate import Candidate, MakeContext, StartPoint, TrainingData
 
 console = console_module.err
@@ -30,6 +30,12 @@ class NudgeMaker:
     gammas: Sequence[float] | None = None
     lr: float | None = None  # nothing is trained
     uses_all_pairs = True
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise NudgeError(f"adapter.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if not 0 < self.val_fraction < 1:
+            raise NudgeError(f"adapter.val_fraction must be in (0, 1), got {self.val_fraction}")
 
     def make(self, start: StartPoint, data: TrainingData, ctx: MakeContext) -> Candidate:
         encoder = start.load_encoder(False)

@@ -6,8 +6,10 @@ torch or Lightning.
 
 from __future__ import annotations
 
+from recft.common.errors import RecftError
 
-class ObjectiveError(ValueError):
+
+class ObjectiveError(RecftError, ValueError):
     """A run whose objective would have to read the golden split without being told to."""
 
 

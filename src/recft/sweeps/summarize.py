@@ -18,11 +18,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from recft.common.atomic import write_text
+from recft.common.errors import RecftError
 from recft.sweeps import figures
 from recft.sweeps.objective import objective
 
 
-class SummarizeError(ValueError):
+class SummarizeError(RecftError, ValueError):
     """Nothing to summarise, or a job folder that cannot be read."""
 
 

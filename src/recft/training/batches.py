@@ -15,12 +15,13 @@ from typing import Hashable, Iterator, Sequence
 import numpy as np
 import torch
 
+from recft.common.errors import ConfigError
 from recft.data.pairs import Pair
 
 
 def replay_count(batch_size: int, alpha: float) -> int:
     if not 0 <= alpha < 1:
-        raise ValueError(f"replay alpha must be in [0, 1), got {alpha}")
+        raise ConfigError(f"replay.alpha must be in [0, 1), got {alpha}")
     return int(round(alpha * batch_size))
 
 
@@ -40,9 +41,9 @@ class MixedBatchSampler(torch.utils.data.Sampler):
             raise ValueError("no target pairs to train on")
         self.n_replay_per_batch = replay_count(batch_size, alpha)
         if self.n_replay_per_batch and n_replay <= 0:
-            raise ValueError(f"alpha={alpha} needs replay pairs, but none were given")
+            raise ConfigError(f"replay.alpha={alpha} needs replay pairs, but none were given (replay.source)")
         if self.n_replay_per_batch >= batch_size:
-            raise ValueError(f"alpha={alpha} leaves no room for target pairs in a batch of {batch_size}")
+            raise ConfigError(f"replay.alpha={alpha} leaves no room for target pairs in a batch of {batch_size}")
         self.n_target, self.n_replay = n_target, n_replay
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
         self.n_target_per_batch = batch_size - self.n_replay_per_batch

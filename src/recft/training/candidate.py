@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 from omegaconf import DictConfig
 
+from recft.common.errors import RecftError
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
 from recft.data.sources import Source
@@ -27,7 +28,7 @@ from recft.model.encoder import BiEncoder
 SELECTION = "selection"  # the selection probe's key among the sets validated each epoch (recft.training.budget)
 
 
-class CandidateError(ValueError):
+class CandidateError(RecftError, ValueError):
     """A candidate that cannot be made from this start point or these pairs; the message says why."""
 
 

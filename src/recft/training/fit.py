@@ -15,10 +15,10 @@ from typing import Mapping
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from recft.common import console as console_module
+from recft.common.errors import instantiate
 from recft.common.faults import pause_point
 from recft.data.arrivals import normalize
 from recft.data.sources import Source

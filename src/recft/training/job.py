@@ -16,11 +16,11 @@ import dataclasses
 import resource
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common import console as console_module
 from recft.common.cpu import cpu_description
+from recft.common.errors import instantiate
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets

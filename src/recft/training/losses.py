@@ -33,6 +33,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from recft.common.errors import ConfigError
+
 
 def _same_doc_mask(row_ids: Sequence[int], column_ids: Sequence[int], device) -> torch.Tensor:
     rows = torch.as_tensor(list(row_ids), device=device).unsqueeze(1)
@@ -60,9 +62,9 @@ class InfoNCELoss(torch.nn.Module):
     ):
         super().__init__()
         if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise ConfigError(f"loss.temperature must be > 0, got {temperature}")
         if guide not in GUIDES:
-            raise ValueError(f"guide must be one of {', '.join(map(str, GUIDES))}, got {guide!r}")
+            raise ConfigError(f"loss.guide must be one of {', '.join(map(str, GUIDES))}, got {guide!r}")
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
         self.gather_across_devices = gather_across_devices  # under DDP: every device's rows are negatives
@@ -132,7 +134,7 @@ class CachedInfoNCELoss(InfoNCELoss):
     ):
         super().__init__(temperature, in_batch_negatives, gather_across_devices, guide, guide_margin)
         if mini_batch < 1:
-            raise ValueError(f"mini_batch must be >= 1, got {mini_batch}")
+            raise ConfigError(f"loss.mini_batch must be >= 1, got {mini_batch}")
         self.mini_batch = int(mini_batch)
 
 

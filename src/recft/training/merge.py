@@ -50,9 +50,9 @@ def set_weight(encoder, weight: float, tuned: dict, start: dict) -> None:
             tensor.copy_(tuned[name] * weight + start[name] * (1.0 - weight))
 
 
-def check_weight(weight: float) -> None:
+def check_weight(weight: float, key: str = "merge.weight") -> None:
     if not 0.0 <= weight <= 1.0:
-        raise CandidateError(f"merge.weight must be in [0, 1], got {weight}")
+        raise CandidateError(f"{key} must be in [0, 1], got {weight}")
 
 
 def merge_with_start(encoder, weight: float, load_start=None, continuing: bool = False) -> None:

@@ -43,18 +43,20 @@ def objective(reports: dict[str, Report], start: dict[str, Report], metric: str,
 class MergeSearchMaker(TrainedMaker):
     weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-    def weights_to_choose(self, ctx: MakeContext) -> Sequence[float]:
+    def __post_init__(self):
+        super().__post_init__()
         for w in self.weights:
-            check_weight(float(w))
+            check_weight(float(w), "adapter.weights")
+
+    def weights_to_choose(self, ctx: MakeContext) -> Sequence[float]:
         return self.weights
 
     def merge(self, encoder, result: FitResult, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
-        self.weights_to_choose(ctx)  # refuses a w outside [0, 1]
         validated = ctx.validated_each_epoch()
         if "dev" not in validated:
             raise CandidateError(
-                "adapter=merge chooses w on the dev split, and there is none (dev.share > 0 in recft train; a cycle "
-                "tunes nothing: give it the w a train run chose, merge.weight=w)"
+                "adapter=merge chooses w on the dev split, and there is none (dev.share > 0 in recft train, "
+                "dev.arrival_share > 0 in a cycle; or a fixed merge.weight=w)"
             )
         metric, penalty = str(ctx.cfg.eval.primary), float(OmegaConf.select(ctx.cfg, "train.forgetting_penalty"))
         if result.budget is not None:  # the budget chose the point (TrainedMaker.make); merge to its w

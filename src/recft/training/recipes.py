@@ -119,6 +119,13 @@ def snapshot(cfg: DictConfig) -> dict:
 
 def write_recipe(path: str | Path, name: str, cfg: DictConfig, provenance: dict) -> Path:
     """Write ``cfg``'s training settings as a recipe file (temp file, then rename)."""
-    header = f"# Recipe {name} (recft.training.recipes).\n#   recft train recipe={name}\n#   recft cycle recipe={name}\n"
-    body = yaml.safe_dump({"name": name, "provenance": provenance, "settings": snapshot(cfg)}, sort_keys=False, allow_unicode=True, width=1000)
+    header = (
+        f"# Recipe {name} (recft.training.recipes).\n#   recft train recipe={name}\n#   recft cycle recipe={name}\n"
+    )
+    body = yaml.safe_dump(
+        {"name": name, "provenance": provenance, "settings": snapshot(cfg)},
+        sort_keys=False,
+        allow_unicode=True,
+        width=1000,
+    )
     return write_text(path, header + body)

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 from lemminflect import getAllLemmas, getInflection
 
+from recft.common.errors import ConfigError
 from recft.data.pairs import Pair
 
 AUXILIARIES = {
@@ -229,7 +230,7 @@ class StructuralMiner:
     def __post_init__(self):
         unknown = [e for e in self.edits if e not in EDITS]
         if unknown:
-            raise ValueError(f"unknown structural edit(s) {unknown}; known: {sorted(EDITS)}")
+            raise ConfigError(f"miner.miner.edits: unknown structural edit(s) {unknown}; known: {sorted(EDITS)}")
 
     def structural_negatives(self, pairs: list[Pair]) -> dict[tuple[str, str], list[tuple[str, str]]]:
         """{(source, query id): [(synthetic doc id, edited passage)]}; never the positive itself."""
