@@ -35,6 +35,23 @@ def test_corpus_sample_and_max_pairs_are_seeded_draws_from_one_generator():
     assert {p.source for p in a.pairs} == {"cranfield"}
 
 
+def test_max_queries_is_a_seeded_sample_drawn_before_the_corpus():
+    spec = SourceSpec(**{**CRANFIELD.__dict__, "max_queries": 30, "corpus_sample": 300})
+    a, b, other = load_source(spec, 42), load_source(spec, 42), load_source(spec, 7)
+    assert len(a.dataset.queries) == 30 and a.dataset.queries.keys() == b.dataset.queries.keys()
+    assert a.dataset.queries.keys() != other.dataset.queries.keys()
+    assert set(a.dataset.qrels) == set(a.dataset.queries) and {p.query_id for p in a.pairs} <= set(a.dataset.queries)
+    judged = {doc for docs in a.dataset.qrels.values() for doc in docs}
+    assert judged <= set(a.dataset.corpus) and len(a.dataset.corpus) == 300  # the kept queries' documents are kept
+    whole = load_source(CRANFIELD, 42).dataset
+    assert list(a.dataset.queries) == [q for q in whole.queries if q in a.dataset.queries]  # the file's order
+    unsampled = SourceSpec(**{**CRANFIELD.__dict__, "corpus_sample": 300})  # no max_queries: no draw, as before
+    assert (
+        load_source(unsampled, 42).dataset.corpus.keys()
+        == subsample_corpus(whole, 300, np.random.default_rng(42)).corpus.keys()
+    )
+
+
 def test_training_split_of_a_source():
     train = load_source(CRANFIELD.training(), 42)
     assert train.dataset.split == "train" and len(train.dataset.corpus) == 1400

@@ -10,8 +10,8 @@ from recft.eval.report import Report
 from recft.eval.sets import EvalSettings, evaluate_set
 from recft.model.cache import EmbeddingCache
 from recft.model.store import load_encoder
-from recft.training.candidate import CandidateError
-from recft.training.checkpoint import BestEpoch
+from recft.training.candidate import SELECTION, CandidateError
+from recft.training.checkpoint import BestEpoch, BudgetEpoch
 from recft.training.job import load_training_data, train_job
 
 from conftest import compose_train
@@ -56,6 +56,48 @@ def test_the_start_point_wins_when_no_epoch_beats_it():
     best.on_train_epoch_end(trainer, module)
     best.restore(module)
     assert best.best_epoch == 0 and torch.equal(module.weight, start)
+
+
+def with_probe(dev: float, probe: float) -> dict:
+    return {**dev_report(dev), SELECTION: Report("selection", "test", {"ndcg@10": {"q1": probe, "q2": probe}})}
+
+
+class Wrapped(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Linear(2, 1)
+
+
+@pytest.mark.parametrize("grid", [False, True])
+def test_with_a_budget_the_kept_epoch_is_the_best_dev_gain_within_it(grid):
+    """Start: dev 0.5, selection probe 0.5; budget 0.02. Epoch 2 has the best dev (0.8) but loses 0.1 on the
+    probe: epoch 1 (0.6, loses 0.01) is kept — unless a merge grid finds epoch 2 at w = 0.5 within it."""
+    module = Wrapped()
+    validation = SimpleNamespace(history={0: with_probe(0.5, 0.5)})
+    half = {2: with_probe(0.7, 0.49)}  # epoch 2 at w = 0.5
+    measure = (
+        (lambda encoder, at_one: {0.5: half.get(trainer.current_epoch + 1, at_one), 1.0: at_one}) if grid else None
+    )
+    best = BudgetEpoch(validation, "ndcg@10", budget=0.02, patience=2, grid=measure)
+    trainer = SimpleNamespace(current_epoch=0, should_stop=False)
+    best.on_fit_start(trainer, module)
+    weights = {}
+    for epoch, (dev, probe) in enumerate([(0.6, 0.49), (0.8, 0.4), (0.55, 0.5), (0.56, 0.5)], start=1):
+        with torch.no_grad():
+            module.encoder.weight.fill_(float(epoch))
+        weights[epoch] = module.encoder.weight.detach().clone()
+        validation.history[epoch] = with_probe(dev, probe)
+        trainer.current_epoch = epoch - 1
+        best.on_train_epoch_end(trainer, module)
+        if trainer.should_stop:
+            break
+    best.restore(module)
+    kept = 2 if grid else 1
+    assert best.best_epoch == kept and torch.equal(module.encoder.weight, weights[kept])
+    assert trainer.current_epoch + 1 == kept + 2  # patience: two validations that did not move the choice
+    over = [(r["epoch"], r["weight"]) for r in best.rows if r["probe_loss"] > 0.02]
+    assert over == [(2, 1.0)] and best.rows[0]["epoch"] == 0
+    assert best.record()["forgetting_budget"] == 0.02 and best.record()["chosen_epoch"] == kept
 
 
 def test_keep_best_trains_chooses_on_dev_and_measures_golden_on_the_kept_model(

@@ -1,10 +1,11 @@
 """One spec for every data source, and one loader: golden sets, probes, replay, injected batches, training pairs.
 
-A source is a BEIR folder and one of its splits, plus how much of it to take. ``corpus_sample``
-keeps every judged document and a seeded random share of the others (a probe re-encoded every
-epoch on a CPU); ``max_pairs`` keeps a seeded sample of its (query, relevant passage) pairs (replay,
-an injected batch). One generator, seeded once per load, draws both in that order, so a source
-loads the same way wherever it is used. Config files spell a source the same way everywhere
+A source is a BEIR folder and one of its splits, plus how much of it to take. ``max_queries``
+keeps a seeded sample of its queries (a large probe re-encoded every epoch on a CPU);
+``corpus_sample`` keeps every judged document and a seeded random share of the others (the same);
+``max_pairs`` keeps a seeded sample of its (query, relevant passage) pairs (replay, an injected
+batch). One generator, seeded once per load, draws them in that order (a draw only where one is
+asked for), so a source loads the same way wherever it is used. Config files spell a source the same way everywhere
 (``conf/data/*.yaml``); probes and replay name one of those instead of repeating it.
 """
 
@@ -30,9 +31,8 @@ class SourceSpec:
     corpus_sample: int | None = None  # every judged document + random others up to this many
     max_pairs: int | None = None  # a seeded sample of the pairs
     train_split: str | None = None  # the split a golden set's training pairs come from
-    gate_metric: str | None = (
-        None  # the metric the gate checks on this set: as a probe (NevIR: paired_accuracy) or golden
-    )
+    max_queries: int | None = None  # a seeded sample of the queries (and their judgements)
+    gate_metric: str | None = None  # what the gate checks on this set: as a probe (NevIR: paired_accuracy) or golden
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], where: str) -> "SourceSpec":
@@ -95,9 +95,22 @@ def hold_out_queries(source: Source, share: float, seed: int, name: str = "dev")
     return train, Source(spec, dataset, [p for p in source.pairs if p.query_id in held])
 
 
+QUERY_KEYED = ("queries", "qrels", "query_domains")  # a Dataset's fields keyed by query id
+
+
+def sample_queries(dataset: Dataset, n: int, rng: np.random.Generator) -> Dataset:
+    """A seeded sample of ``n`` queries with their judgements, in the file's order; the corpus is kept."""
+    ids = list(dataset.queries)
+    keep = {ids[i] for i in rng.choice(len(ids), size=n, replace=False)}
+    kept = {name: {q: v for q, v in getattr(dataset, name).items() if q in keep} for name in QUERY_KEYED}
+    return dataclasses.replace(dataset, **kept)
+
+
 def load_source(spec: SourceSpec, seed: int) -> Source:
     dataset = load_beir(spec.path, split=spec.split, name=spec.name)
     rng = np.random.default_rng(seed)
+    if spec.max_queries and len(dataset.queries) > spec.max_queries:
+        dataset = sample_queries(dataset, int(spec.max_queries), rng)
     if spec.corpus_sample:
         dataset = subsample_corpus(dataset, int(spec.corpus_sample), rng)
     pairs = pairs_from_dataset(dataset, spec.min_relevance)

@@ -23,8 +23,9 @@ from typing import Mapping
 from omegaconf import DictConfig
 
 from recft.common.errors import instantiate
-from recft.data.sources import Source
+from recft.data.sources import Source, load_source
 from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
+from recft.training.job import checked_selection
 from recft.training.recipes import Recipe, names_a_recipe
 
 OWN = "own"  # the cycle's own settings, as configured
@@ -70,7 +71,9 @@ def train_candidates(
         recipe_cfg = cfg if ref == OWN else Recipe.load(ref).apply(cfg)
         recipe_maker = maker if ref == OWN else instantiate(recipe_cfg.adapter)
         log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
-        ctx = MakeContext(recipe_cfg, sets, log_dir=log_dir, **context)
+        spec = checked_selection(recipe_cfg, recipe_maker)  # train.forgetting_budget's selection probe
+        selection = load_source(spec, int(cfg.seed)) if spec else None
+        ctx = MakeContext(recipe_cfg, sets, log_dir=log_dir, selection=selection, **context)
         candidate = recipe_maker.make(start, data, ctx)
         trained.append(Trained(ref, candidate, recipe_cfg, dev_gain(candidate, start, str(cfg.eval.primary))))
     with_dev = [t for t in trained if t.dev_gain is not None]

@@ -25,6 +25,8 @@ from recft.eval.sets import EvalSettings
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 
+SELECTION = "selection"  # the selection probe's key among the sets validated each epoch (recft.training.budget)
+
 
 class CandidateError(RecftError, ValueError):
     """A candidate that cannot be made from this start point or these pairs; the message says why."""
@@ -74,15 +76,21 @@ class MakeContext:
     log_dir: Path | None = None
     per_epoch: tuple[str, ...] | None = None  # sets validated every epoch (None: all but the golden set)
     tuned_on: str = "dev"  # what per-epoch validation and sweep objectives read; "golden" only by override
+    selection: Source | None = None  # train.forgetting_budget's selection probe: validated, never gated nor reported
 
     def validated_each_epoch(self) -> dict[str, Source]:
         """Tune on ``dev`` (and watch the probes); the golden set is measured once, at the end."""
         names = self.per_epoch if self.per_epoch is not None else [n for n in self.sets if n != self.golden]
         return {name: source for name, source in self.sets.items() if name in names}
 
+    def selection_sets(self) -> dict[str, Source]:
+        """The selection probe under its key, or nothing (no budget)."""
+        return {SELECTION: self.selection} if self.selection is not None else {}
+
     def evaluation_queries(self) -> set[str]:
-        """Every query some set is measured on: mining must never see them."""
-        return {q for source in self.sets.values() for q in source.dataset.queries}
+        """Every query some set is measured on (the selection probe's too): mining must never see them."""
+        sets = [*self.sets.values(), *self.selection_sets().values()]
+        return {q for source in sets for q in source.dataset.queries}
 
 
 @dataclass

@@ -8,6 +8,10 @@ beats it hands the start point back — and restores them when training ends. Th
 then measured once, on the restored model.
 
 Only trainable tensors are copied (a LoRA adapter's few MB; every weight for a full fine-tune).
+
+With ``train.forgetting_budget`` (``BudgetEpoch``) the kept epoch is the one with the largest dev
+gain whose selection-probe loss stays within the budget (``recft.training.budget``) — with
+``adapter=merge``, each epoch's merge grid is measured too, and the point is an (epoch, w).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
+from recft.training.budget import budget_record, choose_within_budget, epoch_points
+from recft.training.candidate import SELECTION
 from recft.training.validation import RetrievalValidation
 
 KEEP = ("last", "best")
@@ -43,12 +49,15 @@ class BestEpoch(pl.Callback):
         if value is None or epoch in self.values:
             return False
         self.values[epoch] = value
-        if value > self.best_value:
+        if self._improves(epoch, value, module):
             self.best_epoch, self.best_value, self.stale = epoch, value, 0
             self._keep(module)
             return True
         self.stale += 1
         return False
+
+    def _improves(self, epoch: int, value: float, module: pl.LightningModule) -> bool:
+        return value > self.best_value
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._observe(0, pl_module)
@@ -73,3 +82,29 @@ class BestEpoch(pl.Callback):
             "patience": self.patience,
             "values": self.values,
         }
+
+
+class BudgetEpoch(BestEpoch):
+    """``train.keep=best`` with ``train.forgetting_budget``: every validated epoch adds its candidate
+    points — w = 1, or with ``grid`` (``adapter=merge``) each w of the grid — and the epoch of the point
+    the budget rule chooses is kept. The start point (epoch 0) is a point; patience counts the
+    validations that did not move the choice to their epoch."""
+
+    def __init__(self, validation: RetrievalValidation, metric: str, budget: float, patience=None, grid=None):
+        super().__init__(validation, "dev", metric, patience)
+        self.budget, self.grid = budget, grid  # grid(encoder, reports at w = 1) → {w: reports}, w > 0
+        self.rows: list[dict] = []
+
+    def _improves(self, epoch: int, value: float, module: pl.LightningModule) -> bool:
+        history = self.validation.history
+        measured = {1.0: history[epoch]}
+        if self.grid is not None and epoch > 0:
+            measured = self.grid(module.encoder, history[epoch])
+        self.rows += epoch_points(epoch, measured, history[0], self.metric)
+        return choose_within_budget(self.rows, self.budget)["epoch"] == epoch
+
+    def record(self) -> dict:
+        return {**super().record(), "forgetting_budget": self.budget}
+
+    def table(self) -> dict:
+        return budget_record(self.rows, self.budget, self.metric, self.validation.sets[SELECTION])

@@ -29,8 +29,8 @@ from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 from recft.model.index import Index
 from recft.training.batches import MixedBatchSampler, PairCollator
-from recft.training.candidate import CandidateError, TrainingData
-from recft.training.checkpoint import KEEP, BestEpoch
+from recft.training.candidate import SELECTION, CandidateError, TrainingData
+from recft.training.checkpoint import KEEP, BestEpoch, BudgetEpoch
 from recft.training.module import BiEncoderModule
 from recft.training.structural import StructuralMiner
 from recft.training.validation import RetrievalValidation
@@ -47,6 +47,7 @@ class FitResult:
     epochs: int
     checkpointing: bool = False
     checkpoint: dict | None = None  # train.keep=best: which epoch was kept, and the dev values it chose from
+    budget: dict | None = None  # train.forgetting_budget: the candidate points and the chosen one (summary.json)
 
 
 def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
@@ -115,9 +116,13 @@ def fit(
     adapter: dict | None,
     forbidden: set[str],
     log_dir: Path | None = None,
+    budget: float | None = None,
+    grid=None,
 ) -> FitResult:
     """Mine (optional, never with a ``forbidden`` query), attach ``adapter`` (None: the encoder already has
-    one to keep training), train validating ``sets`` every epoch; ``zero_shot`` holds their epoch-0 reports."""
+    one to keep training), train validating ``sets`` every epoch; ``zero_shot`` holds their epoch-0 reports.
+    ``budget``: ``train.keep=best`` keeps the epoch the forgetting budget chooses (``sets`` then holds the
+    selection probe), each epoch's merge ``grid`` measured too when given (``BudgetEpoch``)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     mined_per_query = int(cfg.miner.get("num_negatives", 0))
     num_negatives = mined_per_query or (1 if data.negatives else 0)  # a file's own negatives need a slot
@@ -167,7 +172,7 @@ def fit(
     )
     every = int(cfg.train.get("validate_every_n_epochs", 1))
     validation = RetrievalValidation(sets, cache, settings, every_n_epochs=every, zero_shot=zero_shot)
-    best = best_epoch_watch(cfg, validation, sets)
+    best = best_epoch_watch(cfg, validation, sets, budget, grid)
     loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
     watchers = [validation, *([best] if best else []), EpochSampler(sampler), *callbacks]
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=watchers)
@@ -182,11 +187,15 @@ def fit(
         if cfg.train.get("keep", "last") == "best":
             best.restore(module)
             history = {epoch: reports for epoch, reports in history.items() if epoch <= best.best_epoch}
-    return FitResult(history, wall, trainable, total, trainer.current_epoch, checkpointing, record)
+    table = best.table() if isinstance(best, BudgetEpoch) else None
+    return FitResult(history, wall, trainable, total, trainer.current_epoch, checkpointing, record, table)
 
 
-def best_epoch_watch(cfg: DictConfig, validation: RetrievalValidation, sets) -> BestEpoch | None:
-    """``train.keep=best`` and/or ``train.patience=N``: watch the dev metric (``eval.primary``)."""
+def best_epoch_watch(
+    cfg: DictConfig, validation: RetrievalValidation, sets, budget: float | None = None, grid=None
+) -> BestEpoch | None:
+    """``train.keep=best`` and/or ``train.patience=N``: watch the dev metric (``eval.primary``) — within
+    ``budget`` on the selection probe, when one is given, for ``train.keep=best``."""
     keep, patience = cfg.train.get("keep", "last"), cfg.train.get("patience")
     if keep not in KEEP:
         raise CandidateError(f"train.keep must be one of {', '.join(KEEP)}, got {keep!r}")
@@ -197,7 +206,12 @@ def best_epoch_watch(cfg: DictConfig, validation: RetrievalValidation, sets) -> 
             f"train.keep={keep} train.patience={patience} choose on the dev split, and there is none "
             "(set dev.share > 0 or dev.split): the golden set is never used to pick an epoch"
         )
-    return BestEpoch(validation, "dev", str(cfg.eval.primary), None if patience is None else int(patience))
+    patience = None if patience is None else int(patience)
+    if budget is not None and keep == "best":
+        if SELECTION not in sets:
+            raise CandidateError("train.forgetting_budget: the selection probe is not among the validated sets")
+        return BudgetEpoch(validation, str(cfg.eval.primary), budget, patience, grid)
+    return BestEpoch(validation, "dev", str(cfg.eval.primary), patience)
 
 
 def finish_wandb(loggers) -> None:

@@ -26,7 +26,9 @@ from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.model.cache import EmbeddingCache
+from recft.training.budget import selection_spec
 from recft.training.candidate import CandidateError, MakeContext, StartPoint, TrainingData, check_enough_pairs
+from recft.training.maker import TrainedMaker
 from recft.training.recipes import with_recipe
 from recft.training.summary import write_summary
 
@@ -99,8 +101,22 @@ def golden_slices(spec: SliceSpec, golden: Source, data: TrainingData, history: 
     }
 
 
+def checked_selection(cfg: DictConfig, maker) -> SourceSpec | None:
+    """``train.forgetting_budget``'s selection probe, refused before any work when it is a gated or
+    reported set, or when the maker has no epochs nor merge weights to choose among (NUDGE)."""
+    spec = selection_spec(cfg)
+    if spec is not None and not isinstance(maker, TrainedMaker):
+        raise CandidateError(
+            f"train.forgetting_budget chooses among a trained candidate's epochs and merge weights; "
+            f"adapter={cfg.adapter.kind} has none"
+        )
+    return spec
+
+
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     cfg = with_recipe(cfg)
+    maker = instantiate(cfg.adapter)
+    selection_probe = checked_selection(cfg, maker)  # before any work
     data, dev = load_training_data(cfg)
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
@@ -111,8 +127,11 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     start = StartPoint("base", None, zero_shot, lambda trainable: encoder if trainable else instantiate(cfg.encoder))
     per_epoch = tuning_sets(cfg, sets)
     tuned_on = cfg.get("tune_on", "dev")
-    ctx = MakeContext(cfg, sets, cfg.data.name, cache, settings, cfg.seed, per_epoch=per_epoch, tuned_on=tuned_on)
-    candidate = instantiate(cfg.adapter).make(start, data, ctx)
+    selection = load_source(selection_probe, cfg.seed) if selection_probe else None
+    ctx = MakeContext(
+        cfg, sets, cfg.data.name, cache, settings, cfg.seed, per_epoch=per_epoch, tuned_on=tuned_on, selection=selection
+    )
+    candidate = maker.make(start, data, ctx)
     kind = candidate.save(run_dir / "candidate")
     console.print(f"made a {kind} candidate in {candidate.wall_s:.0f} s")
     extra = {

@@ -7,17 +7,20 @@ and a two-tower candidate on top would make the serving index invalid without sa
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from omegaconf import OmegaConf
 
-from recft.eval.sets import evaluate_set
+from recft.data.sources import Source
+from recft.eval.sets import evaluate_set, evaluate_sets
 from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
-from recft.training.candidate import Candidate, CandidateError, MakeContext, StartPoint, TrainingData
-from recft.training.fit import fit
-from recft.training.merge import merge_with_start
+from recft.training.budget import START, budget_record, epoch_points, forgetting_budget
+from recft.training.candidate import SELECTION, Candidate, CandidateError, MakeContext, StartPoint, TrainingData
+from recft.training.fit import FitResult, fit
+from recft.training.merge import endpoints, merge_with_start, set_weight
 
 LORA_KINDS = ("lora", "query_lora")
 TRAIN_SETTINGS = ("lr", "epochs", "batch_size", "weight_decay", "warmup_steps")  # recorded as used
@@ -31,6 +34,57 @@ def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext
     final = {**history[last], **{n: evaluate_set(encoder, s, ctx.cache, ctx.settings) for n, s in rest.items()}}
     ordered = lambda reports: {n: reports[n] for n in ctx.sets if n in reports}  # noqa: E731
     return {**history, 0: ordered(start.reports), last: ordered(final)}
+
+
+def measure_weights(encoder, weights, tuned: dict, origin: dict, sets: Mapping[str, Source], ctx: MakeContext) -> dict:
+    """w → the reports on ``sets`` of w · ``tuned`` + (1 − w) · ``origin``, each w in ascending order; the
+    encoder is left at the last w."""
+    measured = {}
+    for w in sorted({float(w) for w in weights}):
+        set_weight(encoder, w, tuned, origin)
+        measured[w] = evaluate_sets(encoder, sets, ctx.cache, ctx.settings)
+    return measured
+
+
+class EpochGrid:
+    """With ``train.forgetting_budget``: an epoch's points at the merge weights a run chooses among, on dev
+    and the selection probe (w = 1 is what validation just measured; w = 0, the start point, is its own
+    point). The encoder is handed back at w = 1."""
+
+    def __init__(self, weights: Sequence[float], ctx: MakeContext, start: StartPoint, continuing: bool):
+        self.weights = sorted({float(w) for w in weights if float(w) > 0})
+        self.sets = {"dev": ctx.validated_each_epoch()["dev"], **ctx.selection_sets()}
+        self.ctx, self.continuing = ctx, continuing
+        self.load_start = functools.cache(lambda: start.load_encoder(False))  # a full fine-tune's start, once
+
+    def __call__(self, encoder, at_one: dict) -> dict:
+        measured = {1.0: at_one} if 1.0 in self.weights else {}
+        others = [w for w in self.weights if w != 1.0]
+        if others:
+            tuned, origin = endpoints(encoder, self.load_start, self.continuing)
+            measured.update(measure_weights(encoder, others, tuned, origin, self.sets, self.ctx))
+            set_weight(encoder, 1.0, tuned, origin)
+        return dict(sorted(measured.items()))
+
+
+def check_budget_sets(validated: Mapping[str, Source], ctx: MakeContext) -> None:
+    """A forgetting budget reads dev gains and the selection probe's losses: both must be there."""
+    if "dev" not in validated:
+        raise CandidateError(
+            "train.forgetting_budget chooses on the dev split, and there is none (dev.share > 0 or dev.split)"
+        )
+    if ctx.selection is None:
+        raise CandidateError(
+            "train.forgetting_budget: no selection probe was loaded (recft train loads train.selection_probe)"
+        )
+
+
+def configured_weight(ctx: MakeContext) -> float:
+    return float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
+
+
+def without(reports: dict, name: str) -> dict:
+    return {n: r for n, r in reports.items() if n != name}
 
 
 @dataclass(frozen=True)
@@ -54,13 +108,27 @@ class TrainedMaker:
         shape = {"rank": self.rank, "alpha": self.alpha, "dropout": self.dropout}
         return {"kind": self.kind, **shape, "target_modules": list(self.target_modules)}
 
-    def merge(self, encoder, history: dict, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
-        """``merge.weight=w`` (1: no merge): the merged model is what is measured last, on every set."""
-        weight = float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
+    def weights_to_choose(self, ctx: MakeContext) -> Sequence[float]:
+        """The merge weights a forgetting budget chooses among: the one ``merge.weight`` (1: no merge)."""
+        return (configured_weight(ctx),)
+
+    def merge(self, encoder, result: FitResult, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
+        """``merge.weight=w`` (1: no merge), or the w of the point a forgetting budget chose: the merged
+        model is what is measured last, on every set."""
+        weight, chosen_by = configured_weight(ctx), {}
+        if result.budget is not None:
+            weight, chosen_by = result.budget["chosen"]["weight"], {"chosen_by": "forgetting_budget"}
         if weight != 1.0:
             merge_with_start(encoder, weight, lambda: start.load_encoder(False), continuing)
-            history[max(history)] = {}
-        return {"weight": weight}
+            result.history[max(result.history)] = {}
+        return {"weight": weight, **chosen_by}
+
+    def within_budget(self, encoder, result: FitResult, budget: float, grid: EpochGrid, ctx: MakeContext) -> None:
+        """``train.keep=last`` with a budget: the points are the start and the last epoch's weights."""
+        history, metric = result.history, str(ctx.cfg.eval.primary)
+        last = max(history)
+        rows = [dict(START), *epoch_points(last, grid(encoder, history[last]), history[0], metric)]
+        result.budget = budget_record(rows, budget, metric, ctx.selection)
 
     def make(self, start: StartPoint, data: TrainingData, ctx: MakeContext) -> Candidate:
         continuing = start.kind == "query_lora"
@@ -73,11 +141,21 @@ class TrainedMaker:
         adapter = None if continuing else self.adapter_settings()
         validated = ctx.validated_each_epoch()
         zero_shot = {name: start.reports[name] for name in validated}
+        budget, grid = forgetting_budget(ctx.cfg), None
+        if budget is not None:
+            check_budget_sets(validated, ctx)
+            selection = ctx.selection_sets()
+            zero_shot.update(evaluate_sets(encoder, selection, ctx.cache, ctx.settings))  # the start, before training
+            validated = {**validated, **selection}
+            grid = EpochGrid(self.weights_to_choose(ctx), ctx, start, continuing)
+        per_epoch = grid if ctx.cfg.train.get("keep", "last") == "best" else None  # keep=last: the last epoch's, below
         forbidden = ctx.evaluation_queries()
-        result = fit(
-            ctx.cfg, encoder, data, validated, ctx.cache, ctx.settings, zero_shot, adapter, forbidden, ctx.log_dir
-        )
-        merge = self.merge(encoder, result.history, start, ctx, continuing)
+        sets = (validated, ctx.cache, ctx.settings, zero_shot)
+        result = fit(ctx.cfg, encoder, data, *sets, adapter, forbidden, ctx.log_dir, budget=budget, grid=per_epoch)
+        if budget is not None and result.budget is None:
+            self.within_budget(encoder, result, budget, grid, ctx)
+        merge = self.merge(encoder, result, start, ctx, continuing)
+        result.history = {epoch: without(reports, SELECTION) for epoch, reports in result.history.items()}
         history = measure_the_rest(result.history, encoder, start, ctx)
         used = {key: OmegaConf.select(ctx.cfg.train, key) for key in TRAIN_SETTINGS}
         settings = {
@@ -101,5 +179,6 @@ class TrainedMaker:
                 "epochs_trained": result.epochs,
                 "gradient_checkpointing": result.checkpointing,
                 **({"checkpoint": result.checkpoint} if result.checkpoint else {}),
+                **({"forgetting_budget": result.budget} if result.budget else {}),
             },
         )

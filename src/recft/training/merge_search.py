@@ -7,6 +7,11 @@ is kept (a tie goes to the smaller w: less moved from the start point for the sa
 golden set is measured once, on the chosen model. The grid, and what each w scored, go into the
 candidate's settings.
 
+With ``train.forgetting_budget`` the λ objective is not used: the w (with ``train.keep=best``, the
+(epoch, w)) is the point with the largest dev gain whose loss on the selection probe stays within the
+budget (``recft.training.budget``); the points and the choice go into ``summary.json``'s
+``forgetting_budget``.
+
 LM-Cocktail (FlagEmbedding) instead picks merge weights by a few examples' loss across several
 models; with one fine-tune and its start point the dev grid asks the same question of held-out
 queries with the metric the gate uses, so it is what this does. For a query-side LoRA each w
@@ -21,9 +26,9 @@ from typing import Sequence
 from omegaconf import OmegaConf
 
 from recft.eval.report import Report
-from recft.eval.sets import evaluate_sets
 from recft.training.candidate import CandidateError, MakeContext, StartPoint
-from recft.training.maker import TrainedMaker
+from recft.training.fit import FitResult
+from recft.training.maker import TrainedMaker, measure_weights
 from recft.training.merge import check_weight, endpoints, set_weight
 
 
@@ -43,21 +48,25 @@ class MergeSearchMaker(TrainedMaker):
         for w in self.weights:
             check_weight(float(w), "adapter.weights")
 
-    def merge(self, encoder, history: dict, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
+    def weights_to_choose(self, ctx: MakeContext) -> Sequence[float]:
+        return self.weights
+
+    def merge(self, encoder, result: FitResult, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
         validated = ctx.validated_each_epoch()
         if "dev" not in validated:
             raise CandidateError(
-                "adapter=merge chooses w on the dev split, and there is none (dev.share > 0 in recft train; a cycle "
-                "tunes nothing: give it the w a train run chose, merge.weight=w)"
+                "adapter=merge chooses w on the dev split, and there is none (dev.share > 0 in recft train, "
+                "dev.arrival_share > 0 in a cycle; or a fixed merge.weight=w)"
             )
         metric, penalty = str(ctx.cfg.eval.primary), float(OmegaConf.select(ctx.cfg, "train.forgetting_penalty"))
+        if result.budget is not None:  # the budget chose the point (TrainedMaker.make); merge to its w
+            chosen = super().merge(encoder, result, start, ctx, continuing)
+            return {**chosen, "chosen_on": "dev", "metric": metric}
+        history = result.history
         tuned, origin = endpoints(encoder, lambda: start.load_encoder(False), continuing)
         was_training = encoder.training
         encoder.eval()
-        scored: dict[float, dict[str, Report]] = {}
-        for w in sorted({float(w) for w in self.weights}):
-            set_weight(encoder, w, tuned, origin)
-            scored[w] = evaluate_sets(encoder, validated, ctx.cache, ctx.settings)
+        scored: dict[float, dict[str, Report]] = measure_weights(encoder, self.weights, tuned, origin, validated, ctx)
         values = {w: objective(reports, start.reports, metric, penalty) for w, reports in scored.items()}
         chosen = max(values, key=lambda w: (values[w], -w))
         set_weight(encoder, chosen, tuned, origin)
