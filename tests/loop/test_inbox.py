@@ -100,7 +100,8 @@ def test_kill_9_during_consumption_leaves_every_file_unconsumed_and_exit_codes(
     tiny_model_dir, tiny_train_beir, tmp_path
 ):
     inbox = write_inbox(tmp_path / "inbox")
-    args = [a for a in overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox) if not a.startswith("arrivals.path=")]
+    args = overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox)
+    args = [a for a in args if not a.startswith("arrivals.path=")]
     args += [f"arrivals={inbox}", f"hydra.run.dir={tmp_path}/hydra"]  # the short spelling
     env = {**os.environ, "RECFT_PAUSE_AT": "consumption", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
