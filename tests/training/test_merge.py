@@ -49,13 +49,38 @@ def test_weight_zero_is_the_start_one_is_the_fine_tune_and_half_is_the_average(t
             assert np.allclose(tensor, 0.5 * ends[0][name] + 0.5 * ends[1][name], atol=1e-6), name
 
 
-def test_bad_weights_and_a_continued_adapter_are_refused(tiny_model_dir):
+def test_bad_weights_are_refused(tiny_model_dir):
     encoder = fresh(tiny_model_dir)
     apply_adapter(encoder, "query_lora", rank=4)
     with pytest.raises(CandidateError, match=r"merge.weight must be in \[0, 1\]"):
         merge_with_start(encoder, 1.5)
-    with pytest.raises(CandidateError, match="continued from an earlier one"):
+    with pytest.raises(CandidateError, match="merges with its start, and none was given"):
         merge_with_start(encoder, 0.5, continuing=True)
+
+
+def test_a_continued_query_side_adapter_merges_with_the_incumbent_adapter(tiny_model_dir):
+    """After a query-side promotion the start is itself an adapter: w = 0 is the incumbent, w = 1 the
+    continued adapter, w = 0.5 the average of their LoRA tensors."""
+    incumbent = fresh(tiny_model_dir)
+    apply_adapter(incumbent, "query_lora", rank=4, alpha=8, dropout=0.0)
+    train_steps(incumbent)
+    incumbent.eval()
+    continued = copy.deepcopy(incumbent)
+    train_steps(continued)
+    continued.eval()
+
+    def merged(weight):
+        encoder = copy.deepcopy(continued)
+        merge_with_start(encoder, weight, lambda: copy.deepcopy(incumbent), continuing=True)
+        return encoder.eval()
+
+    assert np.allclose(embeddings(merged(0.0)), embeddings(incumbent), atol=1e-6)
+    assert np.allclose(embeddings(merged(1.0)), embeddings(continued), atol=1e-6)
+    assert not np.allclose(embeddings(continued), embeddings(incumbent), atol=1e-4)  # it did train
+    tensors = lambda encoder: {n: t.detach() for n, t in encoder.model.named_parameters()}  # noqa: E731
+    half, ends = tensors(merged(0.5)), (tensors(continued), tensors(incumbent))
+    lora = [n for n in half if "lora_" in n]
+    assert lora and all(np.allclose(half[n], 0.5 * ends[0][n] + 0.5 * ends[1][n], atol=1e-6) for n in lora)
 
 
 @pytest.mark.parametrize("kind", ["lora", "full"])

@@ -10,7 +10,10 @@ so w · (W0 + BA) + (1 − w) · W0 = W0 + w · BA — merging is scaling the ad
 scaling every ``lora_B`` by w (exact, and saved with the adapter). LoRA's own ``alpha`` scales BA
 by alpha / rank during training; w scales the learned update afterwards. A full or last-layer
 fine-tune is interpolated tensor by tensor against a fresh copy of the start point. A query-side adapter that
-continues an earlier one cannot be merged this way (its start is itself an adapter): refused.
+continues an earlier one (a cycle after a query-side promotion) has an adapter as its start: its
+``lora_A`` and ``lora_B`` are interpolated tensor by tensor against the incumbent's — exact at w = 0
+(the incumbent) and w = 1 (the continued adapter); in between a weight-space path like the full
+fine-tune's, not the product formula (what is measured on dev is the model that is kept either way).
 """
 
 from __future__ import annotations
@@ -28,16 +31,27 @@ def is_lora(encoder) -> bool:
 def endpoints(encoder, load_start=None, continuing: bool = False) -> tuple[dict, dict]:
     """(fine-tuned, start) copies of the tensors a merge changes: every ``lora_B`` (whose start is zero)
     for a LoRA, every floating-point tensor for a full or last-layer fine-tune."""
+    if is_lora(encoder) and continuing:
+        return continued_endpoints(encoder, load_start)
     if is_lora(encoder):
-        if continuing:
-            raise CandidateError(
-                "merge.weight: a query-side adapter continued from an earlier one has no base to merge with"
-            )
         tuned = {n: p.detach().clone() for n, p in encoder.model.named_parameters() if "lora_B" in n}
         return tuned, {n: torch.zeros_like(t) for n, t in tuned.items()}
     start = load_start().model.state_dict()
     tuned = {n: t.detach().clone() for n, t in encoder.model.state_dict().items() if t.is_floating_point()}
     return tuned, {n: start[n].to(t.device, t.dtype) for n, t in tuned.items()}
+
+
+@torch.no_grad()
+def continued_endpoints(encoder, load_start) -> tuple[dict, dict]:
+    """A continued adapter's ``lora_A``/``lora_B`` and the incumbent adapter's, by name."""
+    if load_start is None:
+        raise CandidateError("merge.weight: a continued query-side adapter merges with its start, and none was given")
+    start = dict(load_start().model.named_parameters())
+    tuned = {n: p.detach().clone() for n, p in encoder.model.named_parameters() if "lora_A" in n or "lora_B" in n}
+    missing = sorted(set(tuned) - set(start))
+    if missing:
+        raise CandidateError(f"merge.weight: the start adapter has no {missing[0]} to merge with (another shape?)")
+    return tuned, {n: start[n].detach().to(t.device, t.dtype).clone() for n, t in tuned.items()}
 
 
 @torch.no_grad()
