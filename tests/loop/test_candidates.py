@@ -74,3 +74,28 @@ def test_without_a_dev_split_the_cycle_trains_its_own_settings(tiny_model_dir, t
     [line] = run_loop(cfg)
     assert [r["recipe"] for r in line["recipes"]] == ["own"] and line["recipes"][0]["dev_gain"] is None
     assert len(spied) == 1
+
+
+def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_spent(
+    tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch
+):
+    from recft.loop.candidates import Trained
+
+    def incumbent_preferred(cfg, maker, start, data, sets, context, run_dir):
+        row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
+        return Trained("own", None, cfg, 0.0), [row]
+
+    monkeypatch.setattr(cycle_module, "train_candidates", incumbent_preferred)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows = [{"anchor": f"question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
+    (inbox / "2026-12-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = compose(
+        "cycle", *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox), "dev.arrival_share=0.3"
+    )
+    [line] = run_loop(cfg)
+    registry = Registry(tmp_path / "registry")
+    assert line["verdict"] == "SKIPPED" and "nothing to gate, no look spent" in line["reasons"][0]
+    assert line["dev"]["queries"] > 0 and line["recipes"][0]["dev_gain"] == 0.0
+    assert registry.looks() == [] and [v.kind for v in registry.versions()] == ["base"]
+    assert registry.sealed("dev") and len(registry.arrivals()) == 1  # the file is consumed, its dev kept

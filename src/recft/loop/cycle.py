@@ -400,6 +400,14 @@ def run_cycle(
     context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings, "seed": cfg.seed}
     start = start_point(loop, incumbent, start_reports)
     trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
+    dev_line = {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)}
+    if trained.dev_gain is not None and trained.dev_gain <= 0:  # dev hands the incumbent back: no candidate
+        reason = (
+            f"no declared recipe beat the incumbent on the cycle's dev split (best dev Δ {cfg.eval.primary} "
+            f"{trained.dev_gain:+.4f}, n={dev_line['queries']}): nothing to gate, no look spent"
+        )
+        wall = time.perf_counter() - began
+        return {**line, "verdict": "SKIPPED", "reasons": [reason], "recipes": recipes, "dev": dev_line, "wall_s": wall}
     candidate = trained.candidate
     version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
     base = loop.registry.lineage_root(incumbent)
@@ -430,7 +438,7 @@ def run_cycle(
         "golden_sample": sample,
         "golden_set": composition_held,
         "recipes": recipes,
-        "dev": {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)},
+        "dev": dev_line,
         "failing": verdict.failing,
         "probes": probes,
         "coverage": coverage,
