@@ -355,7 +355,6 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record (pending until
     the caller records them); returns what it cost in training pairs."""
     share, dev_share = float(loop.cfg.golden.seal), float(loop.cfg.dev.get("arrival_share") or 0)
-    check_share(share, dev_share)
     near_dup = loop.cfg.arrivals.get("near_dup")
     embed = query_embedder(loop) if share + dev_share and near_dup is not None else None
     arriving = set(new)
