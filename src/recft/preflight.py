@@ -152,6 +152,7 @@ def check_pairs(node) -> None:
 
 def check_training(cfg: DictConfig, command: str) -> None:
     """``adapter``, ``loss``, ``miner``, ``trainer``, ``train.*``, ``dev.*``, ``replay.*``, ``merge``, ``tune_on``."""
+    from recft.data.sources import HOLD_OUT_GROUPS
     from recft.training.checkpoint import KEEP
     from recft.training.job import TUNE_ON
     from recft.training.merge import check_weight
@@ -174,6 +175,7 @@ def check_training(cfg: DictConfig, command: str) -> None:
     share = number("dev.share", cfg.dev.share or 0)
     if not 0 <= share < 1:
         raise ConfigError(f"dev.share must be in [0, 1), got {share}")
+    one_of("dev.group_by", cfg.dev.get("group_by", "documents"), HOLD_OUT_GROUPS)
     alpha = number("replay.alpha", cfg.replay.alpha)
     if not 0 <= alpha < 1:
         raise ConfigError(f"replay.alpha must be in [0, 1), got {alpha}")

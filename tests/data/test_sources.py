@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from recft.data.beir import DataError, load_beir, subsample_corpus
-from recft.data.sources import SourceSpec, load_source
+from recft.data.sources import SourceSpec, hold_out_queries, load_source
 
 from conftest import DATA, compose
 
@@ -74,3 +74,20 @@ def test_probes_and_replay_name_a_data_source_instead_of_repeating_it():
     assert SourceSpec.from_config(cfg.probes.nevir, "probes.nevir").gate_metric == "paired_accuracy"
     replay = SourceSpec.from_config(cfg.replay.source, "replay.source")
     assert (replay.name, replay.split, replay.max_pairs, cfg.replay.alpha) == ("squad", "train", 20000, 0.25)
+
+
+def test_a_dev_split_drawn_by_documents_shares_no_relevant_document_with_training():
+    train = load_source(SourceSpec(name="scifact", path=str(DATA / "scifact"), split="train"), seed=42)
+    rest, dev = hold_out_queries(train, 0.2, seed=42)
+    trained_docs = {p.doc_id for p in rest.pairs}
+    assert dev.pairs and not {p.doc_id for p in dev.pairs} & trained_docs
+    n = len({p.query_id for p in train.pairs})
+    assert abs(len(dev.dataset.queries) - 0.2 * n) <= 0.02 * n  # the share holds although groups are drawn whole
+    _, by_query = hold_out_queries(train, 0.2, seed=42, group_by="queries")
+    assert {p.doc_id for p in by_query.pairs} & trained_docs  # drawn one by one, dev documents also train
+
+
+def test_an_unknown_dev_grouping_is_refused():
+    train = load_source(SourceSpec(name="scifact", path=str(DATA / "scifact"), split="train"), seed=42)
+    with pytest.raises(DataError, match="dev.group_by must be one of documents, queries"):
+        hold_out_queries(train, 0.2, seed=42, group_by="claims")

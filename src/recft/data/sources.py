@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from recft.data.beir import DataError, Dataset, load_beir, subsample_corpus
+from recft.data.groups import document_groups
 from recft.data.pairs import Pair, pairs_from_dataset
 
 
@@ -69,17 +70,35 @@ class Source:
         return self.spec.min_relevance
 
 
-def hold_out_queries(source: Source, share: float, seed: int, name: str = "dev") -> tuple[Source, Source]:
+HOLD_OUT_GROUPS = ("documents", "queries")  # dev.group_by: what a held-out draw keeps together
+
+
+def hold_out_queries(
+    source: Source, share: float, seed: int, name: str = "dev", group_by: str = "documents"
+) -> tuple[Source, Source]:
     """Split a training source by query: a seeded ``share`` of its queries becomes ``name`` (all their
-    pairs with them), the rest stays to train on. The held-out set ranks against the whole corpus."""
-    queries = list(dict.fromkeys(p.query_id for p in source.pairs))
-    n_dev = int(round(share * len(queries)))
-    if not 0 < n_dev < len(queries):
+    pairs with them), the rest stays to train on. The held-out set ranks against the whole corpus.
+
+    ``group_by="documents"`` draws whole document groups (``recft.data.groups``: queries linked by a
+    shared relevant document), so no held-out query shares a relevant document with a training pair
+    and the held-out set measures what a new query would see; groups are taken in a seeded order while
+    they fit in the share. ``"queries"`` draws queries one by one (a held-out query's documents may train)."""
+    if group_by not in HOLD_OUT_GROUPS:
+        raise DataError(f"dev.group_by must be one of {', '.join(HOLD_OUT_GROUPS)}, got {group_by!r}")
+    relevant: dict[str, list[str]] = {}
+    for pair in source.pairs:
+        relevant.setdefault(pair.query_id, []).append(pair.doc_id)
+    groups = document_groups(relevant) if group_by == "documents" else [[q] for q in relevant]
+    n_dev = int(round(share * len(relevant)))
+    held: set[str] = set()
+    for i in np.random.default_rng(seed).permutation(len(groups)):
+        if len(held) + len(groups[i]) <= n_dev:
+            held.update(groups[i])
+    if not 0 < len(held) < len(relevant):
         raise DataError(
-            f"{source.spec.path}: dev.share={share} of {len(queries)} training queries leaves no dev or no train"
+            f"{source.spec.path}: dev.share={share} of {len(relevant)} training queries (grouped by {group_by}) "
+            "leaves no dev or no train"
         )
-    order = np.random.default_rng(seed).permutation(len(queries))
-    held = {queries[i] for i in order[:n_dev]}
     data = source.dataset
     dataset = Dataset(
         name=name,

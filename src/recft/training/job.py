@@ -40,14 +40,15 @@ TUNE_ON = ("dev", "golden")
 
 def load_training_data(cfg: DictConfig) -> tuple[TrainingData, Source | None]:
     """The golden source's training split minus the dev queries, the dev set (``dev.share`` of the
-    training queries, or the named ``dev.split``; None when both are off), and the replay pairs."""
+    training queries, whole document groups by default — ``dev.group_by`` —, or the named ``dev.split``;
+    None when both are off), and the replay pairs."""
     spec = SourceSpec.from_config(cfg.data, "data")
     train, negatives = training_source(cfg, spec)
     dev = None
     if cfg.dev.split:
         dev = load_source(dataclasses.replace(spec, name="dev", split=cfg.dev.split, corpus_sample=None), cfg.seed)
     elif cfg.dev.share:
-        train, dev = hold_out_queries(train, float(cfg.dev.share), cfg.seed)
+        train, dev = hold_out_queries(train, float(cfg.dev.share), cfg.seed, group_by=str(cfg.dev.group_by))
     replay = []
     if cfg.replay.source:
         replay = load_source(SourceSpec.from_config(cfg.replay.source, "replay.source"), cfg.seed).pairs
