@@ -46,6 +46,9 @@ def make_module(model_dir: str, loss_name: str) -> BiEncoderModule:
     torch.manual_seed(0)
     encoder = BiEncoder.from_pretrained(model_dir, max_length=16, device="cpu")
     apply_adapter(encoder, "lora", rank=4, alpha=8, dropout=0.0)
+    for layer in encoder.modules():  # training runs in train mode: no dropout, so one process can match two
+        if isinstance(layer, torch.nn.Dropout):
+            layer.p = 0.0
     loss = CachedInfoNCELoss(0.05, mini_batch=3) if loss_name == "cached" else InfoNCELoss(0.05)
     loss.gather_across_devices = loss_name != "local"  # local: each device its own rows (a diagnostic)
     return BiEncoderModule(encoder, loss, lr=0.0, warmup_steps=0)

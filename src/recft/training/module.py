@@ -31,6 +31,13 @@ class BiEncoderModule(pl.LightningModule):
         self.loss = loss
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
 
+    def on_train_start(self) -> None:
+        """Train with dropout on, always. Lightning keeps each submodule's mode as it finds it, and what it
+        finds depended on the cache: ``BiEncoder.encode`` restores its wrapper's mode over the whole tree,
+        so one cache miss before training left the backbone in train mode while a warm cache left it in
+        the eval mode ``from_pretrained`` gives — the same run trained two different models."""
+        self.train()
+
     def embed(self, tokens: dict, kind: str) -> torch.Tensor:
         if "embeddings" in tokens:  # precomputed by a frozen passage tower (see PairCollator)
             return tokens["embeddings"].to(self.device)
