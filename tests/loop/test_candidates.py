@@ -31,7 +31,9 @@ def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for day in range(2):
-        rows = [{"anchor": f"day {day} question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
+        # a passage of its own per question: dev draws by document, and 5 shared ones would all train
+        passages = [f"{TEXT[f'd{1 + i % 5}']} Note {day}.{i}." for i in range(20)]
+        rows = [{"anchor": f"day {day} question {i}", "positive": passages[i]} for i in range(20)]
         (inbox / f"2026-12-0{day + 1}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     base = [*tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1")]
     two_epochs = compose("train", *base, "adapter=query_lora", "adapter.rank=4", "train.epochs=2", "train.keep=best",

@@ -31,7 +31,8 @@ def topic_embed(texts):
 
 
 def pairs_of(queries):
-    return [Pair(f"q{i}", text, f"d{i % 5}", "passage") for i, text in enumerate(queries)]
+    """One pair per query, each with its own relevant document."""
+    return [Pair(f"q{i}", text, f"d:{text}", "passage") for i, text in enumerate(queries)]
 
 
 def test_near_duplicate_groups_are_connected_components_of_cosine_and_equal_text():
@@ -147,3 +148,23 @@ def test_manage_golden_shows_origins_and_exports_a_beir_folder_that_loads(
     assert len(exported.queries) == 4 + len(sealed) and all(e["query_id"] in exported.qrels for e in sealed)
     assert main(["--registry", str(tmp_path / "registry"), "power", "--metrics", "--current", "mrr@10"]) == 0
     assert "ndcg@10" in capsys.readouterr().out
+
+
+def test_queries_that_share_a_relevant_document_go_to_one_side_whole():
+    """No sealed or dev query of a cycle points at a document that cycle trains on."""
+    queries = [f"claim {i}" for i in range(120)]
+    new = [Pair(f"q{i}", text, f"doc{i // 3}", "passage") for i, text in enumerate(queries)]  # 3 claims per doc
+    result = seal(new, [], 0.25, seed=42, cycle=1, origins={}, dev_share=0.15)
+    trained_docs = {p.doc_id for p in result.train}
+    held = [doc for entry in result.entries + result.dev for doc in entry["qrels"]]
+    assert result.entries and result.dev and not set(held) & trained_docs
+    assert all(held.count(doc) == 3 for doc in held)  # every claim of a held-out document is held out with it
+
+
+def test_a_dev_group_whose_document_trained_in_an_earlier_cycle_trains():
+    earlier = [Pair(f"old{i}", f"old claim {i}", f"doc{i}", "passage") for i in range(200)]
+    new = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(200)]  # the same documents
+    result = seal(new, earlier, 0.25, seed=42, cycle=2, origins={}, dev_share=0.15)
+    assert result.entries and not result.dev  # sealed queries may be "seen"; dev ones may not
+    fresh = [Pair(f"f{i}", f"fresh claim {i}", f"other{i}", "passage") for i in range(200)]
+    assert seal(fresh, earlier, 0.25, seed=42, cycle=2, origins={}, dev_share=0.15).dev

@@ -10,13 +10,18 @@ query (kept, with its origin — file, line, cycle — in the registry's ``seale
 
 Groups are what keeps a near-copy from training while its twin judges: queries equal after
 normalisation, or whose cosine (the incumbent's query tower, the audit's ``arrivals.near_dup``) is at
-least the threshold, are connected, and a connected group goes to one side whole. A group that
-reaches a query already trained on in this loop can only train.
+least the threshold, or that share a relevant document (``recft.data.groups``), are connected, and a
+connected group goes to one side whole — so no held-out query of a cycle points at a document that
+cycle trains on. A group that reaches a query already trained on in this loop can only train.
 
 The same draw carves the cycle's own **dev split** (``dev.arrival_share``): the groups whose draw
 falls in the next band after the sealed one are held out as dev queries — disjoint from the sealed
-ones and from training by construction, kept (role ``dev``) in the same table. Dev chooses among the
-cycle's recipes, the epoch and the merge weight; the gate never reads it.
+ones and from training by construction, kept (role ``dev``) in the same table. A dev group that
+points at a document trained in an earlier cycle trains instead: dev measures what a new query on a
+new document would see, which is what rewards learning over memorising. (A sealed query may point at
+an earlier-trained document: the golden set keeps both kinds, and its ``seen_in_training`` slice
+tells them apart.) Dev chooses among the cycle's recipes, the epoch and the merge weight; the gate
+never reads it.
 """
 
 from __future__ import annotations
@@ -28,12 +33,11 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from recft.common.errors import ConfigError
 from recft.data.arrivals import normalize
 from recft.data.beir import Dataset
+from recft.data.groups import connected_labels, shared_document_edges
 from recft.data.pairs import Pair
 
 PREFIX = "sealed:"
@@ -67,22 +71,19 @@ def check_share(share: float, dev: float = 0.0) -> float:
     return float(share)
 
 
-def near_duplicate_groups(texts: list[str], embed: Callable | None, near_dup: float | None) -> np.ndarray:
-    """A group label per text: equal after normalisation, or cosine ≥ ``near_dup`` (connected components)."""
-    n = len(texts)
-    keys = [normalize(t) for t in texts]
-    first = {}
-    rows, cols = [], []
-    for i, key in enumerate(keys):
-        rows.append(i)
-        cols.append(first.setdefault(key, i))
-    if embed is not None and near_dup is not None and n > 1:
+def near_duplicate_groups(
+    texts: list[str], embed: Callable | None, near_dup: float | None, documents: list[Iterable] | None = None
+) -> np.ndarray:
+    """A group label per text: equal after normalisation, or cosine ≥ ``near_dup``, or — given each
+    text's relevant ``documents`` — sharing one (connected components, ``recft.data.groups``)."""
+    first: dict[str, int] = {}
+    edges = [(i, first.setdefault(normalize(text), i)) for i, text in enumerate(texts)]
+    if embed is not None and near_dup is not None and len(texts) > 1:
         vectors = embed(texts)
-        close = np.argwhere(np.triu(vectors @ vectors.T, k=1) >= near_dup)
-        rows += close[:, 0].tolist()
-        cols += close[:, 1].tolist()
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+        edges += [(int(i), int(j)) for i, j in np.argwhere(np.triu(vectors @ vectors.T, k=1) >= near_dup)]
+    if documents is not None:
+        edges += shared_document_edges(documents)
+    return connected_labels(len(texts), edges)
 
 
 def group_draw(key: str, seed: int) -> float:
@@ -112,17 +113,23 @@ def seal(
     by_query: dict[str, list[Pair]] = defaultdict(list)
     for pair in new:
         by_query[pair.query].append(pair)
+    trained = list(trained)
     earlier = list(dict.fromkeys(p.query for p in trained if p.query not in by_query))
     texts = list(by_query) + earlier
-    labels = near_duplicate_groups(texts, embed, near_dup)
+    documents = [{(p.source, p.doc_id) for p in by_query[t]} for t in by_query] + [set()] * len(earlier)
+    labels = near_duplicate_groups(texts, embed, near_dup, documents)
     members: dict[int, list[str]] = defaultdict(list)
     for text, label in zip(texts, labels):
         members[label].append(text)
     must_train = {labels[i] for i in range(len(by_query), len(texts))}
+    trained_docs = {(p.source, p.doc_id) for p in trained}
+    position = {text: i for i, text in enumerate(texts)}
     role = {}
     for label, group in members.items():
         draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), seed)
         side = "golden" if draw < share else "dev" if draw < share + dev_share else "train"
+        if side == "dev" and any(documents[position[t]] & trained_docs for t in group):
+            side = "train"  # a dev query whose document trained before would measure memorising
         role.update({text: side for text in group})
     entries = {side: [_entry(by_query[t], cycle, origins, side) for t in by_query if role[t] == side] for side in ROLES}
     train = [pair for pair in new if role[pair.query] == "train"]
