@@ -44,3 +44,17 @@ def test_unpaired_queries_are_refused():
 def test_cohens_dz():
     assert cohens_dz(np.array([1.0, 2.0, 3.0])) == pytest.approx(2.0)
     assert np.isnan(cohens_dz(np.array([1.0])))
+
+
+def test_a_comparison_carries_its_two_sided_p_by_its_own_test():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    a = {f"q{i}": float(v) for i, v in enumerate(rng.uniform(0, 1, 80))}
+    b = {q: v + float(rng.normal(0.03, 0.1)) for q, v in a.items()}
+    t = compare(a, b, test="t")
+    assert t.p == pytest.approx(stats.ttest_rel(list(b.values()), list(a.values())).pvalue, rel=1e-9)
+    deltas = np.array([b[q] - a[q] for q in a])
+    exact = stats.permutation_test((deltas,), np.mean, permutation_type="samples", n_resamples=20_000, random_state=0)
+    assert compare(a, b, test="permutation", n_resamples=20_000).p == pytest.approx(exact.pvalue, abs=0.01)
+    assert "p=" in str(t) and "(t)" in str(t)

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from recft.eval.paired_tests import confidence_interval
+from recft.eval.paired_tests import confidence_interval, one_sided_p
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class PairedComparison:
     effect_size: float  # Cohen's d_z
     confidence: float = 0.95
     test: str = "bootstrap"  # the test whose interval ci_low/ci_high is
+    p: float | None = None  # two-sided, of H0 "Δ = 0", by the same test (twice the smaller one-sided p)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,6 +38,7 @@ class PairedComparison:
         return (
             f"{self.metric}: {self.mean_a:.4f} → {self.mean_b:.4f}  Δ {self.delta:+.4f} "
             f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}] d_z {self.effect_size:+.2f}  n={self.n}"
+            + ("" if self.p is None else f"  p={self.p:.3g} ({self.test})")
         )
 
 
@@ -72,6 +74,10 @@ def compare(
     _, va, vb = paired_arrays(a, b)
     deltas = vb - va
     low, high = confidence_interval(deltas, test, confidence, n_resamples, seed)
+    p = None
+    if deltas.size:
+        sides = (one_sided_p(deltas, 0.0, side, test, n_resamples, seed) for side in ("greater", "less"))
+        p = min(1.0, 2 * min(sides))
     return PairedComparison(
         metric=metric,
         n=int(deltas.size),
@@ -83,4 +89,5 @@ def compare(
         effect_size=cohens_dz(deltas),
         confidence=confidence,
         test=test,
+        p=p,
     )

@@ -16,21 +16,29 @@ from recft.eval.report import Report
 
 
 def summary_table(summary: dict) -> Table:
+    """Every set's paired Δ, then the golden set's slices (``eval.slices``) on its first metric: a gain
+    is shown beside where it comes from."""
     table = Table(title="zero-shot → fine-tuned (paired over queries)")
-    for column in ("set", "metric", "n", "zero-shot", "fine-tuned", "Δ", "95% CI", "d_z"):
+    for column in ("set", "metric", "n", "zero-shot", "fine-tuned", "Δ", "95% CI", "p", "d_z"):
         table.add_column(column, justify="left" if column in ("set", "metric") else "right")
-    for name, rows in summary["deltas"].items():
-        for row in rows:
-            table.add_row(
-                name,
-                row["metric"],
-                str(row["n"]),
-                f"{row['mean_a']:.4f}",
-                f"{row['mean_b']:.4f}",
-                f"{row['delta']:+.4f}",
-                f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
-                f"{row['effect_size']:+.2f}",
-            )
+    rows = [(name, row) for name, found in summary["deltas"].items() for row in found]
+    slices = (summary.get("slices") or {}).get("deltas", {})
+    rows += [(f"  {name}", found[0]) for name, found in slices.items() if found]
+    for name, row in rows:
+        p = row.get("p")
+        table.add_row(
+            name,
+            row["metric"],
+            str(row["n"]),
+            f"{row['mean_a']:.4f}",
+            f"{row['mean_b']:.4f}",
+            f"{row['delta']:+.4f}",
+            f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
+            "" if p is None else f"{p:.3g}",
+            f"{row['effect_size']:+.2f}",
+        )
+    if rows:
+        table.caption = f"intervals and p: {rows[0][1].get('test', 'bootstrap')}, two-sided"
     return table
 
 
