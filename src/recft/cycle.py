@@ -9,8 +9,8 @@
 
 Each cycle trains a candidate starting from the incumbent, evaluates it on the golden set and every
 probe (the incumbent's reports are cached in the registry), asks the gate, acts on the verdict, and
-appends one line to ``history.jsonl`` (see ``recft.loop.cycle``). ``python -m recft.cycle`` is the
-same command.
+appends one line to ``history.jsonl`` (see ``recft.loop.run``, and ``recft.loop.cycle`` for one cycle).
+``python -m recft.cycle`` is the same command.
 
 Exit codes, for schedulers (the last cycle's verdict): 0 PROMOTED or nothing new, 3
 PENDING_APPROVAL, 4 INCONCLUSIVE, 5 REJECTED, 6 ROLLBACK, 7 FORGETTING_DETECTED, 8 SKIPPED (too
@@ -30,7 +30,8 @@ from recft.common.errors import RecftError, report_error
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
 def cycle(cfg: DictConfig) -> None:
-    from recft.loop.cycle import EXIT_CODES, run_loop
+    from recft.loop.run import run_loop
+    from recft.loop.verdicts import EXIT_CODES
     from recft.preflight import check_settings
 
     try:

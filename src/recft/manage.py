@@ -32,7 +32,7 @@ from recft.loop.history import history_table, read_history, repair_history
 from recft.loop.registry import Registry
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recft manage", description=__doc__.splitlines()[0])
     parser.add_argument("--registry", default=repo_path("outputs/registry"))
     parser.add_argument("--domain", default=None, help="one domain's registry (recft cycle domain=X)")
@@ -57,57 +57,78 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--reports", nargs="+", default=None, help="with --metrics: BASE CAND... report.json files")
     golden = sub.add_parser("golden", help="the golden set of record: size by origin, or --export DIR")
     golden.add_argument("--export", default=None, help="write it as a BEIR folder (corpus of record)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         registry = Registry(registry_root(args.registry, args.domain))
-        if args.command == "domains":
-            console_module.out().print(domains_table(domain_registries(args.registry)))
-        elif args.command == "history":
-            if args.repair:
-                for dropped in repair_history(registry.root / "history.jsonl"):
-                    print(f"dropped {dropped}")
-            console_module.out().print(history_table(read_history(registry.root / "history.jsonl")))
-            incumbent = registry.incumbent()
-            print(f"incumbent: {incumbent.id if incumbent else 'none'}")
-        elif args.command == "approve":
-            print(f"promoted {registry.approve(registry.resolve(args.version).id).id}")
-        elif args.command == "reject":
-            print(f"rejected {registry.reject(registry.resolve(args.version).id, 'rejected by a human').id}")
-        elif args.command == "export":
-            from recft.loop.publish import export_version  # torch: only when exporting
-
-            print(export_version(registry, args.version, args.folder, args.cache))
-        elif args.command == "rollback":
-            print(f"incumbent is now {registry.rollback().id}")
-        elif args.command == "golden":
-            from recft.loop.golden import export_beir, origins_table, split_size
-
-            if args.export:
-                print(export_beir(registry, args.export))
-            else:
-                console_module.out().print(origins_table(registry, split_size(registry)))
-        elif args.command == "power" and args.metrics:
-            return metrics_command(registry, args)
-        elif args.command == "power":
-            from recft.eval.paired_tests import check_power
-            from recft.loop.power import power_rows, power_table
-
-            check_power(args.mde, args.power, args.alpha, prefix="--")
-            rows = power_rows(
-                read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending
-            )
-            if not rows:
-                print("no decided cycle in the history yet: nothing to size from", file=sys.stderr)
-                return 2
-            console_module.out().print(power_table(rows, args.mde, args.power))
-        elif args.command == "figures":
-            from recft.loop.figures import cycle_figures  # matplotlib: only when drawing
-
-            for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
-                print(path)
+        return COMMANDS[args.command](registry, args) or 0
     except RecftError as err:
         return report_error(err)
-    return 0
+
+
+def domains(registry: Registry, args) -> None:
+    console_module.out().print(domains_table(domain_registries(args.registry)))
+
+
+def history(registry: Registry, args) -> None:
+    if args.repair:
+        for dropped in repair_history(registry.root / "history.jsonl"):
+            print(f"dropped {dropped}")
+    console_module.out().print(history_table(read_history(registry.root / "history.jsonl")))
+    incumbent = registry.incumbent()
+    print(f"incumbent: {incumbent.id if incumbent else 'none'}")
+
+
+def approve(registry: Registry, args) -> None:
+    print(f"promoted {registry.approve(registry.resolve(args.version).id).id}")
+
+
+def reject(registry: Registry, args) -> None:
+    print(f"rejected {registry.reject(registry.resolve(args.version).id, 'rejected by a human').id}")
+
+
+def export(registry: Registry, args) -> None:
+    from recft.loop.publish import export_version  # torch: only when exporting
+
+    print(export_version(registry, args.version, args.folder, args.cache))
+
+
+def rollback(registry: Registry, args) -> None:
+    print(f"incumbent is now {registry.rollback().id}")
+
+
+def golden(registry: Registry, args) -> None:
+    from recft.loop.golden import export_beir, origins_table, split_size
+
+    if args.export:
+        print(export_beir(registry, args.export))
+    else:
+        console_module.out().print(origins_table(registry, split_size(registry)))
+
+
+def power(registry: Registry, args) -> int | None:
+    if args.metrics:
+        return metrics_command(registry, args)
+    from recft.eval.paired_tests import check_power
+    from recft.loop.power import power_rows, power_table
+
+    check_power(args.mde, args.power, args.alpha, prefix="--")
+    rows = power_rows(read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending)
+    if not rows:
+        print("no decided cycle in the history yet: nothing to size from", file=sys.stderr)
+        return 2
+    console_module.out().print(power_table(rows, args.mde, args.power))
+    return None
+
+
+def figures(registry: Registry, args) -> None:
+    from recft.loop.figures import cycle_figures  # matplotlib: only when drawing
+
+    for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
+        print(path)
 
 
 def metrics_command(registry: Registry, args) -> int:
@@ -130,6 +151,19 @@ def metrics_command(registry: Registry, args) -> int:
     current = args.current or (decided[-1] if decided else "ndcg@10")
     console_module.out().print(multipliers_table(metric_multipliers(pairs, current), current))
     return 0
+
+
+COMMANDS = {  # each subcommand: (registry, parsed arguments) → exit code (None: 0)
+    "domains": domains,
+    "history": history,
+    "approve": approve,
+    "reject": reject,
+    "export": export,
+    "rollback": rollback,
+    "golden": golden,
+    "power": power,
+    "figures": figures,
+}
 
 
 if __name__ == "__main__":

@@ -19,10 +19,6 @@ from omegaconf import DictConfig, OmegaConf
 from recft.common.errors import ConfigError, instantiate
 
 COMMANDS = ("evaluate", "train", "cycle")
-CYCLE_DEV = (
-    "a cycle tunes on its own dev split only (dev.arrival_share of each cycle's arrivals): "
-    "dev.share must be 0 and dev.split null in cycle runs"
-)
 # what Lightning's Trainer takes (its docs); the Trainer itself is built only when training starts
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "transformer-engine",
               "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)  # fmt: skip
@@ -199,8 +195,10 @@ def check_cycle(cfg: DictConfig) -> None:
     from recft.data.arrivals import FORMATS
     from recft.eval.paired_tests import check_power
     from recft.loop.domains import check_domain_adapter
+    from recft.loop.feed import TAKE
     from recft.loop.gate import GateConfig
     from recft.loop.looks import alpha_for_look
+    from recft.loop.run import CYCLE_DEV
     from recft.loop.schedule import LoopConfigError, arrivals
     from recft.loop.sealing import check_share
 
@@ -231,7 +229,7 @@ def check_cycle(cfg: DictConfig) -> None:
     node = cfg.get("arrivals") or {}
     if node.get("path"):
         one_of("arrivals.format", node.get("format") or "auto", ("auto", *FORMATS))
-        one_of("arrivals.take", node.get("take") or "all", ("all", "next"))
+        one_of("arrivals.take", node.get("take") or "all", TAKE)
         if not Path(node.path).exists():
             raise ConfigError(f"arrivals.path={node.path}: no such file or folder")
     elif int(cfg.loop.cycles) > len(cfg.loop.schedule):
@@ -269,10 +267,6 @@ def check_gate_slices(cfg: DictConfig, names) -> None:
     if not names:
         return
     from recft.eval.slices import SliceSpec, slice_names
-    from recft.loop.gate import GateError
+    from recft.loop.gate import check_slice_names
 
-    made = slice_names(SliceSpec.from_config(cfg.eval.get("slices")))
-    missing = [name for name in names if name not in made]
-    if missing:
-        known = ", ".join(sorted(made)) or "none: set eval.slices.rules or eval.slices.file"
-        raise GateError(f"gate.slices names {', '.join(missing)}, not a slice of eval.slices (slices: {known})")
+    check_slice_names(names, sorted(slice_names(SliceSpec.from_config(cfg.eval.get("slices")))))

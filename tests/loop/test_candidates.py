@@ -7,8 +7,9 @@ from hydra.utils import instantiate as hydra_instantiate
 
 import recft.loop.candidates as candidates_module
 import recft.loop.cycle as cycle_module
-from recft.loop.cycle import run_loop
+import recft.loop.run as run_module
 from recft.loop.registry import Registry
+from recft.loop.run import run_loop
 from recft.training.recipes import write_recipe
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides, tiny_run_overrides
@@ -20,7 +21,7 @@ TEXT = {doc: f"{title} {text}".strip() for doc, (title, text) in TINY_CORPUS.ite
 def spied(monkeypatch):
     batches: list[set] = []
     spy = lambda node: SpyMaker(hydra_instantiate(node), batches)  # noqa: E731
-    monkeypatch.setattr(cycle_module, "instantiate", spy)
+    monkeypatch.setattr(run_module, "instantiate", spy)
     monkeypatch.setattr(candidates_module, "instantiate", spy)
     return batches
 

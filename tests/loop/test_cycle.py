@@ -13,11 +13,11 @@ from omegaconf import OmegaConf
 
 from recft.data.pairs import Pair
 from recft.eval.report import Report
-from recft.loop.cycle import run_loop
 from recft.loop.gate import GateConfig, decide
 from recft.loop.history import read_history
 from recft.loop.looks import SpendingError, levels
 from recft.loop.registry import Registry
+from recft.loop.run import run_loop
 from recft.loop.schedule import arrivals
 
 from conftest import CYCLE_TEST_DEFAULTS, compose, tiny_run_overrides

@@ -3,8 +3,8 @@ and after the last one the cycle says so and exits 0."""
 
 import json
 
-from recft.loop.cycle import run_loop
 from recft.loop.registry import Registry
+from recft.loop.run import run_loop
 
 from conftest import TINY_CORPUS, compose, tiny_run_overrides
 

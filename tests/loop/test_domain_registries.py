@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from recft.loop.cycle import run_loop
 from recft.loop.domains import DomainConfigError, domain_registries, incumbent_adapters, serving_router
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
+from recft.loop.run import run_loop
 from recft.model.store import load_encoder
 
 from conftest import REPO, TINY_CORPUS, TINY_QUERIES, TRAIN_QUERIES, compose, tiny_run_overrides, write_tiny_train_beir

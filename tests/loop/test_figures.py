@@ -2,7 +2,8 @@ import json
 
 import numpy as np
 
-from recft.loop.figures import cycle_figures, verdict_shares_by_n
+from recft.loop.figures import COLORS, cycle_figures, verdict_shares_by_n
+from recft.loop.verdicts import VERDICTS
 
 
 def test_small_probes_flip_between_verdicts_large_ones_do_not():
@@ -43,3 +44,7 @@ def test_figures_are_drawn_from_history_alone(tmp_path):
     paths = cycle_figures(history, tmp_path / "figures")
     assert sorted(p.name for p in paths) == ["forgetting_vs_n.png", "golden.png", "probes.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_every_verdict_has_its_colour():
+    assert set(COLORS) == set(VERDICTS)

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from recft.data.beir import DataError
-from recft.loop.cycle import EXIT_CODES, run_loop
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
+from recft.loop.run import run_loop
+from recft.loop.verdicts import EXIT_CODES
 
 from conftest import CYCLE_TEST_DEFAULTS, REPO, TINY_CORPUS, compose, tiny_run_overrides
 

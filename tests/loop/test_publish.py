@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 from sentence_transformers import SentenceTransformer
 from test_inbox import TEXT, overrides, write_inbox
 
-from recft.loop.cycle import run_loop
 from recft.loop.publish import export_version
 from recft.loop.registry import Registry, RegistryError
+from recft.loop.run import run_loop
 from recft.loop.versions import load_version
 
 from conftest import compose

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate as hydra_instantiate
 
-import recft.loop.cycle as cycle_module
+import recft.loop.run as run_module
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
-from recft.loop.cycle import run_loop
 from recft.loop.looks import levels
 from recft.loop.registry import Registry
-from recft.loop.sealing import SealError, composition, golden_of_record, near_duplicate_groups, seal
+from recft.loop.run import run_loop
+from recft.loop.sealing import SealError, Shares, composition, golden_of_record, near_duplicate_groups, seal
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides
 
@@ -47,30 +47,30 @@ def test_near_duplicate_groups_are_never_split_across_sealed_and_training():
     topics = [f"topic{t}" for t in range(40)]
     queries = [f"{topic} variant {v}" for topic in topics for v in range(3)]
     new = pairs_of(queries)
-    result = seal(new, [], 0.25, seed=42, cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    result = seal(new, [], Shares(0.25, seed=42), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
     sealed_topics = {e["text"].split()[0] for e in result.entries}
     trained_topics = {p.query.split()[0] for p in result.train}
     assert sealed_topics and trained_topics and not sealed_topics & trained_topics
     assert all(sum(e["text"].startswith(t + " ") for e in result.entries) in (0, 3) for t in topics)
     assert 0.1 < len(sealed_topics) / len(topics) < 0.45  # a seeded share, drawn per group
-    again = seal(list(reversed(new)), [], 0.25, seed=42, cycle=7, origins={}, embed=topic_embed, near_dup=0.95)
+    again = seal(list(reversed(new)), [], Shares(0.25, seed=42), cycle=7, origins={}, embed=topic_embed, near_dup=0.95)
     assert {e["text"] for e in again.entries} == {e["text"] for e in result.entries}  # order and cycle free
-    other = seal(new, [], 0.25, seed=7, cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    other = seal(new, [], Shares(0.25, seed=7), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
     assert {e["text"] for e in other.entries} != {e["text"] for e in result.entries}
 
 
 def test_a_group_that_reaches_an_already_trained_query_trains():
     new = pairs_of([f"topic{t} new" for t in range(30)])
     trained = pairs_of([f"topic{t} old" for t in range(30)])
-    result = seal(new, trained, 0.5, seed=42, cycle=2, origins={}, embed=topic_embed, near_dup=0.95)
+    result = seal(new, trained, Shares(0.5, seed=42), cycle=2, origins={}, embed=topic_embed, near_dup=0.95)
     assert result.entries == [] and len(result.train) == len(new)
     with pytest.raises(SealError, match=r"golden.seal must be in \[0, 1\)"):
-        seal(new, [], 1.0, seed=42, cycle=1, origins={})
+        seal(new, [], Shares(1.0, seed=42), cycle=1, origins={})
 
 
 def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
     new = [Pair("a1", "why do cats purr", "d1", "p", "src"), Pair("a1", "why do cats purr", "d2", "p", "src")]
-    [entry] = seal(new, [], 0.999, seed=1, cycle=3, origins={"a1": ("2026-12-01.jsonl", 4)}).entries
+    [entry] = seal(new, [], Shares(0.999, seed=1), cycle=3, origins={"a1": ("2026-12-01.jsonl", 4)}).entries
     assert entry == {
         "query_id": "sealed:a1",
         "text": "why do cats purr",
@@ -103,7 +103,7 @@ def test_three_cycles_on_a_growing_golden_set_count_looks_1_2_3_and_sealed_queri
     tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch
 ):
     trained: list[set] = []
-    monkeypatch.setattr(cycle_module, "instantiate", lambda node: SpyMaker(hydra_instantiate(node), trained))
+    monkeypatch.setattr(run_module, "instantiate", lambda node: SpyMaker(hydra_instantiate(node), trained))
     inbox = write_days(tmp_path / "inbox")
     cfg = compose(
         "cycle",
@@ -154,7 +154,7 @@ def test_queries_that_share_a_relevant_document_go_to_one_side_whole():
     """No sealed or dev query of a cycle points at a document that cycle trains on."""
     queries = [f"claim {i}" for i in range(120)]
     new = [Pair(f"q{i}", text, f"doc{i // 3}", "passage") for i, text in enumerate(queries)]  # 3 claims per doc
-    result = seal(new, [], 0.25, seed=42, cycle=1, origins={}, dev_share=0.15)
+    result = seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=1, origins={})
     trained_docs = {p.doc_id for p in result.train}
     held = [doc for entry in result.entries + result.dev for doc in entry["qrels"]]
     assert result.entries and result.dev and not set(held) & trained_docs
@@ -164,7 +164,7 @@ def test_queries_that_share_a_relevant_document_go_to_one_side_whole():
 def test_a_dev_group_whose_document_trained_in_an_earlier_cycle_trains():
     earlier = [Pair(f"old{i}", f"old claim {i}", f"doc{i}", "passage") for i in range(200)]
     new = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(200)]  # the same documents
-    result = seal(new, earlier, 0.25, seed=42, cycle=2, origins={}, dev_share=0.15)
+    result = seal(new, earlier, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={})
     assert result.entries and not result.dev  # sealed queries may be "seen"; dev ones may not
     fresh = [Pair(f"f{i}", f"fresh claim {i}", f"other{i}", "passage") for i in range(200)]
-    assert seal(fresh, earlier, 0.25, seed=42, cycle=2, origins={}, dev_share=0.15).dev
+    assert seal(fresh, earlier, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={}).dev

@@ -35,7 +35,6 @@ from typing import Iterator, Mapping
 from recft.data.beir import DOMAIN_FIELD, DataError, jsonl_records, open_text, record_domain
 from recft.data.pairs import Pair
 
-FORMATS = ("sentence_transformers", "flag_embedding", "tevatron")
 SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet")
 ST_FIELDS = ("anchor", "positive", "negative")
 
@@ -171,6 +170,7 @@ def _tevatron_rows(number: int, record: Mapping, columns: Mapping[str, str]) -> 
 
 
 ROW_READERS = {"sentence_transformers": _st_rows, "flag_embedding": _flag_rows, "tevatron": _tevatron_rows}
+FORMATS = tuple(ROW_READERS)  # arrivals.format / pairs.format: a new format is a reader here, and a case in detect
 
 
 class CorpusIndex:

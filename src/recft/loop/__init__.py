@@ -1,1 +1,1 @@
-"""The recursive loop: gate, registry, versions, the cycle, its history and figures."""
+"""The recursive loop: a run feeding its cycles, one cycle, the gate, the registry, versions, history and figures."""

@@ -19,17 +19,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from recft.common.figures import save_figure  # noqa: E402
+from recft.loop import verdicts  # noqa: E402
 from recft.loop.gate import GateConfig, check_probe  # noqa: E402
 from recft.loop.history import read_history  # noqa: E402
 
 COLORS = {
-    "PROMOTED": "tab:green",
-    "PENDING_APPROVAL": "tab:olive",
-    "REJECTED": "tab:gray",
-    "ROLLBACK": "tab:red",
-    "FORGETTING_DETECTED": "tab:purple",
-    "INCONCLUSIVE": "tab:orange",
-    "SKIPPED": "lightgray",
+    verdicts.PROMOTED: "tab:green",
+    verdicts.PENDING_APPROVAL: "tab:olive",
+    verdicts.REJECTED: "tab:gray",
+    verdicts.ROLLBACK: "tab:red",
+    verdicts.FORGETTING_DETECTED: "tab:purple",
+    verdicts.INCONCLUSIVE: "tab:orange",
+    verdicts.SKIPPED: "lightgray",
 }
 
 

@@ -39,13 +39,7 @@ from recft.common.errors import RecftError
 from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
 from recft.loop.looks import RULES
-
-PROMOTED = "PROMOTED"
-PENDING_APPROVAL = "PENDING_APPROVAL"
-REJECTED = "REJECTED"
-ROLLBACK = "ROLLBACK"
-FORGETTING_DETECTED = "FORGETTING_DETECTED"
-INCONCLUSIVE = "INCONCLUSIVE"
+from recft.loop.verdicts import FORGETTING_DETECTED, INCONCLUSIVE, PENDING_APPROVAL, PROMOTED, REJECTED, ROLLBACK
 
 
 class GateError(RecftError, ValueError):
@@ -93,6 +87,19 @@ class GateConfig:
     def alpha(self) -> float:
         """The one-sided level of every test (before any spending across looks)."""
         return (1 - self.confidence) / 2
+
+    def probe_metric_for(self, own: str | None = None) -> str:
+        """What a probe is judged on: its own ``gate_metric`` when it names one (NevIR's ``paired_accuracy``,
+        a metric the other probes do not have), else ``gate.probe_metric``, else the golden ``gate.metric``."""
+        return own or self.probe_metric or self.metric
+
+
+def check_slice_names(names: Sequence[str], made: Sequence[str]) -> None:
+    """``gate.slices`` must name slices that ``eval.slices`` makes (``made``, in the order the message lists them)."""
+    missing = [name for name in names if name not in made]
+    if missing:
+        known = ", ".join(made) or "none: set eval.slices.rules or eval.slices.file"
+        raise GateError(f"gate.slices names {', '.join(missing)}, not a slice of eval.slices (slices: {known})")
 
 
 @dataclass
@@ -266,7 +273,7 @@ class _ProbeEvidence:
 
 
 def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | None, against: str) -> _ProbeEvidence:
-    metric = metric or cfg.probe_metric or cfg.metric
+    metric = cfg.probe_metric_for(metric)
     threshold = -(cfg.slice_tolerance if against == "slice" else cfg.forgetting_tolerance)
     cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
     d = _deltas(incumbent, candidate)

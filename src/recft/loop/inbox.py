@@ -26,7 +26,7 @@ from recft.data.arrivals import SUFFIXES, Arrival, CorpusIndex, is_corpus_delta,
 from recft.data.beir import DataError
 from recft.data.growth import with_documents
 from recft.data.pairs import Pair
-from recft.loop.registry import Registry, RegistryError
+from recft.loop.registry import CONSUMED, QUARANTINED, Registry, RegistryError
 
 QUARANTINE = "quarantine"
 
@@ -103,7 +103,7 @@ class Inbox:
 
     def quarantine(self, bad: list[Delivery], cycle: int) -> list[dict]:
         """Record the bad files as quarantined, then move them aside; returns what the report names."""
-        entries = [self._entry(d, "quarantined", None, cycle) for d in bad]
+        entries = [self._entry(d, QUARANTINED, None, cycle) for d in bad]
         if entries:
             self.registry.record_arrivals(entries)
         for delivery in bad:
@@ -138,7 +138,7 @@ class Inbox:
 
     def consume(self, deliveries: list[Delivery], version: str | None, cycle: int, sealed: list[dict] = ()) -> None:
         """Mark the files consumed and seal their sealed queries (``recft.loop.sealing``) in one transaction."""
-        entries = [self._entry(d, "consumed", version, cycle) for d in deliveries]
+        entries = [self._entry(d, CONSUMED, version, cycle) for d in deliveries]
         self.registry.record_arrivals(entries, list(sealed))
 
     def consumed(self) -> Consumed:
@@ -151,16 +151,20 @@ class Inbox:
                 "cycle": cycle, "manifest": manifest}  # fmt: skip
 
 
+def consumed_files(registry: Registry) -> list[str]:
+    """The content hashes of the files a registry has consumed so far, in the order it consumed them."""
+    return [sha for sha, entry in registry.arrivals().items() if entry["status"] == CONSUMED]
+
+
 def consumed_from(registry: Registry) -> Consumed:
     """Every pair, file negative and new document of the files a registry has consumed so far."""
     consumed = Consumed()
-    for sha, entry in registry.arrivals().items():
-        if entry["status"] == "consumed":
-            stored = read_json(registry.root / "arrivals" / f"{sha}.json", RegistryError)
-            consumed.pairs += [Pair(**p) for p in stored["pairs"]]
-            add_negatives(consumed.negatives, stored["negatives"])
-            consumed.documents.update(stored.get("documents", {}))
-            consumed.titles.update(stored.get("titles", {}))
+    for sha in consumed_files(registry):
+        stored = read_json(registry.root / "arrivals" / f"{sha}.json", RegistryError)
+        consumed.pairs += [Pair(**p) for p in stored["pairs"]]
+        add_negatives(consumed.negatives, stored["negatives"])
+        consumed.documents.update(stored.get("documents", {}))
+        consumed.titles.update(stored.get("titles", {}))
     return consumed
 
 

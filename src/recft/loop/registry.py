@@ -26,19 +26,26 @@ from typing import Iterator
 from recft.common.errors import RecftError
 from recft.common.faults import pause_point
 
-STATUSES = ("incumbent", "candidate", "rejected", "retired")
+STATUSES = ("incumbent", "candidate", "rejected", "retired")  # of a version
+ARRIVAL_STATUSES = CONSUMED, QUARANTINED = ("consumed", "quarantined")  # of an arrival file
+PENDING = "pending approval"  # a candidate's note while it waits for `recft manage approve`
 
-SCHEMA = """
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS versions (
     id TEXT PRIMARY KEY,
     parent TEXT REFERENCES versions(id),
     created TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('incumbent', 'candidate', 'rejected', 'retired')),
+    status TEXT NOT NULL CHECK (status IN ({_one_of(STATUSES)})),
     kind TEXT NOT NULL,
     path TEXT,
     data_fingerprint TEXT,
-    config TEXT NOT NULL DEFAULT '{}',
-    metrics TEXT NOT NULL DEFAULT '{}',
+    config TEXT NOT NULL DEFAULT '{{}}',
+    metrics TEXT NOT NULL DEFAULT '{{}}',
     note TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS looks (
@@ -65,7 +72,7 @@ CREATE TABLE IF NOT EXISTS sealed (
 CREATE TABLE IF NOT EXISTS arrivals (
     sha256 TEXT PRIMARY KEY,
     file TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('consumed', 'quarantined')),
+    status TEXT NOT NULL CHECK (status IN ({_one_of(ARRIVAL_STATUSES)})),
     version TEXT REFERENCES versions(id),
     cycle INTEGER,
     at TEXT NOT NULL,
@@ -362,15 +369,20 @@ class Registry:
         return self.get(version_id)
 
     def pending(self) -> list[Version]:
-        return [v for v in self.versions() if v.status == "candidate" and v.note == "pending approval"]
+        return [v for v in self.versions() if v.status == "candidate" and v.note == PENDING]
+
+    def undecided(self) -> list[Version]:
+        """Candidates with no verdict acted on and none pending approval: held by the cycle lock, these
+        are from a cycle that died."""
+        return [v for v in self.versions() if v.status == "candidate" and v.note != PENDING]
 
     def mark_pending(self, version_id: str) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE versions SET note='pending approval' WHERE id=?", (version_id,))
+            db.execute("UPDATE versions SET note=? WHERE id=?", (PENDING, version_id))
 
     def approve(self, version_id: str) -> Version:
         version = self.get(version_id)
-        if version.status != "candidate" or version.note != "pending approval":
+        if version.status != "candidate" or version.note != PENDING:
             raise RegistryError(f"{self.path}: {version_id} is not pending approval (status {version.status})")
         with self.transaction() as db:
             db.execute("UPDATE versions SET note='approved' WHERE id=?", (version_id,))

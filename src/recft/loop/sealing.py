@@ -71,6 +71,26 @@ def check_share(share: float, dev: float = 0.0) -> float:
     return float(share)
 
 
+@dataclass(frozen=True)
+class Shares:
+    """How a cycle's arriving query groups are drawn: ``golden`` of them sealed (``golden.seal``), the next
+    ``dev`` held out as dev (``dev.arrival_share``), the rest trains; ``seed`` fixes the draw."""
+
+    golden: float
+    seed: int
+    dev: float = 0.0
+
+    def __post_init__(self):
+        check_share(self.golden, self.dev)
+
+    @property
+    def held(self) -> float:
+        return self.golden + self.dev
+
+    def side(self, draw: float) -> str:
+        return "golden" if draw < self.golden else "dev" if draw < self.held else "train"
+
+
 def near_duplicate_groups(
     texts: list[str], embed: Callable | None, near_dup: float | None, documents: list[Iterable] | None = None
 ) -> np.ndarray:
@@ -96,19 +116,16 @@ def group_draw(key: str, seed: int) -> float:
 def seal(
     new: list[Pair],
     trained: Iterable[Pair],
-    share: float,
-    seed: int,
+    shares: Shares,
     cycle: int,
     origins: Mapping[str, tuple[str, int | None]],
     embed: Callable | None = None,
     near_dup: float | None = None,
-    dev_share: float = 0.0,
 ) -> Sealed:
     """Split this cycle's ``new`` pairs into pairs that train, sealed golden queries and dev queries;
     ``trained`` are the pairs this loop trained on before (their groups stay training), ``origins``
     maps a query id to the (file, line) it arrived in."""
-    check_share(share, dev_share)
-    if share + dev_share == 0 or not new:
+    if shares.held == 0 or not new:
         return Sealed(list(new), [], 0)
     by_query: dict[str, list[Pair]] = defaultdict(list)
     for pair in new:
@@ -126,8 +143,8 @@ def seal(
     position = {text: i for i, text in enumerate(texts)}
     role = {}
     for label, group in members.items():
-        draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), seed)
-        side = "golden" if draw < share else "dev" if draw < share + dev_share else "train"
+        draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), shares.seed)
+        side = shares.side(draw)
         if side == "dev" and any(documents[position[t]] & trained_docs for t in group):
             side = "train"  # a dev query whose document trained before would measure memorising
         role.update({text: side for text in group})

@@ -1,12 +1,14 @@
 """The number a sweeper maximises, read from a run's summary: dev gain minus λ × probe losses.
 
 Kept apart from training so that ``recft summarize`` can recompute it from files without loading
-torch or Lightning.
+torch or Lightning; the formula itself is ``recft.training.objective`` (torch-free too), the one
+``adapter=merge`` chooses its weight by.
 """
 
 from __future__ import annotations
 
 from recft.common.errors import RecftError
+from recft.training.objective import dev_objective
 
 
 class ObjectiveError(RecftError, ValueError):
@@ -28,11 +30,11 @@ def objective(summary: dict, cfg) -> float:
     """Δ(``eval.primary``) on the tuning set − ``train.forgetting_penalty`` × the probes' losses (λ = 0: the gain)."""
     metric, tuned, golden = cfg.eval.primary, tuning_set(summary, cfg), cfg.data.name
     gain = next(r["delta"] for r in summary["deltas"][tuned] if r["metric"] == metric)
-    probe_losses = [
-        max(0.0, -r["delta"])
+    probe_deltas = [
+        r["delta"]
         for name, rows in summary["deltas"].items()
         if name not in (golden, "dev")
         for r in rows
         if r["metric"] == metric
     ]
-    return gain - float(cfg.train.forgetting_penalty) * sum(probe_losses)
+    return dev_objective(gain, probe_deltas, float(cfg.train.forgetting_penalty))

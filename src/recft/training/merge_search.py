@@ -30,13 +30,14 @@ from recft.training.candidate import CandidateError, MakeContext, StartPoint
 from recft.training.fit import FitResult
 from recft.training.maker import TrainedMaker, measure_weights
 from recft.training.merge import check_weight, endpoints, set_weight
+from recft.training.objective import dev_objective
 
 
 def objective(reports: dict[str, Report], start: dict[str, Report], metric: str, penalty: float) -> float:
     """Dev Δ − penalty × Σ probe losses (each probe's drop below its start value), in ``metric``."""
     gain = reports["dev"].means[metric] - start["dev"].means[metric]
-    losses = [max(0.0, start[n].means[metric] - r.means[metric]) for n, r in reports.items() if n != "dev"]
-    return gain - penalty * sum(losses)
+    deltas = [r.means[metric] - start[n].means[metric] for n, r in reports.items() if n != "dev"]
+    return dev_objective(gain, deltas, penalty)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""The gate's questions as a cycle asks them: which vectors it compares, at which look's level.
+
+``recft.loop.gate`` decides from per-query vectors and knows nothing of eval sets or registries;
+this is where a cycle's reports become those vectors — the golden set (cut to this look's sample
+with ``gate.golden_refresh``), every probe on its own metric, against the incumbent and the base
+model, and every protected golden slice — and where the look is counted on the loop's ledger.
+"""
+
+from __future__ import annotations
+
+from recft.common.hashing import stable_hash
+from recft.eval.slices import SliceSpec, build_slices
+from recft.loop.context import Loop
+from recft.loop.gate import GateError, Verdict, check_slice_names, decide
+from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, next_level
+from recft.loop.registry import Version
+
+
+def protected_slices(loop: Loop, incumbent: dict, candidate: dict, trained_docs: set[str]) -> dict:
+    """``gate.slices``: name → the incumbent's and the candidate's golden vectors on that slice's queries."""
+    if not loop.gate.slices:
+        return {}
+    golden, metric = loop.sets[loop.golden], loop.gate.metric
+    spec = SliceSpec.from_config(loop.cfg.eval.get("slices"))
+    dataset = golden.dataset
+    built = build_slices(spec, dataset.queries, dataset.qrels, trained_docs, golden.spec.min_relevance)
+    check_slice_names(loop.gate.slices, list(built))
+    inc, cand = incumbent[loop.golden], candidate[loop.golden]
+    protected = {
+        name: (inc.restricted(built[name]).per_query[metric], cand.restricted(built[name]).per_query[metric], metric)
+        for name in loop.gate.slices
+    }
+    empty = [name for name, (vector, _, _) in protected.items() if not vector]
+    if empty:
+        raise GateError(f"gate.slices: {', '.join(empty)} has no query of the golden set judged this cycle")
+    return protected
+
+
+def judge(
+    loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict], trained_docs=frozenset()
+) -> Verdict:
+    """The gate on the golden set (at this look's share of α), every probe — against the incumbent
+    and against the base model — each probe on its own ``gate_metric`` if it names one, and every
+    protected golden slice (``gate.slices``)."""
+    metric = loop.gate.metric
+    probes, base_probes = {}, {}
+    for name, source in loop.sets.items():
+        if name != loop.golden:
+            on = loop.gate.probe_metric_for(source.spec.gate_metric)
+            probes[name] = (incumbent[name].per_query[on], candidate[name].per_query[on], on)
+            if base is not None:
+                base_probes[name] = (base[name].per_query[on], candidate[name].per_query[on], on)
+    golden = loop.golden
+    alpha = next_level(loop.gate.alpha, loop.gate.alpha_spending, [(look["alpha"], look["p"]) for look in looks])
+    return decide(
+        incumbent[golden].per_query[metric],
+        candidate[golden].per_query[metric],
+        probes,
+        loop.gate,
+        base_probes=base_probes,
+        alpha=alpha,
+        past_sds=[look["sd"] for look in looks],
+        slices=protected_slices(loop, incumbent, candidate, set(trained_docs)),
+    )
+
+
+def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[dict | None, list]:
+    """With ``gate.golden_refresh``: every report's golden part cut to this look's fresh sample of the
+    pool (and which sample it was, for the history line); otherwise the reports as they are."""
+    size = loop.gate.golden_refresh
+    if not size:
+        return None, list(reports)
+    pool = sorted(loop.sets[loop.golden].dataset.queries)
+    ids = golden_sample(pool, int(size), look, loop.cfg.seed)
+    cut = [None if r is None else {**r, loop.golden: r[loop.golden].restricted(ids)} for r in reports]
+    return {"queries": len(ids), "pool": len(pool), "index": look, "fingerprint": stable_hash("\n".join(ids))}, cut
+
+
+def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
+    """Record this decision on the golden set; what has been spent of α so far, and what is left."""
+    golden, gate = verdict.golden, loop.gate
+    fingerprint = golden_fingerprint(loop.sets[loop.golden])  # what the golden set holds at this look
+    level = verdict.config["alpha_this_look"]  # the superiority test's level and p: what the ledger spends
+    look = loop.registry.record_look(
+        fingerprint, version.id, level, golden.p_superiority, golden.sd, verdict.verdict, gate.metric
+    )
+    spent = alpha_spent(look, gate.alpha, gate.alpha_spending)
+    return {
+        "golden": fingerprint,
+        "look": look,
+        "alpha": level,
+        "alpha_spent": spent,
+        "alpha_left": gate.alpha - spent if gate.alpha_spending != "none" else None,
+        "rule": gate.alpha_spending,
+    }
+
+
+def against_base(loop: Loop, base: dict | None, candidate: dict) -> dict | None:
+    """The golden gain over the original model (reported, not gated: the gate compares with the incumbent)."""
+    if base is None:
+        return None
+    return candidate[loop.golden].compare_to(base[loop.golden], loop.gate.metric, seed=loop.gate.seed).to_dict()
