@@ -194,7 +194,7 @@ def tiny_run_overrides(model_dir, data_dir, out_dir, *extra) -> list[str]:
     ]
 
 
-CYCLE_TEST_DEFAULTS = ("loop.recipes=[own]", "dev.arrival_share=0")
+CYCLE_TEST_DEFAULTS = ("loop.recipes=[own]", "dev.arrival_share=0", "gate.slices=[]")
 
 
 def compose(config_name: str, *overrides: str):

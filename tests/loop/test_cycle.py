@@ -20,7 +20,7 @@ from recft.loop.registry import Registry
 from recft.loop.run import run_loop
 from recft.loop.schedule import arrivals
 
-from conftest import CYCLE_TEST_DEFAULTS, compose, tiny_run_overrides
+from conftest import CYCLE_TEST_DEFAULTS, REPO, compose, tiny_run_overrides
 
 
 def reports(registry_root, version_id) -> dict[str, Report]:
@@ -230,3 +230,25 @@ def test_a_protected_slice_is_checked_by_the_gate(tiny_model_dir, tiny_train_bei
     assert lines[0]["verdict"] in ("PROMOTED", "REJECTED", "INCONCLUSIVE", "ROLLBACK", "FORGETTING_DETECTED")
     with pytest.raises(ValueError, match="not a slice of eval.slices"):
         run_loop(compose_cycle(*args, "gate.slices=[tail]", f"registry.root={tmp_path}/registry2"))
+
+
+def test_by_default_the_history_line_splits_the_golden_delta_and_the_gate_holds_the_unseen_slice(
+    tiny_model_dir, tiny_train_beir, tmp_path
+):
+    args = cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "train.epochs=1", "eval.slices.short_words=4")
+    default = OmegaConf.load(REPO / "conf" / "gate" / "default.yaml").slices  # the shipped gate, not the tests' one
+    assert list(default) == ["seen_in_training:unseen"]
+    [line] = run_loop(compose_cycle(*args, f"gate.slices={list(default)}".replace("'", "")))
+    slices, n = line["slices"], line["golden_set"]["n"]
+    assert set(slices) == {f"seen_in_training:{s}" for s in ("seen", "unseen")} | {
+        "query_length:short",
+        "query_length:long",
+    }
+    assert slices["seen_in_training:seen"]["n"] + slices["seen_in_training:unseen"]["n"] == n
+    assert slices["seen_in_training:seen"]["n"] == line["golden_set"]["seen_in_training"]
+    for row in slices.values():
+        assert not row["n"] or (row["ci_low"] <= row["delta"] <= row["ci_high"] and 0 <= row["p"] <= 1 and row["test"])
+    checks = [p for p in line["probes"] if p["against"] == "slice"]
+    assert [c["name"] for c in checks] == (
+        ["seen_in_training:unseen"] if slices["seen_in_training:unseen"]["n"] else []
+    )

@@ -21,6 +21,7 @@ from recft.loop.candidates import Trained, train_candidates
 from recft.loop.context import Loop
 from recft.loop.decision import gate_candidate
 from recft.loop.incumbent import ensure_incumbent, query_embedder, start_point, version_reports
+from recft.loop.null_control import derange_positives
 from recft.loop.registry import Version
 from recft.loop.sealing import Shares, seal, unsealed
 from recft.loop.verdicts import SKIPPED
@@ -61,10 +62,12 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
 
 
 def pairs_to_train(loop: Loop, new: list[Pair], seen: list[Pair]) -> tuple[list[Pair], list[Pair], list[Pair]]:
-    """(new, seen, trained on) without any held-out query: a sealed or dev query never trains."""
+    """(new, seen, trained on) without any held-out query: a sealed or dev query never trains. With
+    ``loop.null_control`` what trains carries no signal (``recft.loop.null_control``)."""
     held = [*loop.held("golden"), *loop.held("dev")]
     new, seen = unsealed(new, held), unsealed(seen, held)
-    return new, seen, seen if loop.cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new
+    train = seen if loop.cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new
+    return new, seen, derange_positives(train, int(loop.cfg.seed)) if loop.cfg.loop.get("null_control") else train
 
 
 def train_recipes(

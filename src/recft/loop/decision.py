@@ -19,7 +19,7 @@ from recft.eval.report import Report
 from recft.loop.context import Loop
 from recft.loop.gate import Verdict
 from recft.loop.incumbent import serve_incumbent, version_reports
-from recft.loop.judging import against_base, count_look, golden_for_this_look, judge
+from recft.loop.judging import against_base, count_look, golden_for_this_look, golden_slices, judge
 from recft.loop.registry import Version
 from recft.loop.sealing import composition
 from recft.loop.serving import blue_green_index, log_version_artifact
@@ -39,6 +39,7 @@ class Decision:
     golden_set: dict
     probes: list[dict]
     coverage: dict | None
+    slices: dict  # golden slice → n, Δ vs the incumbent, CI, p (recft.loop.judging.golden_slices)
 
     def judged(self, loop: Loop) -> dict:
         """The history line's account of the decision, up to the golden set it was made on."""
@@ -58,6 +59,7 @@ class Decision:
             "looks": self.looks,
             "golden_sample": self.golden_sample,
             "golden_set": self.golden_set,
+            "slices": self.slices,
         }
 
     def acted(self) -> dict:
@@ -157,4 +159,5 @@ def gate_candidate(
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     vs_base = against_base(loop, base_reports, candidate.reports)
-    return Decision(version, verdict, vs_base, looks, sample, golden_set, probes, coverage)
+    slices = golden_slices(loop, judged[0], judged[1], trained_docs)
+    return Decision(version, verdict, vs_base, looks, sample, golden_set, probes, coverage, slices)

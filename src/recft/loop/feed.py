@@ -53,6 +53,12 @@ def report_cycle(history_path: Path, line: dict) -> dict:
     console.print(f"cycle {line['cycle']}: [bold]{line['verdict']}[/bold]")
     for reason in line["reasons"]:
         console.print(f"  - {reason}")
+    for name, row in (line.get("slices") or {}).items():  # where the golden Δ comes from
+        if row.get("n"):
+            console.print(
+                f"  · golden slice {name}: n={row['n']} Δ {row['delta']:+.4f} "
+                f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] p {row['p']:.3g} ({row['test']})"
+            )
     return line
 
 
