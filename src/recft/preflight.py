@@ -119,7 +119,7 @@ def sources(cfg: DictConfig, command: str) -> dict:
 def check_evaluation(cfg: DictConfig, command: str) -> None:
     """``eval.*`` and every data source: k, depth, index, metric names, slices; fields of each source."""
     from recft.data.sources import SourceSpec
-    from recft.eval.sets import EvalSettings
+    from recft.eval.settings import EvalSettings
     from recft.eval.slices import SliceSpec, read_slice_file
 
     for k in cfg.eval.k_values:

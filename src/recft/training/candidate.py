@@ -21,7 +21,7 @@ from recft.data.beir import Dataset
 from recft.data.pairs import Pair
 from recft.data.sources import Source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 

@@ -23,7 +23,7 @@ from recft.common.faults import pause_point
 from recft.data.arrivals import normalize
 from recft.data.sources import Source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings
+from recft.eval.settings import EvalSettings
 from recft.model.adapters import apply_adapter, trainable_parameters
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder

@@ -23,7 +23,8 @@ from recft.common.cpu import cpu_description
 from recft.common.errors import instantiate
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
-from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
+from recft.eval.sets import evaluate_sets, load_eval_sets
+from recft.eval.settings import EvalSettings
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.model.cache import EmbeddingCache
 from recft.training.budget import selection_spec
