@@ -396,7 +396,7 @@ def run_cycle(
     dev = loop.dev_source()
     sets = {**loop.sets, "dev": dev} if dev else loop.sets  # dev chooses inside training; the gate never reads it
     start_reports = {**inc_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
-    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings, "seed": cfg.seed}
+    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings}
     start = start_point(loop, incumbent, start_reports)
     trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
     dev_line = {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)}
