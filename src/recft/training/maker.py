@@ -131,7 +131,7 @@ class TrainedMaker:
                 f"(its passages are the base model's), got adapter={self.kind}"
             )
         encoder = start.load_encoder(True)
-        result = self.train(encoder, data, start, ctx, continuing)
+        result = self.fitted(encoder, data, start, ctx, continuing)
         merge = self.merge(encoder, result, start, ctx, continuing)
         result.history = {epoch: without(reports, SELECTION) for epoch, reports in result.history.items()}
         history = measure_the_rest(result.history, encoder, start, ctx)
@@ -158,7 +158,7 @@ class TrainedMaker:
             },
         )
 
-    def train(self, encoder, data: TrainingData, start: StartPoint, ctx: MakeContext, continuing: bool) -> FitResult:
+    def fitted(self, encoder, data: TrainingData, start: StartPoint, ctx: MakeContext, continuing: bool) -> FitResult:
         """Fit ``encoder`` validating dev and the probes each epoch — and, with a forgetting budget, the
         selection probe, the start point measured on it first — then hold the result to the budget."""
         validated = ctx.validated_each_epoch()
