@@ -60,11 +60,11 @@ def read(cfg: DictConfig, key: str, kind: type | None = None, nullable: bool = F
 @dataclass(frozen=True)
 class Mining:
     """``miner``: how many hard negatives each query gets from mining (0: none), the miner that finds
-    them, and whether it mines again with the model of every epoch."""
+    them, and whether it mines again with the model of every epoch. The miner stays a ``_target_`` node,
+    built afresh for every pass: a miner keeps count of what it made."""
 
     per_query: int  # miner.num_negatives
-    miner: Mapping | None  # miner.miner, a ``_target_`` node (None: nothing mines); built afresh for every
-    # pass, because a miner keeps count of what it made
+    miner: Mapping | None  # miner.miner, resolved (None: nothing mines)
     remine_every_epoch: bool
 
     @classmethod
@@ -84,6 +84,8 @@ class Mining:
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """How a candidate is trained and chosen; ``from_config`` reads it, ``recorded`` is what it records."""
+
     seed: int  # the run's seed: Lightning's generators, the batch order, NUDGE's validation share
     epochs: int
     batch_size: int
