@@ -37,6 +37,7 @@ from recft.common.config import (
 from recft.common.cpu import cpu_model  # noqa: E402
 from recft.data.beir import load_beir  # noqa: E402
 from recft.eval.evaluate import evaluate_dataset  # noqa: E402
+from recft.eval.settings import EvalSettings  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.encoder import BiEncoder, cpu_has_bf16  # noqa: E402
 from recft.model.index import Index  # noqa: E402
@@ -144,9 +145,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as cache_dir:
         fresh = BiEncoder.from_pretrained(path, batch_size=args.batch_size, device="cpu")
-        cold, t_cold = timed(lambda: evaluate_dataset(fresh, subset, EmbeddingCache(cache_dir), show_progress=False))
+        cold, t_cold = timed(lambda: evaluate_dataset(fresh, subset, EvalSettings(), EmbeddingCache(cache_dir)))
         reloaded = BiEncoder.from_pretrained(path, batch_size=args.batch_size, device="cpu")
-        warm, t_warm = timed(lambda: evaluate_dataset(reloaded, subset, EmbeddingCache(cache_dir), show_progress=False))
+        warm, t_warm = timed(lambda: evaluate_dataset(reloaded, subset, EvalSettings(), EmbeddingCache(cache_dir)))
     assert warm.per_query == cold.per_query, "a cache hit must give identical metrics"
     results["evaluation"] = {
         "queries": len(subset.queries),

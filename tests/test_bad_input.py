@@ -180,6 +180,7 @@ CASES = [
     Case("train-keep", "train", "train.keep=sometimes", "train.keep must be one of last, best, got 'sometimes'"),
     Case("train-dev", "train", "train.keep=best dev.share=0", "train.keep=best choose on the dev split, and there is none"),
     Case("dev-group", "train", "dev.group_by=claims", "dev.group_by must be one of documents, queries, got 'claims'"),
+    Case("train-value", "train", "train.warmup_steps=soon", "train.warmup_steps must be a whole number, got 'soon'"),
     Case("slice-rule", "train", "eval.slices.rules=[typo]", "eval.slices.rules: unknown rule(s) typo (known: query_length, seen_in_training)"),
     Case("merge-weight", "train", "merge.weight=1.5", "merge.weight must be in [0, 1], got 1.5"),
     Case("gate-margin", "cycle", "gate.margin=-0.1", "gate.margin must be >= 0, got -0.1"),

@@ -115,7 +115,7 @@ def sources(cfg: DictConfig, command: str) -> dict:
 def check_evaluation(cfg: DictConfig, command: str) -> None:
     """``eval.*`` and every data source: k, depth, index, metric names, slices; fields of each source."""
     from recft.data.sources import SourceSpec
-    from recft.eval.sets import EvalSettings
+    from recft.eval.settings import EvalSettings
     from recft.eval.slices import SliceSpec, read_slice_file
 
     for k in cfg.eval.k_values:
@@ -149,10 +149,10 @@ def check_pairs(node) -> None:
 def check_training(cfg: DictConfig, command: str) -> None:
     """``adapter``, ``loss``, ``miner``, ``trainer``, ``train.*``, ``dev.*``, ``replay.*``, ``merge``, ``tune_on``."""
     from recft.data.sources import HOLD_OUT_GROUPS
-    from recft.training.checkpoint import KEEP
     from recft.training.job import TUNE_ON
     from recft.training.merge import check_weight
     from recft.training.merge_search import MergeSearchMaker
+    from recft.training.settings import KEEP, TrainSettings
 
     maker = instantiate(cfg.adapter)
     instantiate(cfg.loss)
@@ -178,11 +178,12 @@ def check_training(cfg: DictConfig, command: str) -> None:
     if alpha and not cfg.replay.get("source"):
         raise ConfigError(f"replay.alpha={alpha} needs replay pairs: set replay.source (e.g. replay=squad)")
     check_weight(number("merge.weight", OmegaConf.select(cfg, "merge.weight", default=1.0)))
+    settings = TrainSettings.from_config(cfg)  # every value fitting and the makers read, as they will read it
     arrival_dev = number("dev.arrival_share", cfg.dev.get("arrival_share") or 0) if command == "cycle" else 0
     has_dev = bool(share or cfg.dev.get("split")) if command != "cycle" else arrival_dev > 0
     needs_dev = [why for why, needed in (
-        (f"train.keep={train.get('keep')}", train.get("keep", "last") == "best"),
-        (f"train.patience={train.get('patience')}", train.get("patience") is not None),
+        (f"train.keep={settings.keep}", settings.keep == "best"),
+        (f"train.patience={settings.patience}", settings.patience is not None),
         ("adapter=merge", isinstance(maker, MergeSearchMaker)),
     ) if needed]  # fmt: skip
     if needs_dev and not has_dev:

@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from recft.common.config import CONF_DIR
 from recft.data.beir import load_beir
 from recft.eval.evaluate import evaluate_dataset
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 
 from conftest import DATA
@@ -84,14 +85,9 @@ def test_every_data_config_composes_and_points_at_vendored_data():
 
 def test_nevir_reports_paired_accuracy(tiny_encoder, tmp_path):
     ds = load_beir(DATA / "nevir")
+    settings = EvalSettings(k_values=(10,), depth=10)
     report = evaluate_dataset(
-        tiny_encoder,
-        ds,
-        EmbeddingCache(tmp_path),
-        k_values=(10,),
-        depth=10,
-        pairs_path=DATA / "nevir" / "pairs.tsv",
-        show_progress=False,
+        tiny_encoder, ds, settings, EmbeddingCache(tmp_path), pairs_path=DATA / "nevir" / "pairs.tsv"
     )
     assert report.n["paired_accuracy"] == 1383 and report.n["ndcg@10"] == 2766
     rows = [line.split("\t") for line in (DATA / "nevir" / "pairs.tsv").read_text().splitlines()[1:81]]

@@ -63,11 +63,11 @@ def test_approximate_indexes_search_and_measure_their_recall_of_exact_search(spe
 def test_an_approximate_evaluation_records_its_recall_and_is_never_paired_with_an_exact_one(tiny_encoder, tiny_beir):
     from recft.data.beir import load_beir
     from recft.eval.evaluate import evaluate_dataset
-    from recft.eval.sets import EvalSettings
+    from recft.eval.settings import EvalSettings
 
     dataset = load_beir(tiny_beir)
-    exact = evaluate_dataset(tiny_encoder, dataset, show_progress=False)
-    hnsw = evaluate_dataset(tiny_encoder, dataset, show_progress=False, depth=5, index_spec=IndexSpec("hnsw"))
+    exact = evaluate_dataset(tiny_encoder, dataset, EvalSettings())
+    hnsw = evaluate_dataset(tiny_encoder, dataset, EvalSettings(depth=5, index=IndexSpec("hnsw")))
     assert "index" not in exact.config and hnsw.config["index"]["kind"] == "hnsw"
     assert hnsw.config["index"]["recall_vs_exact@5"] == 1.0  # five documents: the graph finds them all
     assert EvalSettings().to_dict() == {"k_values": [1, 5, 10, 100], "depth": 100}  # exact: keys as before

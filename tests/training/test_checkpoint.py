@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings, evaluate_set
+from recft.eval.sets import evaluate_set
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 from recft.model.store import load_encoder
 from recft.training.candidate import SELECTION, CandidateError

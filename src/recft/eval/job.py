@@ -13,7 +13,7 @@ from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset, render
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 
 console = console_module.err
@@ -34,17 +34,10 @@ def evaluate_job(cfg: DictConfig, run_dir: Path) -> Report:
     encoder = instantiate(cfg.encoder)
     console.print(f"{source.dataset!r}; encoder {encoder.name} ({encoder.precision} on {encoder.device_})")
     total = time.perf_counter()
+    settings, cache = EvalSettings.from_config(cfg), EmbeddingCache.from_config(cfg)
+    index_dir = run_dir / "index" if cfg.eval.save_index else None
     report = evaluate_dataset(
-        encoder,
-        source.dataset,
-        EmbeddingCache.from_config(cfg),
-        k_values=list(cfg.eval.k_values),
-        depth=int(cfg.eval.depth),
-        min_relevance=source.min_relevance,
-        pairs_path=source.spec.pairs,
-        show_progress=bool(cfg.show_progress),
-        index_dir=run_dir / "index" if cfg.eval.save_index else None,
-        index_spec=EvalSettings.from_config(cfg).index,
+        encoder, source.dataset, settings, cache, source.min_relevance, source.spec.pairs, index_dir
     )
     report.timings["total_s"] = time.perf_counter() - total
     report.config["hydra"] = OmegaConf.to_container(cfg, resolve=True)

@@ -21,7 +21,13 @@ COLUMNS = ("id", "q1_id", "q2_id", "doc1_id", "doc2_id")
 
 
 @dataclass(frozen=True)
-class Pair:
+class ContrastivePair:
+    """One NevIR instance: two passages that differ essentially by a negation, and the two questions
+    that tell them apart (``q1`` is answered only by ``doc1``, ``q2`` only by ``doc2``) — all ids.
+
+    Not a training ``recft.data.pairs.Pair`` (one query and one passage it is relevant to): this is
+    two of those, crossed, and only scores on both together mean anything."""
+
     pair_id: str
     q1: str
     q2: str
@@ -29,12 +35,12 @@ class Pair:
     doc2: str
 
 
-def read_pairs(path: str | Path, query_ids: Mapping | set, doc_ids: Mapping | set) -> list[Pair]:
+def read_pairs(path: str | Path, query_ids: Mapping | set, doc_ids: Mapping | set) -> list[ContrastivePair]:
     """Read ``pairs.tsv`` (header ``id q1_id q2_id doc1_id doc2_id``), checking every id exists."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: pairs file not found")
-    pairs: list[Pair] = []
+    pairs: list[ContrastivePair] = []
     with open_text(path) as handle:
         header = handle.readline().rstrip("\n").split("\t")
         if tuple(header) != COLUMNS:
@@ -45,7 +51,7 @@ def read_pairs(path: str | Path, query_ids: Mapping | set, doc_ids: Mapping | se
             parts = line.rstrip("\n").split("\t")
             if len(parts) != len(COLUMNS):
                 raise DataError(f"{path}:{lineno}: expected {len(COLUMNS)} columns, got {len(parts)}")
-            pair = Pair(*parts)
+            pair = ContrastivePair(*parts)
             for qid in (pair.q1, pair.q2):
                 if qid not in query_ids:
                     raise DataError(f"{path}:{lineno}: query id {qid!r} is not in the queries")
@@ -59,7 +65,7 @@ def read_pairs(path: str | Path, query_ids: Mapping | set, doc_ids: Mapping | se
 
 
 def paired_accuracy(
-    pairs: list[Pair],
+    pairs: list[ContrastivePair],
     query_emb: np.ndarray,
     query_row: Mapping[str, int],
     doc_emb: np.ndarray,

@@ -1,13 +1,13 @@
 """The sets a run is measured on — the golden set and every probe — and the settings they are measured with.
 
-``EvalSettings`` is read from the config once (``eval.k_values``, ``eval.depth``, ``show_progress``)
-and handed to every caller, so validation, the cycle and NUDGE cannot drift apart in how they score.
+``EvalSettings`` (``recft.eval.settings``) is read from the config once (``eval.k_values``, ``eval.depth``,
+``show_progress``) and handed to every caller, so validation, the cycle and NUDGE cannot drift apart in
+how they score.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Mapping
 
@@ -15,27 +15,8 @@ from recft.common.hashing import stable_hash
 from recft.data.sources import Source, SourceSpec, load_source
 from recft.eval.evaluate import evaluate_dataset
 from recft.eval.report import Report
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
-from recft.model.index import IndexSpec
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    k_values: tuple[int, ...] = (1, 5, 10, 100)
-    depth: int = 100  # documents retrieved per query; MAP is MAP@depth
-    show_progress: bool = False
-    index: IndexSpec = IndexSpec()  # exact search unless ``eval.index.kind`` says otherwise
-
-    @classmethod
-    def from_config(cls, cfg) -> "EvalSettings":
-        index = IndexSpec(**dict(cfg.eval.get("index") or {}))
-        return cls(tuple(int(k) for k in cfg.eval.k_values), int(cfg.eval.depth), bool(cfg.show_progress), index)
-
-    def to_dict(self) -> dict:
-        """What a report's numbers depend on; an approximate index is part of it (exact search adds
-        nothing, so keys made before indexes had kinds stay valid)."""
-        approximate = {"index": asdict(self.index)} if self.index.kind != "flat" else {}
-        return {"k_values": list(self.k_values), "depth": self.depth, **approximate}
 
 
 def encoder_settings(encoder) -> dict:
@@ -81,17 +62,9 @@ def evaluate_set(
 ) -> Report:
     """Evaluate on one golden set or probe (``overrides``: passage vectors that replace the encoder's);
     the report carries its ``evaluation_key``."""
+    dataset, pairs = source.dataset, source.spec.pairs
     report = evaluate_dataset(
-        encoder,
-        source.dataset,
-        cache,
-        settings.k_values,
-        settings.depth,
-        source.min_relevance,
-        source.spec.pairs,
-        settings.show_progress,
-        passage_overrides=overrides,
-        index_spec=settings.index,
+        encoder, dataset, settings, cache, source.min_relevance, pairs, passage_overrides=overrides
     )
     report.config["evaluation_key"] = evaluation_key(source, settings, encoder_settings(encoder))
     return report

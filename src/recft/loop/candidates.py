@@ -27,6 +27,7 @@ from recft.data.sources import Source, load_source
 from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
 from recft.training.job import checked_selection
 from recft.training.recipes import Recipe, names_a_recipe
+from recft.training.settings import TrainSettings
 
 OWN = "own"  # the cycle's own settings, as configured
 
@@ -61,7 +62,7 @@ def train_candidates(
     context: dict,
     run_dir: Path,
 ) -> tuple[Trained, list[dict]]:
-    """Train every declared recipe (``context``: MakeContext's golden, cache, settings, seed); returns the
+    """Train every declared recipe (``context``: MakeContext's golden, cache, settings); returns the
     one dev chose and a row per recipe for the history line."""
     refs = declared(cfg)
     if "dev" not in sets and len(refs) > 1:  # nothing to choose with: the cycle's own settings, or the first
@@ -73,7 +74,7 @@ def train_candidates(
         log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
         spec = checked_selection(recipe_cfg, recipe_maker)  # train.forgetting_budget's selection probe
         selection = load_source(spec, int(cfg.seed)) if spec else None
-        ctx = MakeContext(recipe_cfg, sets, log_dir=log_dir, selection=selection, **context)
+        ctx = MakeContext(TrainSettings.from_config(recipe_cfg), sets, log_dir=log_dir, selection=selection, **context)
         candidate = recipe_maker.make(start, data, ctx)
         trained.append(Trained(ref, candidate, recipe_cfg, dev_gain(candidate, start, str(cfg.eval.primary))))
     with_dev = [t for t in trained if t.dev_gain is not None]

@@ -80,7 +80,7 @@ def train_recipes(
     dev = loop.dev_source()
     sets = {**loop.sets, "dev": dev} if dev else loop.sets
     start_reports = {**incumbent_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
-    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings, "seed": cfg.seed}
+    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings}
     start = start_point(loop, incumbent, start_reports)
     trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
     return trained, recipes, {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)}

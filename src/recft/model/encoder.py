@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -72,6 +73,29 @@ def load_backbone(name_or_path: str):
     return tokenizer, model
 
 
+@dataclass(frozen=True)
+class EncoderOptions:
+    """Everything ``conf/encoder/*.yaml`` sets besides the weights to load: how a text becomes a vector
+    (prompts, length, pooling, normalisation) and how encoding runs (batch size, precision, device).
+
+    ``BiEncoder.from_pretrained`` takes them as keywords, so the YAML's flat keys instantiate it through
+    Hydra's ``_target_`` as they always did; the defaults serve code that builds an encoder by hand."""
+
+    name: str = "model"
+    pooling: Literal["mean", "cls"] = "mean"
+    normalize: bool = True
+    max_length: int = 256
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    batch_size: int = 64
+    precision: str = "fp32"  # fp32 | bf16 | auto (resolved for the device when the encoder is built)
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.pooling not in ("mean", "cls"):
+            raise ConfigError(f"encoder.pooling must be mean or cls, got {self.pooling!r}")
+
+
 class BiEncoder(torch.nn.Module):
     """Shared-weight query/passage encoder with per-model prompts.
 
@@ -80,41 +104,28 @@ class BiEncoder(torch.nn.Module):
     (1, 384)
     """
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        tokenizer,
-        *,
-        name: str = "model",
-        pooling: Literal["mean", "cls"] = "mean",
-        normalize: bool = True,
-        max_length: int = 256,
-        query_prompt: str = "",
-        passage_prompt: str = "",
-        batch_size: int = 64,
-        precision: str = "fp32",
-        device: str = "auto",
-    ):
+    def __init__(self, model: torch.nn.Module, tokenizer, options: EncoderOptions = EncoderOptions()):
         super().__init__()
-        if pooling not in ("mean", "cls"):
-            raise ConfigError(f"encoder.pooling must be mean or cls, got {pooling!r}")
         self.model = model
         self.tokenizer = tokenizer
-        self.name = name
-        self.pooling = pooling
-        self.normalize = normalize
-        self.max_length = max_length
-        self.prompts = {"query": query_prompt or "", "passage": passage_prompt or ""}
-        self.batch_size = batch_size
+        self.name = options.name
+        self.pooling = options.pooling
+        self.normalize = options.normalize
+        self.max_length = options.max_length
+        self.prompts = {"query": options.query_prompt or "", "passage": options.passage_prompt or ""}
+        self.batch_size = options.batch_size
         self.passage_uses_base = False  # set by a query-side-only adapter (adapters.query_lora)
-        self.device_ = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device_)
+        self.device_ = resolve_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device_)
         self.to(self.device_)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, **kwargs) -> "BiEncoder":
+    def from_pretrained(cls, name_or_path: str, **options) -> "BiEncoder":
+        """Load ``name_or_path`` (a folder or a hub name); ``options``: ``EncoderOptions``' fields, as
+        ``conf/encoder/*.yaml`` spells them (``name`` defaults to ``name_or_path``)."""
+        settings = EncoderOptions(**{"name": str(name_or_path), **options})
         tokenizer, model = load_backbone(name_or_path)
-        return cls(model, tokenizer, name=kwargs.pop("name", str(name_or_path)), **kwargs)
+        return cls(model, tokenizer, settings)
 
     @property
     def dim(self) -> int:

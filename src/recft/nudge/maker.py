@@ -44,13 +44,13 @@ class NudgeMaker:
         spec = NudgeSettings(self.variant, self.val_fraction, self.val_k, tuple(self.gammas) if self.gammas else None)
         began = time.perf_counter()
         corpus, show = golden.dataset.corpus, ctx.settings.show_progress
-        nudged = fit_nudge(encoder, corpus, golden.name, data.pairs, ctx.cache, spec, ctx.seed, show)
+        nudged = fit_nudge(encoder, corpus, golden.name, data.pairs, ctx.cache, spec, ctx.train.seed, show)
         wall = time.perf_counter() - began
         overrides = nudged.overrides()
         moved_sets = [n for n in (ctx.golden, "dev") if n in ctx.sets]  # the sets over the corpus NUDGE moved
         rescored = {n: evaluate_set(encoder, ctx.sets[n], ctx.cache, ctx.settings, overrides) for n in moved_sets}
         final = {**start.reports, **rescored}
-        qrels, metric = golden.dataset.qrels, ctx.cfg.eval.primary
+        qrels, metric = golden.dataset.qrels, ctx.train.primary
         moved = touched_queries(qrels, set(nudged.doc_ids), golden.min_relevance)
         trained_on = touched_queries(qrels, {p.doc_id for p in data.pairs}, golden.min_relevance)
         console.print(
@@ -64,7 +64,9 @@ class NudgeMaker:
             "variant": nudged.variant,
             "test_queries_touched": len(moved),
             "test_queries_in_training_pairs": len(trained_on),
-            "delta_by_touch": delta_by_touch(start.reports[ctx.golden], final[ctx.golden], metric, moved, ctx.seed),
+            "delta_by_touch": delta_by_touch(
+                start.reports[ctx.golden], final[ctx.golden], metric, moved, ctx.train.seed
+            ),
         }
         settings = {
             "adapter": {"kind": self.kind, **asdict(spec)},

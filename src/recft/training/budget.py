@@ -23,7 +23,6 @@ start point back. Ties go to the smaller w, then to the earlier epoch: less move
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -32,6 +31,7 @@ from omegaconf import OmegaConf
 from recft.data.sources import Source, SourceSpec
 from recft.eval.report import Report
 from recft.training.candidate import SELECTION, CandidateError
+from recft.training.settings import forgetting_budget_value
 
 START = {"epoch": 0, "weight": 0.0, "dev_gain": 0.0, "probe_loss": 0.0}
 TOLERANCE = 1e-9  # a loss equal to the budget, up to float noise in a difference of means, is within it
@@ -91,16 +91,7 @@ def budget_record(rows: list[Mapping], budget: float, metric: str, probe: Source
 
 def forgetting_budget(cfg) -> float | None:
     """``train.forgetting_budget`` (``eval.primary`` points, nDCG@10 by default); None = off."""
-    value = OmegaConf.select(cfg, "train.forgetting_budget", default=None)
-    if value is None:
-        return None
-    try:
-        budget = float(value)
-    except (TypeError, ValueError):
-        budget = math.nan
-    if not (math.isfinite(budget) and budget >= 0):
-        raise CandidateError(f"train.forgetting_budget must be a number >= 0 (or null: off), got {value!r}")
-    return budget
+    return forgetting_budget_value(OmegaConf.select(cfg, "train.forgetting_budget", default=None))
 
 
 def selection_spec(cfg) -> SourceSpec | None:

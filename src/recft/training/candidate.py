@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
 import numpy as np
-from omegaconf import DictConfig
 
-from recft.common.errors import RecftError
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
 from recft.data.sources import Source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
+from recft.training.errors import CandidateError
+from recft.training.settings import TrainSettings
 
 SELECTION = "selection"  # the selection probe's key among the sets validated each epoch (recft.training.budget)
-
-
-class CandidateError(RecftError, ValueError):
-    """A candidate that cannot be made from this start point or these pairs; the message says why."""
 
 
 class SmallDataError(CandidateError):
@@ -65,14 +61,13 @@ class StartPoint:
 
 @dataclass
 class MakeContext:
-    """What every maker may read; ``cfg`` carries the groups fitting needs (train, loss, miner, trainer, logger)."""
+    """What every maker may read: the training settings (``train``), the sets and how they are measured."""
 
-    cfg: DictConfig
+    train: TrainSettings
     sets: Mapping[str, Source]
     golden: str
     cache: EmbeddingCache
     settings: EvalSettings
-    seed: int
     log_dir: Path | None = None
     per_epoch: tuple[str, ...] | None = None  # sets validated every epoch (None: all but the golden set)
     tuned_on: str = "dev"  # what per-epoch validation and sweep objectives read; "golden" only by override

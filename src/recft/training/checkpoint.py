@@ -23,8 +23,6 @@ from recft.training.budget import budget_record, choose_within_budget, epoch_poi
 from recft.training.candidate import SELECTION
 from recft.training.validation import RetrievalValidation
 
-KEEP = ("last", "best")
-
 
 class BestEpoch(pl.Callback):
     """Must come after ``validation`` in the trainer's callbacks: it reads what that one just measured."""

@@ -15,7 +15,6 @@ from typing import Mapping
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig
 
 from recft.common import console as console_module
 from recft.common.errors import instantiate
@@ -23,15 +22,16 @@ from recft.common.faults import pause_point
 from recft.data.arrivals import normalize
 from recft.data.sources import Source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings
+from recft.eval.settings import EvalSettings
 from recft.model.adapters import apply_adapter, trainable_parameters
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 from recft.model.index import Index
 from recft.training.batches import MixedBatchSampler, PairCollator
 from recft.training.candidate import SELECTION, CandidateError, TrainingData
-from recft.training.checkpoint import KEEP, BestEpoch, BudgetEpoch
+from recft.training.checkpoint import BestEpoch, BudgetEpoch
 from recft.training.module import BiEncoderModule
+from recft.training.settings import Mining, TrainSettings
 from recft.training.structural import StructuralMiner
 from recft.training.validation import RetrievalValidation
 
@@ -50,10 +50,10 @@ class FitResult:
     budget: dict | None = None  # train.forgetting_budget: the candidate points and the chosen one (summary.json)
 
 
-def mine_negatives(cfg: DictConfig, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
+def mine_negatives(mining: Mining, encoder, cache, data: TrainingData, forbidden: set[str], show_progress) -> dict:
     """Hard negatives for the target pairs: structural edits of each positive (``miner=structural``)
     and/or candidates from the current model's ranking of the training corpus (``topk_margin``)."""
-    miner = instantiate(cfg.miner.miner)
+    miner = instantiate(mining.miner)
     negatives: dict = {}
     if isinstance(miner, StructuralMiner):
         negatives = miner.structural_negatives(data.pairs)
@@ -105,100 +105,131 @@ def checkpoint_activations(model) -> bool:
     return bool(model.is_gradient_checkpointing)
 
 
+@dataclass(frozen=True)
+class ValidationPlan:
+    """What fitting validates every epoch — the sets (dev, the probes, the selection probe) and their
+    epoch-0 reports — and the cache and settings every encode of the run goes through."""
+
+    sets: Mapping[str, Source]
+    zero_shot: dict[str, Report]
+    cache: EmbeddingCache
+    settings: EvalSettings
+
+
+class Negatives:
+    """The hard negatives each query trains with — the pair file's own first, then mined ones — and how
+    many slots a row has for them. Called again at each epoch's start when the miner re-mines."""
+
+    def __init__(self, mining: Mining, encoder, cache, data: TrainingData, forbidden: set[str], show_progress: bool):
+        self.mining, self.encoder, self.cache, self.data = mining, encoder, cache, data
+        self.forbidden, self.show_progress = forbidden, show_progress
+        self.slots = mining.per_query or (1 if data.negatives else 0)  # a file's own negatives need a slot
+        self.remine = mining.remine_every_epoch
+
+    def __call__(self) -> dict:
+        given, mined = self.data.negatives, {}
+        if self.mining.per_query:
+            mined = mine_negatives(self.mining, self.encoder, self.cache, self.data, self.forbidden, self.show_progress)
+        keys = dict.fromkeys([*given, *mined])
+        return {key: [*given.get(key, []), *mined.get(key, [])] for key in keys}  # the file's first
+
+
 def fit(
-    cfg: DictConfig,
+    settings: TrainSettings,
     encoder: BiEncoder,
     data: TrainingData,
-    sets: Mapping[str, Source],
-    cache: EmbeddingCache,
-    settings: EvalSettings,
-    zero_shot: dict[str, Report],
+    plan: ValidationPlan,
     adapter: dict | None,
     forbidden: set[str],
     log_dir: Path | None = None,
-    budget: float | None = None,
     grid=None,
 ) -> FitResult:
     """Mine (optional, never with a ``forbidden`` query), attach ``adapter`` (None: the encoder already has
-    one to keep training), train validating ``sets`` every epoch; ``zero_shot`` holds their epoch-0 reports.
-    ``budget``: ``train.keep=best`` keeps the epoch the forgetting budget chooses (``sets`` then holds the
-    selection probe), each epoch's merge ``grid`` measured too when given (``BudgetEpoch``)."""
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    mined_per_query = int(cfg.miner.get("num_negatives", 0))
-    num_negatives = mined_per_query or (1 if data.negatives else 0)  # a file's own negatives need a slot
-
-    def mine() -> dict:
-        mined = mine_negatives(cfg, encoder, cache, data, forbidden, settings.show_progress) if mined_per_query else {}
-        keys = dict.fromkeys([*data.negatives, *mined])
-        return {key: [*data.negatives.get(key, []), *mined.get(key, [])] for key in keys}  # the file's first
-
-    negatives = mine() if num_negatives else {}
-    remine = bool(mined_per_query and cfg.miner.miner.remine_every_epoch)
-    guide = None
-    if cfg.loss.get("guide"):  # the start point's vectors, before the adapter goes on
-        guide = guide_embeddings(encoder, cache, data, negatives, remine, settings.show_progress)
-    if adapter is not None:
-        apply_adapter(encoder, **adapter)
-    checkpointing = checkpoint_activations(encoder.model) if cfg.train.get("gradient_checkpointing") else False
-    trainable, total = trainable_parameters(encoder)
-    console.print(
-        f"{len(data.pairs)} target + {len(data.replay)} replay pairs (α={data.alpha}); "
-        f"adapter {cfg.adapter.kind}: {trainable:,} / {total:,} parameters train"
-    )
-
-    collator = PairCollator(encoder, negatives, num_negatives, guide=guide)
+    one to keep training), train validating ``plan.sets`` every epoch. With ``train.forgetting_budget`` and
+    ``train.keep=best`` the kept epoch is the one the budget chooses (``plan.sets`` then holds the selection
+    probe), each epoch's merge ``grid`` measured too when given (``BudgetEpoch``)."""
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    show = plan.settings.show_progress
+    negatives = Negatives(settings.mining, encoder, plan.cache, data, forbidden, show)
+    first = negatives() if negatives.slots else {}
+    guide = guide_embeddings(encoder, plan.cache, data, first, negatives.remine, show) if settings.guided else None
+    trainable, total, checkpointing = attach_adapter(encoder, adapter, settings, data)  # after the guide
+    collator = PairCollator(encoder, first, negatives.slots, guide=guide)
     if encoder.passage_uses_base:  # frozen passage tower: embed every training passage once, via the cache
         collator.passage_embeddings = {}
-        embed_frozen_passages(collator, cache, [p.passage for p in data.pairs + data.replay], settings.show_progress)
-    callbacks: list[pl.Callback] = []
-    if remine:
-        callbacks.append(Remine(mine, collator, cache))
-    batch_size = int(cfg.train.batch_size)
-    keys = None
-    if cfg.train.get("unique_in_batch"):  # no query and no positive twice in one batch
-        keys = [(normalize(p.query), (p.source, p.doc_id)) for p in data.pairs]
-    sampler = MixedBatchSampler(len(data.pairs), len(data.replay), batch_size, data.alpha, cfg.seed, keys)
+        embed_frozen_passages(collator, plan.cache, [p.passage for p in data.pairs + data.replay], show)
+    callbacks: list[pl.Callback] = [Remine(negatives, collator, plan.cache)] if negatives.remine else []
+    sampler = batch_sampler(settings, data)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.ConcatDataset([data.pairs, data.replay]) if data.replay else data.pairs,
         batch_sampler=sampler,
         collate_fn=collator,
     )
     module = BiEncoderModule(
-        encoder,
-        instantiate(cfg.loss),
-        lr=cfg.train.lr,
-        weight_decay=cfg.train.weight_decay,
-        warmup_steps=cfg.train.warmup_steps,
+        encoder, instantiate(settings.loss), settings.lr, settings.weight_decay, settings.warmup_steps
     )
-    every = int(cfg.train.get("validate_every_n_epochs", 1))
-    validation = RetrievalValidation(sets, cache, settings, every_n_epochs=every, zero_shot=zero_shot)
-    best = best_epoch_watch(cfg, validation, sets, budget, grid)
-    loggers = [instantiate(spec, **({"save_dir": str(log_dir)} if log_dir else {})) for spec in cfg.logger.values()]
+    validation = RetrievalValidation(
+        plan.sets, plan.cache, plan.settings, settings.validate_every_n_epochs, plan.zero_shot
+    )
+    best = best_epoch_watch(settings, validation, plan.sets, grid)
     watchers = [validation, *([best] if best else []), EpochSampler(sampler), *callbacks]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=watchers)
+    trainer, loggers = lightning_trainer(settings, watchers, log_dir)
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     finish_wandb(loggers)
     pause_point("training")
     wall = time.perf_counter() - start
-    history, record = validation.history, None
-    if best is not None:
-        record = {**best.record(), "epochs_trained": trainer.current_epoch}
-        if cfg.train.get("keep", "last") == "best":
-            best.restore(module)
-            history = {epoch: reports for epoch, reports in history.items() if epoch <= best.best_epoch}
+    history, record = kept_history(settings, best, module, validation.history, trainer.current_epoch)
     table = best.table() if isinstance(best, BudgetEpoch) else None
     return FitResult(history, wall, trainable, total, trainer.current_epoch, checkpointing, record, table)
 
 
-def best_epoch_watch(
-    cfg: DictConfig, validation: RetrievalValidation, sets, budget: float | None = None, grid=None
-) -> BestEpoch | None:
+def attach_adapter(encoder, adapter: dict | None, settings: TrainSettings, data: TrainingData) -> tuple[int, int, bool]:
+    """Attach ``adapter`` (None: the encoder's own keeps training) and, when asked, recompute activations
+    in the backward pass; the trainable and total parameter counts, and whether checkpointing is on."""
+    if adapter is not None:
+        apply_adapter(encoder, **adapter)
+    checkpointing = checkpoint_activations(encoder.model) if settings.gradient_checkpointing else False
+    trainable, total = trainable_parameters(encoder)
+    trains = f"adapter {adapter['kind']}" if adapter is not None else "the start point's adapter (continued)"
+    console.print(
+        f"{len(data.pairs)} target + {len(data.replay)} replay pairs (α={data.alpha}); "
+        f"{trains}: {trainable:,} / {total:,} parameters train"
+    )
+    return trainable, total, checkpointing
+
+
+def batch_sampler(settings: TrainSettings, data: TrainingData) -> MixedBatchSampler:
+    """Target and replay pairs mixed at ``data.alpha`` in every batch, reshuffled per epoch from the seed."""
+    keys = None
+    if settings.unique_in_batch:  # no query and no positive twice in one batch
+        keys = [(normalize(p.query), (p.source, p.doc_id)) for p in data.pairs]
+    return MixedBatchSampler(len(data.pairs), len(data.replay), settings.batch_size, data.alpha, settings.seed, keys)
+
+
+def lightning_trainer(settings: TrainSettings, callbacks: list, log_dir: Path | None) -> tuple[pl.Trainer, list]:
+    """The configured Trainer and its loggers (writing to ``log_dir`` when given, else the run folder)."""
+    where = {"save_dir": str(log_dir)} if log_dir else {}
+    loggers = [instantiate(spec, **where) for spec in settings.loggers.values()]
+    return instantiate(settings.trainer, logger=loggers, callbacks=callbacks), loggers
+
+
+def kept_history(settings: TrainSettings, best, module, history: dict, epochs: int) -> tuple[dict, dict | None]:
+    """The validation history up to the kept epoch (``train.keep=best`` restores its weights into
+    ``module``) and what the epoch watch recorded; the whole history, and None, without one."""
+    if best is None:
+        return history, None
+    record = {**best.record(), "epochs_trained": epochs}
+    if settings.keep == "best":
+        best.restore(module)
+        history = {epoch: reports for epoch, reports in history.items() if epoch <= best.best_epoch}
+    return history, record
+
+
+def best_epoch_watch(settings: TrainSettings, validation: RetrievalValidation, sets, grid=None) -> BestEpoch | None:
     """``train.keep=best`` and/or ``train.patience=N``: watch the dev metric (``eval.primary``) — within
-    ``budget`` on the selection probe, when one is given, for ``train.keep=best``."""
-    keep, patience = cfg.train.get("keep", "last"), cfg.train.get("patience")
-    if keep not in KEEP:
-        raise CandidateError(f"train.keep must be one of {', '.join(KEEP)}, got {keep!r}")
+    ``train.forgetting_budget`` on the selection probe, when one is set, for ``train.keep=best``."""
+    keep, patience, budget = settings.keep, settings.patience, settings.forgetting_budget
     if keep == "last" and patience is None:
         return None
     if "dev" not in sets:
@@ -206,12 +237,11 @@ def best_epoch_watch(
             f"train.keep={keep} train.patience={patience} choose on the dev split, and there is none "
             "(set dev.share > 0 or dev.split): the golden set is never used to pick an epoch"
         )
-    patience = None if patience is None else int(patience)
     if budget is not None and keep == "best":
         if SELECTION not in sets:
             raise CandidateError("train.forgetting_budget: the selection probe is not among the validated sets")
-        return BudgetEpoch(validation, str(cfg.eval.primary), budget, patience, grid)
-    return BestEpoch(validation, "dev", str(cfg.eval.primary), patience)
+        return BudgetEpoch(validation, settings.primary, budget, patience, grid)
+    return BestEpoch(validation, "dev", settings.primary, patience)
 
 
 def finish_wandb(loggers) -> None:

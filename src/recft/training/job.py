@@ -23,13 +23,15 @@ from recft.common.cpu import cpu_description
 from recft.common.errors import instantiate
 from recft.data.pair_sets import configured_pair_source
 from recft.data.sources import Source, SourceSpec, hold_out_queries, load_source
-from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets
+from recft.eval.sets import evaluate_sets, load_eval_sets
+from recft.eval.settings import EvalSettings
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.model.cache import EmbeddingCache
 from recft.training.budget import selection_spec
 from recft.training.candidate import CandidateError, MakeContext, StartPoint, TrainingData, check_enough_pairs
 from recft.training.maker import TrainedMaker
 from recft.training.recipes import with_recipe
+from recft.training.settings import TrainSettings
 from recft.training.summary import write_summary
 
 console = console_module.err
@@ -116,6 +118,7 @@ def checked_selection(cfg: DictConfig, maker) -> SourceSpec | None:
 
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     cfg = with_recipe(cfg)
+    train = TrainSettings.from_config(cfg)
     maker = instantiate(cfg.adapter)
     selection_probe = checked_selection(cfg, maker)  # before any work
     data, dev = load_training_data(cfg)
@@ -130,7 +133,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     tuned_on = cfg.get("tune_on", "dev")
     selection = load_source(selection_probe, cfg.seed) if selection_probe else None
     ctx = MakeContext(
-        cfg, sets, cfg.data.name, cache, settings, cfg.seed, per_epoch=per_epoch, tuned_on=tuned_on, selection=selection
+        train, sets, cfg.data.name, cache, settings, per_epoch=per_epoch, tuned_on=tuned_on, selection=selection
     )
     candidate = maker.make(start, data, ctx)
     kind = candidate.save(run_dir / "candidate")

@@ -11,19 +11,16 @@ import functools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from omegaconf import OmegaConf
-
 from recft.data.sources import Source
 from recft.eval.sets import evaluate_set, evaluate_sets
 from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
-from recft.training.budget import START, budget_record, epoch_points, forgetting_budget
+from recft.training.budget import START, budget_record, epoch_points
 from recft.training.candidate import SELECTION, Candidate, CandidateError, MakeContext, StartPoint, TrainingData
-from recft.training.fit import FitResult, fit
+from recft.training.fit import FitResult, ValidationPlan, fit
 from recft.training.merge import endpoints, merge_with_start, set_weight
 
 LORA_KINDS = ("lora", "query_lora")
-TRAIN_SETTINGS = ("lr", "epochs", "batch_size", "weight_decay", "warmup_steps")  # recorded as used
 
 
 def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext) -> dict:
@@ -79,10 +76,6 @@ def check_budget_sets(validated: Mapping[str, Source], ctx: MakeContext) -> None
         )
 
 
-def configured_weight(ctx: MakeContext) -> float:
-    return float(OmegaConf.select(ctx.cfg, "merge.weight", default=1.0))
-
-
 def without(reports: dict, name: str) -> dict:
     return {n: r for n, r in reports.items() if n != name}
 
@@ -110,12 +103,12 @@ class TrainedMaker:
 
     def weights_to_choose(self, ctx: MakeContext) -> Sequence[float]:
         """The merge weights a forgetting budget chooses among: the one ``merge.weight`` (1: no merge)."""
-        return (configured_weight(ctx),)
+        return (ctx.train.merge_weight,)
 
     def merge(self, encoder, result: FitResult, start: StartPoint, ctx: MakeContext, continuing: bool) -> dict:
         """``merge.weight=w`` (1: no merge), or the w of the point a forgetting budget chose: the merged
         model is what is measured last, on every set."""
-        weight, chosen_by = configured_weight(ctx), {}
+        weight, chosen_by = ctx.train.merge_weight, {}
         if result.budget is not None:
             weight, chosen_by = result.budget["chosen"]["weight"], {"chosen_by": "forgetting_budget"}
         if weight != 1.0:
@@ -125,7 +118,7 @@ class TrainedMaker:
 
     def within_budget(self, encoder, result: FitResult, budget: float, grid: EpochGrid, ctx: MakeContext) -> None:
         """``train.keep=last`` with a budget: the points are the start and the last epoch's weights."""
-        history, metric = result.history, str(ctx.cfg.eval.primary)
+        history, metric = result.history, ctx.train.primary
         last = max(history)
         rows = [dict(START), *epoch_points(last, grid(encoder, history[last]), history[0], metric)]
         result.budget = budget_record(rows, budget, metric, ctx.selection)
@@ -138,32 +131,14 @@ class TrainedMaker:
                 f"(its passages are the base model's), got adapter={self.kind}"
             )
         encoder = start.load_encoder(True)
-        adapter = None if continuing else self.adapter_settings()
-        validated = ctx.validated_each_epoch()
-        zero_shot = {name: start.reports[name] for name in validated}
-        budget, grid = forgetting_budget(ctx.cfg), None
-        if budget is not None:
-            check_budget_sets(validated, ctx)
-            selection = ctx.selection_sets()
-            zero_shot.update(evaluate_sets(encoder, selection, ctx.cache, ctx.settings))  # the start, before training
-            validated = {**validated, **selection}
-            grid = EpochGrid(self.weights_to_choose(ctx), ctx, start, continuing)
-        per_epoch = grid if ctx.cfg.train.get("keep", "last") == "best" else None  # keep=last: the last epoch's, below
-        forbidden = ctx.evaluation_queries()
-        sets = (validated, ctx.cache, ctx.settings, zero_shot)
-        result = fit(ctx.cfg, encoder, data, *sets, adapter, forbidden, ctx.log_dir, budget=budget, grid=per_epoch)
-        if budget is not None and result.budget is None:
-            self.within_budget(encoder, result, budget, grid, ctx)
+        result = self.fitted(encoder, data, start, ctx, continuing)
         merge = self.merge(encoder, result, start, ctx, continuing)
         result.history = {epoch: without(reports, SELECTION) for epoch, reports in result.history.items()}
         history = measure_the_rest(result.history, encoder, start, ctx)
-        used = {key: OmegaConf.select(ctx.cfg.train, key) for key in TRAIN_SETTINGS}
         settings = {
             "adapter": self.adapter_settings(),
             "continued": continuing,
-            "train": used,
-            "loss": OmegaConf.to_container(ctx.cfg.loss, resolve=True),
-            "miner": OmegaConf.to_container(ctx.cfg.miner, resolve=True),
+            **ctx.train.recorded(),  # train, loss, miner
             "replay_alpha": data.alpha,
             "tuned_on": ctx.tuned_on,
             "merge": merge,
@@ -182,3 +157,23 @@ class TrainedMaker:
                 **({"forgetting_budget": result.budget} if result.budget else {}),
             },
         )
+
+    def fitted(self, encoder, data: TrainingData, start: StartPoint, ctx: MakeContext, continuing: bool) -> FitResult:
+        """Fit ``encoder`` validating dev and the probes each epoch — and, with a forgetting budget, the
+        selection probe, the start point measured on it first — then hold the result to the budget."""
+        validated = ctx.validated_each_epoch()
+        zero_shot = {name: start.reports[name] for name in validated}
+        budget, grid = ctx.train.forgetting_budget, None
+        if budget is not None:
+            check_budget_sets(validated, ctx)
+            selection = ctx.selection_sets()
+            zero_shot.update(evaluate_sets(encoder, selection, ctx.cache, ctx.settings))  # the start, before training
+            validated = {**validated, **selection}
+            grid = EpochGrid(self.weights_to_choose(ctx), ctx, start, continuing)
+        per_epoch = grid if ctx.train.keep == "best" else None  # keep=last: the last epoch's, below
+        plan = ValidationPlan(validated, zero_shot, ctx.cache, ctx.settings)
+        adapter = None if continuing else self.adapter_settings()
+        result = fit(ctx.train, encoder, data, plan, adapter, ctx.evaluation_queries(), ctx.log_dir, per_epoch)
+        if budget is not None and result.budget is None:
+            self.within_budget(encoder, result, budget, grid, ctx)
+        return result

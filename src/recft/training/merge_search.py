@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from omegaconf import OmegaConf
-
 from recft.eval.report import Report
 from recft.training.candidate import CandidateError, MakeContext, StartPoint
 from recft.training.fit import FitResult
@@ -59,7 +57,7 @@ class MergeSearchMaker(TrainedMaker):
                 "adapter=merge chooses w on the dev split, and there is none (dev.share > 0 in recft train, "
                 "dev.arrival_share > 0 in a cycle; or a fixed merge.weight=w)"
             )
-        metric, penalty = str(ctx.cfg.eval.primary), float(OmegaConf.select(ctx.cfg, "train.forgetting_penalty"))
+        metric, penalty = ctx.train.primary, ctx.train.forgetting_penalty
         if result.budget is not None:  # the budget chose the point (TrainedMaker.make); merge to its w
             chosen = super().merge(encoder, result, start, ctx, continuing)
             return {**chosen, "chosen_on": "dev", "metric": metric}

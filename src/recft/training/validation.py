@@ -17,7 +17,8 @@ import pytorch_lightning as pl
 
 from recft.data.sources import Source
 from recft.eval.report import Report
-from recft.eval.sets import EvalSettings, evaluate_sets
+from recft.eval.sets import evaluate_sets
+from recft.eval.settings import EvalSettings
 from recft.model.cache import EmbeddingCache
 
 
