@@ -34,7 +34,7 @@ def summary_table(summary: dict) -> Table:
             f"{row['mean_b']:.4f}",
             f"{row['delta']:+.4f}",
             f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
-            "" if p is None else f"{p:.3g}",
+            "" if p is None else "<1e-4" if p < 1e-4 else f"{p:.3g}",  # a resampling p of 0 is below its resolution
             f"{row['effect_size']:+.2f}",
         )
     if rows:
