@@ -191,6 +191,7 @@ CASES = [
     Case("loop-schedule", "cycle", "loop.schedule=[0.7,0.7] loop.cycles=2", "loop.schedule must be positive shares summing to at most 1"),
     Case("loop-cycles", "cycle", "loop.cycles=3", "loop.cycles=3 but loop.schedule has 1 shares"),
     Case("cycle-dev", "cycle", "dev.share=0.2", "dev.share must be 0 and dev.split null in cycle runs"),
+    Case("cycle-no-dev", "cycle", "dev.arrival_share=0", "are chosen among on the cycle's dev split, and dev.arrival_share=0 gives none"),
     Case("arrivals-path", "cycle", "arrivals.path={root}/nowhere", "arrivals.path={root}/nowhere: no such file or folder"),
     Case("arrivals-format", "cycle", "arrivals.path={inbox} arrivals.format=xml", "arrivals.format must be one of auto,"),
     Case("domain-adapter", "cycle", "domain=bio adapter=lora", "domain=bio needs adapter=query_lora (got lora)"),

@@ -44,9 +44,10 @@ def check_settings(cfg: DictConfig, command: str) -> None:
 
 def check_recipes(cfg: DictConfig) -> None:
     """Every recipe a cycle trains (``loop.recipes``): found, readable, and its settings valid."""
-    from recft.loop.candidates import OWN, declared
+    from recft.loop.candidates import OWN, check_dev_for_recipes, declared
     from recft.training.recipes import Recipe
 
+    check_dev_for_recipes(cfg)
     for ref in declared(cfg):
         if ref != OWN:
             check_training(Recipe.load(ref).apply(cfg), "cycle")

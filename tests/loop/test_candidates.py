@@ -10,6 +10,7 @@ import recft.loop.cycle as cycle_module
 import recft.loop.run as run_module
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop
+from recft.training.candidate import CandidateError
 from recft.training.recipes import write_recipe
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides, tiny_run_overrides
@@ -63,18 +64,22 @@ def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
     assert lines[1]["dev"]["queries"] > lines[0]["dev"]["queries"]  # dev of record grows like the golden set
 
 
-def test_without_a_dev_split_the_cycle_trains_its_own_settings(tiny_model_dir, tiny_train_beir, tmp_path, spied):
-    cfg = compose(
-        "cycle",
+def test_without_a_dev_split_declared_recipes_are_refused_and_a_cycle_with_none_drawn_yet_trains_its_own(
+    tiny_model_dir, tiny_train_beir, tmp_path, spied
+):
+    args = [
         *tiny_run_overrides(tiny_model_dir, tiny_train_beir, tmp_path, "adapter.rank=4", "train.epochs=1"),
         f"registry.root={tmp_path}/registry",
         "gate.min_queries=1",
         "gate.n_resamples=200",
         "golden.seal=0",
-        "dev.arrival_share=0",
         "loop.recipes=[scifact,own]",
-    )
-    [line] = run_loop(cfg)
+    ]
+    with pytest.raises(CandidateError, match=r"dev.arrival_share=0 gives none: set dev.arrival_share > 0, or declare"):
+        run_loop(compose("cycle", *args, "dev.arrival_share=0"))
+    assert not spied and not (tmp_path / "registry" / "history.jsonl").exists()  # refused before any work
+    [line] = run_loop(compose("cycle", *args, "dev.arrival_share=0.001"))  # a share so small no group is drawn
+    assert line["dev"]["queries"] == 0
     assert [r["recipe"] for r in line["recipes"]] == ["own"] and line["recipes"][0]["dev_gain"] is None
     assert len(spied) == 1
 

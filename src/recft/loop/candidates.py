@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from recft.common.errors import instantiate
 from recft.data.sources import Source, load_source
-from recft.training.candidate import Candidate, CandidateMaker, MakeContext, StartPoint, TrainingData
+from recft.training.candidate import Candidate, CandidateError, CandidateMaker, MakeContext, StartPoint, TrainingData
 from recft.training.job import checked_selection
 from recft.training.recipes import Recipe, names_a_recipe
 from recft.training.settings import TrainSettings
@@ -45,6 +45,18 @@ def declared(cfg: DictConfig) -> list[str]:
     if names_a_recipe(cfg):
         return [OWN]
     return [str(ref) for ref in (cfg.loop.get("recipes") or [OWN])]
+
+
+def check_dev_for_recipes(cfg: DictConfig) -> None:
+    """Several declared recipes are chosen among on the cycle's dev split: with ``dev.arrival_share=0``
+    there will never be one, so the declaration cannot be what runs — refused rather than quietly
+    narrowed to ``own``. (A cycle whose draw holds no dev query *yet* trains its own settings.)"""
+    refs = declared(cfg)
+    if len(refs) > 1 and not float(cfg.dev.get("arrival_share") or 0):
+        raise CandidateError(
+            f"loop.recipes={refs} are chosen among on the cycle's dev split, and dev.arrival_share=0 gives none: "
+            f"set dev.arrival_share > 0, or declare one recipe (loop.recipes=[{OWN}])"
+        )
 
 
 def dev_gain(candidate: Candidate, start: StartPoint, metric: str) -> float | None:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from recft.common.errors import instantiate
 from recft.eval.sets import EvalSettings, load_eval_sets
-from recft.loop.candidates import OWN, declared
+from recft.loop.candidates import OWN, check_dev_for_recipes, declared
 from recft.loop.context import Loop
 from recft.loop.domains import registry_root, scope
 from recft.loop.feed import run_inbox, run_schedule
@@ -48,6 +48,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
     check_share(float(cfg.golden.seal), float(cfg.dev.get("arrival_share") or 0))
+    check_dev_for_recipes(cfg)
     for ref in declared(cfg):
         if ref != OWN:
             Recipe.load(ref).apply(cfg)  # a missing, unreadable or golden-tuned recipe fails before any work
