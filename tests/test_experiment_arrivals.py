@@ -44,3 +44,42 @@ def test_the_week_covers_every_training_pair_once_in_four_formats_with_two_delta
     copied = pairs - expected  # the one golden query copied into day 2, for the leakage audit
     assert len(copied) == 1 and next(iter(copied))[0] in golden.queries.values()
     assert len(expected - pairs) == 1  # the quarantined row's pair
+
+
+def test_the_week_table_reads_days_and_history(tmp_path):
+    import importlib.util
+    import json
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("week_table", REPO / "experiments" / "arrivals" / "week_table.py")
+    week_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(week_table)
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "days.tsv").write_text(
+        "run\texit\twall_s\tprinted\n1\t4\t100\tcycle 1: INCONCLUSIVE \n2\t0\t9\tno new pairs since cycle 1 \n"
+    )
+    comparison = {"n": 40, "delta": 0.01, "ci_low": -0.01, "ci_high": 0.03, "p": 0.2}
+    line = {
+        "cycle": 1,
+        "verdict": "INCONCLUSIVE",
+        "pairs": {"trained_on": 90},
+        "sealed": {"queries": 7, "dev": {"queries": 5}},
+        "recipes": [{"recipe": "own", "dev_gain": 0.004, "kept_epoch": None, "merge_weight": 1.0, "chosen": True}],
+        "golden": comparison,
+        "looks": {"look": 1, "alpha": 0.0152},
+        "golden_set": {"n": 40, "sealed": 7},
+        "slices": {
+            "seen_in_training:unseen": {**comparison, "n": 30},
+            "seen_in_training:seen": {**comparison, "n": 10},
+        },
+        "probes": [{"against": "incumbent", "delta": -0.002}],
+    }
+    (tmp_path / "registry" / "history.jsonl").write_text(json.dumps(line) + "\n")
+    rows = week_table.table(tmp_path).splitlines()
+    assert len(rows) == 4 and rows[2].count("|") == rows[0].count("|")
+    assert (
+        "1: INCONCLUSIVE | 90 (7 / 5) | own (+0.0040; None, 1.0)" in rows[2]
+        and "30: +0.0100 [−0.0100, +0.0300]" in rows[2]
+    )
+    assert "no new pairs since cycle 1" in rows[3]
