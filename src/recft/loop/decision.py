@@ -19,7 +19,7 @@ from recft.eval.report import Report
 from recft.loop.context import Loop
 from recft.loop.gate import Verdict
 from recft.loop.incumbent import serve_incumbent, version_reports
-from recft.loop.judging import against_base, count_look, golden_for_this_look, golden_slices, judge
+from recft.loop.judging import against_base, count_look, golden_for_this_look, golden_slice_ids, golden_slices, judge
 from recft.loop.registry import Version
 from recft.loop.sealing import composition
 from recft.loop.serving import blue_green_index, log_version_artifact
@@ -152,12 +152,13 @@ def gate_candidate(
     earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), incumbent_reports, candidate.reports, base_reports)
     trained_docs, golden = {p.doc_id for p in pairs}, loop.sets[loop.golden]
-    verdict = judge(loop, *judged, earlier, trained_docs=trained_docs)
+    slice_ids = golden_slice_ids(loop, trained_docs)  # one cut of the golden set, for the gate and the history
+    verdict = judge(loop, *judged, earlier, slice_ids=slice_ids)
     golden_set = composition(golden.dataset, loop.held("golden"), trained_docs, golden.min_relevance)
     golden_set["judged"] = verdict.golden.comparison.n
     looks = count_look(loop, version, verdict)
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     vs_base = against_base(loop, base_reports, candidate.reports)
-    slices = golden_slices(loop, judged[0], judged[1], trained_docs)
+    slices = golden_slices(loop, judged[0], judged[1], slice_ids)
     return Decision(version, verdict, vs_base, looks, sample, golden_set, probes, coverage, slices)

@@ -8,6 +8,8 @@ model, and every protected golden slice — and where the look is counted on the
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from recft.common.hashing import stable_hash
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.loop.context import Loop
@@ -25,37 +27,35 @@ def golden_slice_ids(loop: Loop, trained_docs: set[str]) -> dict[str, set[str]]:
     return build_slices(spec, golden.dataset.queries, golden.dataset.qrels, trained_docs, golden.spec.min_relevance)
 
 
-def golden_slices(loop: Loop, incumbent: dict, candidate: dict, trained_docs: set[str]) -> dict:
+def golden_slices(loop: Loop, incumbent: dict, candidate: dict, slice_ids: Mapping[str, set[str]]) -> dict:
     """Every golden slice's n and candidate − incumbent Δ on ``gate.metric`` with its CI and p: where the
     golden gain comes from (the history line's ``slices``; ``{"n": 0}`` for an empty slice)."""
-    built = golden_slice_ids(loop, trained_docs)
     metric, seed = loop.gate.metric, loop.gate.seed
-    rows = slice_deltas(incumbent[loop.golden], candidate[loop.golden], built, [metric], seed)
+    rows = slice_deltas(incumbent[loop.golden], candidate[loop.golden], slice_ids, [metric], seed)
     return {name: found[0] if found else {"n": 0} for name, found in rows.items()}
 
 
-def protected_slices(loop: Loop, incumbent: dict, candidate: dict, trained_docs: set[str]) -> dict:
+def protected_slices(loop: Loop, incumbent: dict, candidate: dict, slice_ids: Mapping[str, set[str]]) -> dict:
     """``gate.slices``: name → the incumbent's and the candidate's golden vectors on that slice's queries.
     A slice that holds no query this cycle (every golden query seen, say) has nothing to protect and is left out."""
     if not loop.gate.slices:
         return {}
     metric = loop.gate.metric
-    built = golden_slice_ids(loop, trained_docs)
-    check_slice_names(loop.gate.slices, list(built))
+    check_slice_names(loop.gate.slices, list(slice_ids))
     inc, cand = incumbent[loop.golden], candidate[loop.golden]
-    protected = {
-        name: (inc.restricted(built[name]).per_query[metric], cand.restricted(built[name]).per_query[metric], metric)
-        for name in loop.gate.slices
-    }
+    protected = {}
+    for name in loop.gate.slices:
+        ids = slice_ids[name]
+        protected[name] = (inc.restricted(ids).per_query[metric], cand.restricted(ids).per_query[metric], metric)
     return {name: vectors for name, vectors in protected.items() if vectors[0]}
 
 
 def judge(
-    loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict], trained_docs=frozenset()
+    loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict], slice_ids: Mapping = {}
 ) -> Verdict:
     """The gate on the golden set (at this look's share of α), every probe — against the incumbent
     and against the base model — each probe on its own ``gate_metric`` if it names one, and every
-    protected golden slice (``gate.slices``)."""
+    protected golden slice (``gate.slices``, cut from ``slice_ids``: ``golden_slice_ids``)."""
     metric = loop.gate.metric
     probes, base_probes = {}, {}
     for name, source in loop.sets.items():
@@ -74,7 +74,7 @@ def judge(
         base_probes=base_probes,
         alpha=alpha,
         past_sds=[look["sd"] for look in looks],
-        slices=protected_slices(loop, incumbent, candidate, set(trained_docs)),
+        slices=protected_slices(loop, incumbent, candidate, slice_ids),
     )
 
 

@@ -140,12 +140,11 @@ def seal(
         members[label].append(text)
     must_train = {labels[i] for i in range(len(by_query), len(texts))}
     trained_docs = {(p.source, p.doc_id) for p in trained}
-    position = {text: i for i, text in enumerate(texts)}
     role = {}
     for label, group in members.items():
         draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), shares.seed)
         side = shares.side(draw)
-        if side == "dev" and any(documents[position[t]] & trained_docs for t in group):
+        if side == "dev" and any((p.source, p.doc_id) in trained_docs for t in group for p in by_query.get(t, ())):
             side = "train"  # a dev query whose document trained before would measure memorising
         role.update({text: side for text in group})
     entries = {side: [_entry(by_query[t], cycle, origins, side) for t in by_query if role[t] == side] for side in ROLES}
