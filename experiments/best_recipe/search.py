@@ -1,6 +1,11 @@
 """Rank the dev-only search runs by the sweep objective: dev Δ nDCG@10 − 1 × the TREC DL loss.
 
     .venv/bin/python experiments/best_recipe/search.py outputs/best_recipe/search
+    .venv/bin/python experiments/best_recipe/search.py --budget outputs/best_recipe/search3
+
+``--budget`` (stage 3, ``search3.sh``): each run already kept the (epoch, w) with the largest dev gain
+whose loss on the selection probe (SQuAD) stays within ``train.forgetting_budget``; the runs are ranked
+by that dev gain, and no probe that is gated or reported (TREC DL) is read.
 
 Each argument's subfolders are ``recft train`` runs (``search.sh``). Only the ``dev`` and probe rows
 of their summaries are read — the golden set's rows are never opened here — so the ranking, and the
@@ -40,7 +45,30 @@ def runs(folders: list[str]):
             yield summary_path.parent, json.loads(summary_path.read_text()), cfg
 
 
+def budget_table(folders: list[str]) -> str:
+    """Stage 3: each run's budget choice (``summary.json``'s ``forgetting_budget``), best dev gain first."""
+    lines = []
+    for run, summary, cfg in runs(folders):
+        metric, chosen = str(cfg.eval.primary), summary["forgetting_budget"]["chosen"]
+        dev = row(summary, "dev", metric)
+        dev["p"] = two_sided_p(run, "dev", metric)
+        lines.append((chosen["dev_gain"], run.name, dev, chosen, summary["wall_s"]))
+    out = [
+        "| run | dev Δ nDCG@10 [95 % CI] | p | SQuAD loss (budget 0.005) | epoch, w kept | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _gain, name, dev, chosen, wall in sorted(lines, key=lambda line: -line[0]):
+        out.append(
+            f"| {name} | {dev['delta']:+.4f} [{dev['ci_low']:+.4f}, {dev['ci_high']:+.4f}] (n {dev['n']}) | "
+            f"{dev['p']:.4f} | {chosen['probe_loss']:.4f} | {chosen['epoch']}, {chosen['weight']:g} | {wall:.0f} |"
+        )
+    out.append("\nBootstrap 95 % CIs (the runs' summaries); p: two-sided sign-flip permutation test, paired by query.")
+    return "\n".join(out)
+
+
 def main(folders: list[str]) -> str:
+    if folders and folders[0] == "--budget":
+        return budget_table(folders[1:])
     lines = []
     for run, summary, cfg in runs(folders):
         metric = str(cfg.eval.primary)

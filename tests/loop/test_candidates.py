@@ -60,6 +60,7 @@ def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
         assert [r["recipe"] for r in rows] == [str(recipe), "own"] and sum(r["chosen"] for r in rows) == 1
         best = max(rows, key=lambda r: r["dev_gain"])
         assert best["chosen"] and line["dev"]["queries"] > 0
+        assert line["dev"]["seen_dropped"] == 0  # a passage per question: no dev document ever trains
         assert rows[0]["epochs"] == 2 and rows[1]["epochs"] == 1
     assert lines[1]["dev"]["queries"] > lines[0]["dev"]["queries"]  # dev of record grows like the golden set
 

@@ -14,7 +14,15 @@ from recft.data.pairs import Pair
 from recft.loop.looks import levels
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop
-from recft.loop.sealing import SealError, Shares, composition, golden_of_record, near_duplicate_groups, seal
+from recft.loop.sealing import (
+    SealError,
+    Shares,
+    composition,
+    golden_of_record,
+    near_duplicate_groups,
+    seal,
+    unseen_dev,
+)
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides
 
@@ -168,3 +176,23 @@ def test_a_dev_group_whose_document_trained_in_an_earlier_cycle_trains():
     assert result.entries and not result.dev  # sealed queries may be "seen"; dev ones may not
     fresh = [Pair(f"f{i}", f"fresh claim {i}", f"other{i}", "passage") for i in range(200)]
     assert seal(fresh, earlier, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={}).dev
+
+
+def test_a_group_on_a_dev_document_of_record_is_held_out_as_dev():
+    """Later deliveries do not turn an earlier cycle's dev split into training documents."""
+    dev_of_record = [{"query_id": f"dev:old{i}", "text": f"old claim {i}", "qrels": {f"doc{i}": 1}} for i in range(100)]
+    new = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(100)]  # the dev documents again
+    result = seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}, dev_of_record=dev_of_record)
+    assert not result.train and not result.entries and len(result.dev) == 100
+    assert seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}).train  # without the record: drawn
+
+
+def test_a_group_on_both_a_trained_and_a_dev_document_trains_and_dev_stops_measuring_it():
+    dev_of_record = [{"query_id": "dev:old", "text": "old claim", "qrels": {"doc1": 1}}]
+    earlier = [Pair("t", "trained claim", "doc2", "passage")]
+    new = [Pair("q", "new claim", "doc1", "passage"), Pair("q", "new claim", "doc2", "passage")]
+    result = seal(new, earlier, Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}, dev_of_record=dev_of_record)
+    assert len(result.train) == 2 and not result.dev
+    trained_docs = {p.doc_id for p in [*result.train, *earlier]}
+    assert unseen_dev(dev_of_record, trained_docs) == []
+    assert unseen_dev(dev_of_record, {"doc2"}) == dev_of_record

@@ -23,7 +23,7 @@ from recft.loop.decision import gate_candidate
 from recft.loop.incumbent import ensure_incumbent, query_embedder, start_point, version_reports
 from recft.loop.null_control import derange_positives
 from recft.loop.registry import Version
-from recft.loop.sealing import Shares, seal, unsealed
+from recft.loop.sealing import Shares, seal, unsealed, unseen_dev
 from recft.loop.verdicts import SKIPPED
 from recft.training.candidate import SmallDataError, check_enough_pairs
 from recft.training.job import peak_rss_mb
@@ -55,7 +55,7 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     embed = query_embedder(loop) if shares.held and near_dup is not None else None
     arriving = set(new)
     trained = [p for p in seen if p not in arriving]
-    sealed = seal(new, trained, shares, cycle, origins, embed, near_dup)
+    sealed = seal(new, trained, shares, cycle, origins, embed, near_dup, loop.held("dev"))
     dev = {"share": shares.dev, "queries": len(sealed.dev), "pairs": sealed.pairs_dev}
     summary = {"share": shares.golden, "queries": sealed.queries, "pairs": sealed.pairs_sealed, "dev": dev}
     return loop.with_sealing([*sealed.entries, *sealed.dev]), summary
@@ -71,19 +71,23 @@ def pairs_to_train(loop: Loop, new: list[Pair], seen: list[Pair]) -> tuple[list[
 
 
 def train_recipes(
-    loop: Loop, incumbent: Version, incumbent_reports: dict[str, Report], pairs: list[Pair], run_dir: Path
+    loop: Loop, incumbent: Version, incumbent_reports: dict[str, Report], pairs: list[Pair], run_dir: Path, seen=()
 ) -> tuple[Trained, list[dict], dict]:
     """Every declared recipe trained from the incumbent on ``pairs``; the one the cycle's dev split
-    chose, a row per recipe and the dev split's line. Dev chooses inside training; the gate never reads it."""
+    chose, a row per recipe and the dev split's line. Dev chooses inside training; the gate never reads it.
+    Dev measures only its queries on documents nothing in this loop trained on (``pairs`` or ``seen``)."""
     cfg = loop.cfg
     data = dataclasses.replace(loop.training, pairs=pairs)
-    dev = loop.dev_source()
+    trained_docs = {p.doc_id for p in [*pairs, *seen]}
+    dropped = len(loop.held("dev")) - len(unseen_dev(loop.held("dev"), trained_docs))
+    dev = loop.dev_source(trained_docs)
     sets = {**loop.sets, "dev": dev} if dev else loop.sets
     start_reports = {**incumbent_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
     context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings}
     start = start_point(loop, incumbent, start_reports)
     trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
-    return trained, recipes, {"queries": len(dev.dataset.queries) if dev else 0, "metric": str(cfg.eval.primary)}
+    line = {"queries": len(dev.dataset.queries) if dev else 0, "seen_dropped": dropped, "metric": str(cfg.eval.primary)}
+    return trained, recipes, line
 
 
 def run_cycle(
@@ -109,7 +113,7 @@ def run_cycle(
         check_enough_pairs(len(pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     except SmallDataError as err:
         return {**line, "verdict": SKIPPED, "reasons": [str(err)], "wall_s": time.perf_counter() - began}, loop
-    trained, recipes, dev_line = train_recipes(loop, incumbent, inc_reports, pairs, run_dir)
+    trained, recipes, dev_line = train_recipes(loop, incumbent, inc_reports, pairs, run_dir, seen_pairs)
     if trained.dev_gain is not None and trained.dev_gain <= 0:  # dev hands the incumbent back: no candidate
         reason = (
             f"no declared recipe beat the incumbent on the cycle's dev split (best dev Δ {cfg.eval.primary} "

@@ -18,10 +18,13 @@ The same draw carves the cycle's own **dev split** (``dev.arrival_share``): the 
 falls in the next band after the sealed one are held out as dev queries — disjoint from the sealed
 ones and from training by construction, kept (role ``dev``) in the same table. A dev group that
 points at a document trained in an earlier cycle trains instead: dev measures what a new query on a
-new document would see, which is what rewards learning over memorising. (A sealed query may point at
-an earlier-trained document: the golden set keeps both kinds, and its ``seen_in_training`` slice
-tells them apart.) Dev chooses among the cycle's recipes, the epoch and the merge weight; the gate
-never reads it.
+new document would see, which is what rewards learning over memorising. A group that points at a
+document of an earlier cycle's dev query is held out as dev with it (groups connect across cycles),
+so later deliveries do not turn the dev split of record into training documents; where they must
+(the group also reaches a trained document), ``unseen_dev`` drops the dev queries whose documents
+trained from what dev measures. (A sealed query may point at an earlier-trained document: the golden
+set keeps both kinds, and its ``seen_in_training`` slice tells them apart.) Dev chooses among the
+cycle's recipes, the epoch and the merge weight; the gate never reads it.
 """
 
 from __future__ import annotations
@@ -121,10 +124,12 @@ def seal(
     origins: Mapping[str, tuple[str, int | None]],
     embed: Callable | None = None,
     near_dup: float | None = None,
+    dev_of_record: Iterable[dict] = (),
 ) -> Sealed:
     """Split this cycle's ``new`` pairs into pairs that train, sealed golden queries and dev queries;
     ``trained`` are the pairs this loop trained on before (their groups stay training), ``origins``
-    maps a query id to the (file, line) it arrived in."""
+    maps a query id to the (file, line) it arrived in, ``dev_of_record`` are earlier cycles' dev
+    queries (registry rows: a group reaching one of their documents is dev)."""
     if shares.held == 0 or not new:
         return Sealed(list(new), [], 0)
     by_query: dict[str, list[Pair]] = defaultdict(list)
@@ -132,18 +137,22 @@ def seal(
         by_query[pair.query].append(pair)
     trained = list(trained)
     earlier = list(dict.fromkeys(p.query for p in trained if p.query not in by_query))
-    texts = list(by_query) + earlier
+    known = {*by_query, *earlier}
+    dev_rows = [e for e in dev_of_record if e["text"] not in known]
+    texts = list(by_query) + earlier + [e["text"] for e in dev_rows]
     documents = [{(p.source, p.doc_id) for p in by_query[t]} for t in by_query] + [set()] * len(earlier)
+    documents += [{(source, doc) for doc in e["qrels"] for source in _sources(new)} for e in dev_rows]
     labels = near_duplicate_groups(texts, embed, near_dup, documents)
     members: dict[int, list[str]] = defaultdict(list)
     for text, label in zip(texts, labels):
         members[label].append(text)
-    must_train = {labels[i] for i in range(len(by_query), len(texts))}
+    must_train = {labels[i] for i in range(len(by_query), len(by_query) + len(earlier))}
+    must_dev = {labels[i] for i in range(len(by_query) + len(earlier), len(texts))} - must_train
     trained_docs = {(p.source, p.doc_id) for p in trained}
     role = {}
     for label, group in members.items():
         draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), shares.seed)
-        side = shares.side(draw)
+        side = "dev" if label in must_dev else shares.side(draw)
         if side == "dev" and any((p.source, p.doc_id) in trained_docs for t in group for p in by_query.get(t, ())):
             side = "train"  # a dev query whose document trained before would measure memorising
         role.update({text: side for text in group})
@@ -151,6 +160,17 @@ def seal(
     train = [pair for pair in new if role[pair.query] == "train"]
     held = {side: sum(len(by_query[e["text"]]) for e in rows) for side, rows in entries.items()}
     return Sealed(train, entries["golden"], held["golden"], entries["dev"], held["dev"])
+
+
+def _sources(pairs: list[Pair]) -> set[str]:
+    """The pair sources (``passage``, a corpus name) a registry row's document ids may be read in."""
+    return {pair.source for pair in pairs}
+
+
+def unseen_dev(entries: Iterable[dict], trained_docs: set[str]) -> list[dict]:
+    """The dev rows none of whose judged documents is in ``trained_docs``: a dev query whose document
+    has since trained would reward memorising it, so dev measures only the still-unseen ones."""
+    return [e for e in entries if not any(doc in trained_docs for doc in e["qrels"])]
 
 
 def _entry(pairs: list[Pair], cycle: int, origins: Mapping[str, tuple[str, int | None]], role: str) -> dict:
