@@ -40,6 +40,13 @@ def test_sigma_is_pooled_over_cycles_and_the_golden_set_is_sized_for_its_next_lo
     assert power_rows([], 0.01, 0.8) == []
 
 
+def test_a_protected_slice_is_named_as_the_gate_names_it():
+    slice_check = {"name": "seen_in_training:unseen", "metric": "mrr@10", "against": "slice", "n": 120, "sd": 0.1}
+    lines = [{**line, "probes": [*line["probes"], {**slice_check, "delta": 0.0}]} for line in LINES]
+    labels = [row["set"] for row in power_rows(lines, mde=0.01, power=0.8)]
+    assert labels == ["golden mrr@10", "probe trecdl ndcg@10", "golden slice seen_in_training:unseen mrr@10"]
+
+
 def test_manage_power_prints_needed_against_available(tmp_path, capsys):
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in LINES))
     assert main(["--registry", str(tmp_path), "power", "--mde", "0.02"]) == 0

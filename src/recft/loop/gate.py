@@ -172,6 +172,13 @@ class Verdict:
         }
 
 
+def check_label(name: str, metric: str, against: str) -> str:
+    """How a probe or protected-slice check is named in reasons, reports and ``recft manage power``."""
+    if against == "slice":
+        return f"golden slice {name} {metric}"
+    return f"probe {name} {metric}" + ("" if against == "incumbent" else f" vs {against}")
+
+
 def _check_name(check: Check) -> str:
     if check.against == "slice":
         return f"slice {check.name}"
@@ -284,10 +291,7 @@ def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | N
 
 def _finish_probe(evidence: _ProbeEvidence, p_forgetting_adjusted: float, cfg: GateConfig) -> Check:
     check, cmp, tol = evidence.check, evidence.check.comparison, -evidence.check.threshold
-    if check.against == "slice":
-        label = f"golden slice {check.name} {cmp.metric}"
-    else:
-        label = f"probe {check.name} {cmp.metric}" + ("" if check.against == "incumbent" else f" vs {check.against}")
+    label = check_label(check.name, cmp.metric, check.against)
     if evidence.too_few:
         text = _summary(cmp, evidence.p_ok, cfg.test)
         reason = f"{label}: only {cmp.n} queries (< gate.min_queries={cfg.min_queries}); {text}"

@@ -17,6 +17,7 @@ import numpy as np
 from rich.table import Table
 
 from recft.eval.paired_tests import queries_needed
+from recft.loop.gate import check_label
 from recft.loop.looks import alpha_for_look
 
 
@@ -48,8 +49,7 @@ def power_rows(lines: list[dict], mde: float, power: float, alpha: float = 0.025
         for probe in ln.get("probes", []):
             checks.setdefault((probe["name"], probe["metric"], probe.get("against", "incumbent")), []).append(probe)
     for (name, metric, against), seen in checks.items():
-        label = f"probe {name} {metric}" + ("" if against == "incumbent" else f" vs {against}")
-        rows.append(_row(label, [_sd(p) for p in seen], seen[-1]["n"], mde, power, alpha))
+        rows.append(_row(check_label(name, metric, against), [_sd(p) for p in seen], seen[-1]["n"], mde, power, alpha))
     return rows
 
 

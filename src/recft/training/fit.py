@@ -175,6 +175,7 @@ def fit(
     watchers = [validation, *([best] if best else []), EpochSampler(sampler), *callbacks]
     trainer, loggers = lightning_trainer(settings, watchers, log_dir)
     start = time.perf_counter()
+    module.train()  # as on_train_start does: Lightning checks the modes it is handed, and warns at eval ones
     trainer.fit(module, train_dataloaders=loader)
     finish_wandb(loggers)
     pause_point("training")
