@@ -9,15 +9,15 @@ from conftest import compose
 
 
 def test_the_shipped_recipe_applies_its_groups_whole_and_merges_train():
-    cfg = compose("train", "recipe=scifact", "output_dir=x")
+    cfg = compose("train", "loss=gist", "recipe=scifact", "output_dir=x")
     applied = with_recipe(cfg)
     recipe = Recipe.load("scifact")
     assert applied.adapter._target_ == "recft.training.merge_search.MergeSearchMaker"
-    assert applied.loss.guide == "start" and applied.miner.miner.rank_end == 50
+    assert "guide" not in applied.loss and applied.miner.miner.rank_end == 50  # gist's guide: not the recipe's loss
     assert applied.train.keep == "best" and applied.train.epochs == recipe.settings["train"]["epochs"]
     assert applied.train.min_pairs == cfg.train.min_pairs  # a train key the recipe does not name is kept
     assert applied.recipe_info.name == "scifact" and applied.recipe_info.provenance.tuned_on == "dev"
-    assert with_recipe(compose("train", "output_dir=x")).adapter == cfg.adapter  # no recipe: unchanged
+    assert with_recipe(compose("train", "output_dir=x")).adapter == compose("train", "output_dir=x").adapter
 
 
 def test_a_recipe_file_by_path_round_trips_and_a_golden_tuned_one_is_refused(tmp_path):
