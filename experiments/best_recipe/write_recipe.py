@@ -1,6 +1,7 @@
-"""Write the recipe the dev-only search chose as a recipe file (``recft.training.recipes``).
+r"""Write the recipe the dev-only search chose as a recipe file (``recft.training.recipes``).
 
-    .venv/bin/python experiments/best_recipe/write_recipe.py +experiment=best_scifact --name scifact
+    .venv/bin/python experiments/best_recipe/write_recipe.py adapter=merge adapter.kind=query_lora adapter.lr=1e-3 \
+        miner=topk_margin train.keep=best train.forgetting_budget=0.005 train.epochs=6 --name scifact
 
 The arguments are the Hydra overrides of the chosen run (``search.py`` ranks the runs on dev only);
 the settings are snapshotted resolved, with the provenance of the search beside them, into
