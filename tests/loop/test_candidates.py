@@ -1,6 +1,7 @@
 """A cycle's own dev split chooses among its declared recipes; no dev or sealed query ever trains."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from hydra.utils import instantiate as hydra_instantiate
@@ -10,7 +11,7 @@ import recft.loop.cycle as cycle_module
 import recft.loop.run as run_module
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop
-from recft.training.candidate import CandidateError
+from recft.training.candidate import Candidate, CandidateError
 from recft.training.recipes import write_recipe
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides, tiny_run_overrides
@@ -108,3 +109,22 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
     assert line["dev"]["queries"] > 0 and line["recipes"][0]["dev_gain"] == 0.0
     assert registry.looks() == [] and [v.kind for v in registry.versions()] == ["base"]
     assert registry.sealed("dev") and len(registry.arrivals()) == 1  # the file is consumed, its dev kept
+
+
+@pytest.mark.parametrize(
+    "summary, merge, kept_start",
+    [
+        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, True),  # keep=best kept epoch 0
+        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.0}, True),  # the merge kept w = 0
+        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.5}, False),
+        ({}, {"weight": 1.0}, False),  # keep=last
+    ],
+)
+def test_a_candidate_that_kept_the_start_point_gains_exactly_nothing_on_dev(summary, merge, kept_start):
+    """Re-measured through another path, the start point's weights round differently (−0.0002 in a
+    bf16 cycle); the dev gain of a kept start point is 0 by definition, and anything else is measured."""
+    report = lambda value: SimpleNamespace(means={"ndcg@10": value})  # noqa: E731
+    candidate = Candidate({0: {}, 2: {"dev": report(0.7028)}}, None, 1.0, {"merge": merge}, None, summary=summary)
+    start = SimpleNamespace(reports={"dev": report(0.7030)})
+    gain = candidates_module.dev_gain(candidate, start, "ndcg@10")
+    assert gain == 0.0 if kept_start else gain == pytest.approx(-0.0002)

@@ -59,9 +59,20 @@ def check_dev_for_recipes(cfg: DictConfig) -> None:
         )
 
 
+def kept_the_start(candidate: Candidate) -> bool:
+    """The kept point is the start point itself: epoch 0 (``train.keep=best``) or merge weight 0."""
+    epoch = candidate.summary.get("checkpoint", {}).get("chosen_epoch")
+    return epoch == 0 or (candidate.settings.get("merge") or {}).get("weight") == 0
+
+
 def dev_gain(candidate: Candidate, start: StartPoint, metric: str) -> float | None:
+    """Candidate − start on dev; exactly 0 when the candidate kept the start point, whose weights are the
+    incumbent's — measured again through another path (a zero-scaled adapter, bf16) it would differ
+    only by rounding, and a −0.0002 would read as a loss."""
     if "dev" not in candidate.reports or "dev" not in start.reports:
         return None
+    if kept_the_start(candidate):
+        return 0.0
     return candidate.reports["dev"].means[metric] - start.reports["dev"].means[metric]
 
 
