@@ -22,4 +22,6 @@ run lr3e-4 adapter.lr=3e-4                       # a smaller step
 run lr1e-3_tau0.1 loss.temperature=0.1
 run lr1e-3_gist loss=gist                        # the base as guide: no false negatives pushed away
 run lr1e-3_topk miner=topk_margin                # one mined negative per pair
+run lr3e-3 adapter.lr=3e-3                       # the stage-0 choice under the new dev split
+run lr1e-3_rank4 adapter.rank=4 adapter.alpha=8  # less capacity to memorise with
 .venv/bin/python experiments/best_recipe/search.py --budget "$out" > experiments/best_recipe/search3.md
