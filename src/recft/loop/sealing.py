@@ -141,7 +141,8 @@ def seal(
     dev_rows = [e for e in dev_of_record if e["text"] not in known]
     texts = list(by_query) + earlier + [e["text"] for e in dev_rows]
     documents = [{(p.source, p.doc_id) for p in by_query[t]} for t in by_query] + [set()] * len(earlier)
-    documents += [{(source, doc) for doc in e["qrels"] for source in _sources(new)} for e in dev_rows]
+    sources = {pair.source for pair in new}  # a registry row's document ids may be read in any of them
+    documents += [{(source, doc) for doc in e["qrels"] for source in sources} for e in dev_rows]
     labels = near_duplicate_groups(texts, embed, near_dup, documents)
     members: dict[int, list[str]] = defaultdict(list)
     for text, label in zip(texts, labels):
@@ -160,11 +161,6 @@ def seal(
     train = [pair for pair in new if role[pair.query] == "train"]
     held = {side: sum(len(by_query[e["text"]]) for e in rows) for side, rows in entries.items()}
     return Sealed(train, entries["golden"], held["golden"], entries["dev"], held["dev"])
-
-
-def _sources(pairs: list[Pair]) -> set[str]:
-    """The pair sources (``passage``, a corpus name) a registry row's document ids may be read in."""
-    return {pair.source for pair in pairs}
 
 
 def unseen_dev(entries: Iterable[dict], trained_docs: set[str]) -> list[dict]:
