@@ -11,6 +11,7 @@ from recft.eval.paired_tests import (
     one_sided_p,
     queries_needed,
     sign_flip_p,
+    two_sided_p,
 )
 
 
@@ -54,6 +55,14 @@ def test_interval_ends_are_where_the_one_sided_tests_flip(test):
     p_at = lambda theta, side: one_sided_p(deltas, theta, side, test, n_resamples=5000)  # noqa: E731
     assert p_at(low - 0.003, "greater") <= 0.025 < p_at(low + 0.003, "greater")
     assert p_at(high + 0.003, "less") <= 0.025 < p_at(high - 0.003, "less")
+
+
+@pytest.mark.parametrize("test", ["permutation", "t", "bootstrap"])
+@pytest.mark.parametrize("shift", [0.03, -0.01, 0.0])
+def test_two_sided_p_is_twice_the_smaller_one_sided_p(test, shift):
+    deltas = np.random.default_rng(7).normal(shift, 0.1, 150)
+    sides = [one_sided_p(deltas, 0.0, side, test, n_resamples=4000) for side in ("greater", "less")]
+    assert two_sided_p(deltas, test, n_resamples=4000) == min(1.0, 2 * min(sides))
 
 
 def test_no_spread_gives_a_certain_answer():

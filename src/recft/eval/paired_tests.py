@@ -156,6 +156,17 @@ def bootstrap_p(deltas, theta: float, alternative: Alternative, n_resamples: int
     return float(wrong_side.mean())
 
 
+def two_sided_p(deltas, test: str, n_resamples: int = 10_000, seed: int = 42) -> float:
+    """Twice the smaller one-sided p against 0, capped at 1. The bootstrap's two sides read one
+    resampled distribution (the seed makes them the same draw), so it is drawn once."""
+    _check(test)
+    d = np.asarray(deltas, dtype=np.float64)
+    if test == "bootstrap" and not np.all(d == d[0]):
+        means = bootstrap_means(d, n_resamples, seed)
+        return min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
+    return min(1.0, 2 * min(one_sided_p(d, 0.0, side, test, n_resamples, seed) for side in ("greater", "less")))
+
+
 def one_sided_p(
     deltas, theta: float, alternative: Alternative, test: str, n_resamples: int = 10_000, seed: int = 42
 ) -> float:

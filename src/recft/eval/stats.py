@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from recft.eval.paired_tests import confidence_interval, one_sided_p
+from recft.eval.paired_tests import confidence_interval, two_sided_p
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,7 @@ def compare(
     _, va, vb = paired_arrays(a, b)
     deltas = vb - va
     low, high = confidence_interval(deltas, test, confidence, n_resamples, seed)
-    p = None
-    if deltas.size:
-        sides = (one_sided_p(deltas, 0.0, side, test, n_resamples, seed) for side in ("greater", "less"))
-        p = min(1.0, 2 * min(sides))
+    p = two_sided_p(deltas, test, n_resamples, seed) if deltas.size else None
     return PairedComparison(
         metric=metric,
         n=int(deltas.size),

@@ -19,7 +19,7 @@ from recft.data.sources import Source
 from recft.eval.sets import EvalSettings
 from recft.loop.gate import GateConfig
 from recft.loop.registry import Registry
-from recft.loop.sealing import golden_of_record, unseen_dev
+from recft.loop.sealing import golden_of_record
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import CandidateMaker, TrainingData
 
@@ -61,10 +61,9 @@ class Loop:
         """The arrival queries held out as ``role`` so far, this cycle's included."""
         return [*(self.sealed if role == "golden" else self.dev), *(e for e in self.sealing if e["role"] == role)]
 
-    def dev_source(self, trained_docs: set[str] = frozenset()) -> Source | None:
-        """The cycle's dev split: every dev query held out of the arrivals so far whose documents none of
-        ``trained_docs`` is (``unseen_dev``), over the corpus of record."""
-        entries = unseen_dev(self.held("dev"), trained_docs)
+    def dev_source(self, entries: list[dict]) -> Source | None:
+        """The cycle's dev split over the corpus of record: ``entries``, the dev rows it measures (the
+        caller's ``unseen_dev`` of ``held("dev")``)."""
         if not entries:
             return None
         golden = self.sets[self.golden]

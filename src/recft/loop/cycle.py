@@ -79,13 +79,14 @@ def train_recipes(
     cfg = loop.cfg
     data = dataclasses.replace(loop.training, pairs=pairs)
     trained_docs = {p.doc_id for p in [*pairs, *seen]}
-    dropped = len(loop.held("dev")) - len(unseen_dev(loop.held("dev"), trained_docs))
-    dev = loop.dev_source(trained_docs)
+    measured = unseen_dev(loop.held("dev"), trained_docs)
+    dev = loop.dev_source(measured)
     sets = {**loop.sets, "dev": dev} if dev else loop.sets
     start_reports = {**incumbent_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
     context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings}
     start = start_point(loop, incumbent, start_reports)
     trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
+    dropped = len(loop.held("dev")) - len(measured)
     line = {"queries": len(dev.dataset.queries) if dev else 0, "seen_dropped": dropped, "metric": str(cfg.eval.primary)}
     return trained, recipes, line
 
