@@ -1,7 +1,10 @@
 """Every command the project documents works: README.md (and the experiments' READMEs), the header of
 every config file, and every module docstring. Hydra commands must compose (``--cfg job --resolve``;
 a multirun line is checked with the first value of each swept list), the others must parse
-(``--help``); the ``recft`` console command lists its verbs."""
+(``--help``); the ``recft`` console command lists its verbs. The experiments' own scripts
+(``bash experiments/…sh``, ``python experiments/…py``, documented there and in their headers) must
+exist and parse; a Python one runs as written where every path it reads is in the repository, else
+answers ``--help``."""
 
 from __future__ import annotations
 
@@ -22,9 +25,12 @@ from conftest import REPO
 
 HYDRA_VERBS = {"evaluate", "train", "cycle"}
 COMMAND = re.compile(r"^(?:\.venv/bin/)?(?:python -m recft\.(?P<module>\w+)|recft (?P<verb>\w+))(?P<args>(?: .*)?)$")
+EXPERIMENT = re.compile(
+    r"^(?:\.venv/bin/)?(?P<runner>bash|python) (?P<script>experiments/\S+\.(?:sh|py))(?P<args>(?: .*)?)$"
+)
 
 
-def commands_in(lines: list[str]) -> list[str]:
+def commands_in(lines: list[str], pattern: re.Pattern = COMMAND) -> list[str]:
     """Commands among ``lines`` (already stripped of comment markers), joining ``\\`` continuations."""
     found, pending = [], ""
     for raw in lines:
@@ -34,36 +40,39 @@ def commands_in(lines: list[str]) -> list[str]:
             continue
         pending = ""
         line = re.split(r"\s+#\s", line, maxsplit=1)[0].strip()  # a trailing comment
-        if COMMAND.match(line):
+        if pattern.match(line):
             found.append(line)
     return found
 
 
-def markdown_commands(path) -> list[str]:
+def markdown_commands(path, pattern: re.Pattern = COMMAND) -> list[str]:
     text = path.read_text(encoding="utf-8")
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, re.S)
     spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
-    return commands_in([line for block in blocks for line in block.splitlines()] + spans)
+    return commands_in([line for block in blocks for line in block.splitlines()] + spans, pattern)
 
 
-def yaml_commands(path) -> list[str]:
+def header_commands(path, pattern: re.Pattern = COMMAND) -> list[str]:
+    """Commands in a file's leading comment block (a config file, a shell script after its shebang)."""
     header = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
         header.append(line.lstrip("#"))
-    return commands_in(header)
+    return commands_in(header, pattern)
 
 
-def docstring_commands(path) -> list[str]:
+def docstring_commands(path, pattern: re.Pattern = COMMAND) -> list[str]:
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    return commands_in(doc.splitlines())
+    return commands_in(doc.splitlines(), pattern)
 
 
 def documented() -> list[tuple[str, str]]:
     sources = [REPO / "README.md", *sorted((REPO / "experiments").glob("**/README.md"))]
     found = [(str(p.relative_to(REPO)), c) for p in sources for c in markdown_commands(p)]
-    found += [(str(p.relative_to(REPO)), c) for p in sorted((REPO / "conf").rglob("*.yaml")) for c in yaml_commands(p)]
+    found += [
+        (str(p.relative_to(REPO)), c) for p in sorted((REPO / "conf").rglob("*.yaml")) for c in header_commands(p)
+    ]
     modules = sorted((REPO / "src" / "recft").rglob("*.py"))
     found += [(str(p.relative_to(REPO)), c) for p in modules for c in docstring_commands(p)]
     return sorted(set(found))
@@ -80,7 +89,17 @@ def first_of_each_sweep(args: list[str]) -> list[str]:
     return out
 
 
+def documented_experiments() -> list[tuple[str, str]]:
+    sources = [REPO / "README.md", *sorted((REPO / "experiments").glob("**/README.md"))]
+    found = [(p, c) for p in sources for c in markdown_commands(p, EXPERIMENT)]
+    found += [(p, c) for p in sorted((REPO / "experiments").rglob("*.sh")) for c in header_commands(p, EXPERIMENT)]
+    scripts = sorted((REPO / "experiments").rglob("*.py")) + sorted((REPO / "src" / "recft").rglob("*.py"))
+    found += [(p, c) for p in scripts for c in docstring_commands(p, EXPERIMENT)]
+    return sorted({(str(p.relative_to(REPO)), c) for p, c in found})
+
+
 COMMANDS = documented()
+EXPERIMENT_COMMANDS = documented_experiments()
 
 
 def test_the_documented_commands_are_found():
@@ -127,3 +146,25 @@ def test_recft_help_lists_the_verbs():
     assert all(re.search(rf"^  {verb}\s", done.stdout, re.M) for verb in VERBS), done.stdout
     unknown = subprocess.run([sys.executable, "-m", "recft", "fly"], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "unknown verb 'fly'" in unknown.stderr
+
+
+def test_the_experiment_scripts_commands_are_found():
+    scripts = {EXPERIMENT.match(c).group("script") for _, c in EXPERIMENT_COMMANDS}
+    assert {"experiments/arrivals/default_week.sh", "experiments/best_recipe/write_recipe.py"} <= scripts
+
+
+@pytest.mark.parametrize("where,command", EXPERIMENT_COMMANDS, ids=[f"{w}: {c}" for w, c in EXPERIMENT_COMMANDS])
+def test_documented_experiment_command_runs_or_parses(where, command):
+    match = EXPERIMENT.match(command)
+    script = REPO / match.group("script")
+    assert script.is_file(), f"{where}: {command!r} names a script that is not there"
+    if script.suffix == ".sh":
+        done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{where}: {script.name} does not parse: {done.stderr}"
+        return
+    args = shlex.split(re.split(r"\s[>|]", match.group("args"))[0])  # what it prints is the caller's
+    reads = [a for a in args if "/" in a and not a.startswith("-") and "=" not in a]
+    runs_as_written = "$" not in command and "<" not in command and all((REPO / a).exists() for a in reads)
+    argv = args if runs_as_written else ["--help"]
+    done = subprocess.run([sys.executable, str(script), *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{where}: {command!r} ({' '.join(argv)}) failed:\n{done.stderr[-2000:]}"

@@ -7,9 +7,9 @@ comes from (the unseen and seen slices), the recipe dev chose and the forgetting
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 HEADER = (
@@ -82,4 +82,6 @@ def table(week: Path) -> str:
 
 
 if __name__ == "__main__":
-    print(table(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("week", type=Path, help="a week's folder written by default_week.sh")
+    print(table(parser.parse_args().week))

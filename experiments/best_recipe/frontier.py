@@ -12,8 +12,8 @@ report of the trade-off, read after the fact: it chooses nothing — a recipe's 
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,4 +89,6 @@ def main(run: str) -> Path:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a recft train run folder with a query-side LoRA candidate")
+    main(parser.parse_args().run)

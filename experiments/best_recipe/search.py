@@ -14,8 +14,8 @@ recipe taken from it, cannot have seen the test split. Prints a Markdown table, 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -66,9 +66,9 @@ def budget_table(folders: list[str]) -> str:
     return "\n".join(out)
 
 
-def main(folders: list[str]) -> str:
-    if folders and folders[0] == "--budget":
-        return budget_table(folders[1:])
+def main(folders: list[str], budget: bool = False) -> str:
+    if budget:
+        return budget_table(folders)
     lines = []
     for run, summary, cfg in runs(folders):
         metric = str(cfg.eval.primary)
@@ -91,4 +91,8 @@ def main(folders: list[str]) -> str:
 
 
 if __name__ == "__main__":
-    print(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="folders of recft train runs (search.sh, search3.sh …)")
+    parser.add_argument("--budget", action="store_true", help="rank by the budget-chosen dev gain (stage 3 on)")
+    args = parser.parse_args()
+    print(main(args.folders, args.budget))

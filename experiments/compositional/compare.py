@@ -6,8 +6,8 @@ evaluated set, each step a paired Δ with its 95 % CI (over queries; NevIR paire
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from recft.eval.report import Report
@@ -63,6 +63,8 @@ def gate(runs: Path) -> None:
 
 
 if __name__ == "__main__":
-    runs = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "runs"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="?", default=Path(__file__).parent / "runs", help="the runs folder")
+    runs = parser.parse_args().runs
     main(runs)
     gate(runs)

@@ -11,8 +11,8 @@ wrong domain gets) — paired Δ against the base with 95 % CIs. Writes ``routin
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -65,4 +65,6 @@ def main(runs: list[str]) -> Path:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="recft train adapter=query_lora run folders, one per domain")
+    main(parser.parse_args().runs)

@@ -6,7 +6,7 @@ training pair also has ("touched") against the rest, as paired Δ nDCG@10 with 9
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from recft.common.config import REPO_ROOT
@@ -30,4 +30,7 @@ def main(runs: Path, metric: str = "ndcg@10") -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT / "experiments" / "nudge_vs_lora" / "runs")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = REPO_ROOT / "experiments" / "nudge_vs_lora" / "runs"
+    parser.add_argument("runs", type=Path, nargs="?", default=default, help="the runs folder")
+    main(parser.parse_args().runs)
