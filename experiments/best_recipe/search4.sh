@@ -26,5 +26,6 @@ run lr3e-4_topk_e10 adapter.lr=3e-4 train.epochs=10  # a smaller step for longer
 # Added after topk3 led (+0.0284 on dev, at epoch 1): more negatives, and three at a smaller step.
 run lr3e-4_topk3 adapter.lr=3e-4 miner.num_negatives=3
 run topk3_rank32 miner.num_negatives=3 adapter.rank=32 adapter.alpha=64  # the two leads together (rank 32 led next)
+run topk_rank64 adapter.rank=64 adapter.alpha=128   # rank 4 < 16 < 32 on dev so far: does it go on?
 run topk5 miner.num_negatives=5
 .venv/bin/python experiments/best_recipe/search.py --budget "$out" > experiments/best_recipe/search4.md
