@@ -18,7 +18,6 @@ from recft.common.config import CONF_DIR
 from recft.training.recipes import write_recipe
 
 PROVENANCE = {
-    "search": "experiments/best_recipe/search3.sh (ranked by search.py --budget; table in search3.md)",
     "tuned_on": "dev",
     "dev_split": "a seeded 20 % of SciFact's training claims drawn by relevant-document group "
     "(dev.share 0.2, dev.group_by documents, seed 42): no dev claim shares an abstract with a training pair, n = 162",
@@ -33,10 +32,13 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="the chosen run's Hydra overrides")
     parser.add_argument("--name", required=True)
     parser.add_argument("--out", default=None, help="default conf/recipe/<name>.yaml")
+    parser.add_argument("--search", default="search4", help="the search stage that chose it (its .sh and .md here)")
     args = parser.parse_args()
+    stage = f"experiments/best_recipe/{args.search}"
+    provenance = {"search": f"{stage}.sh (ranked by search.py --budget; table in {args.search}.md)", **PROVENANCE}
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[*args.overrides, "output_dir=unused"])
-    print(write_recipe(args.out or CONF_DIR / "recipe" / f"{args.name}.yaml", args.name, cfg, PROVENANCE))
+    print(write_recipe(args.out or CONF_DIR / "recipe" / f"{args.name}.yaml", args.name, cfg, provenance))
 
 
 if __name__ == "__main__":
