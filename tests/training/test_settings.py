@@ -43,10 +43,11 @@ def test_every_shipped_config_gives_settings_recorded_as_configured(config, over
 def test_a_recipe_is_one_more_config_to_read():
     recipe = Recipe.load("scifact")
     settings = TrainSettings.from_config(recipe.apply(compose("cycle")))
-    assert (settings.epochs, settings.keep, settings.forgetting_budget) == (6, "best", 0.005)
-    assert settings.lr == recipe.settings["train"]["lr"] == 0.001
+    train = recipe.settings["train"]
+    assert (settings.epochs, settings.keep, settings.forgetting_budget) == (train["epochs"], "best", 0.005)
+    assert settings.lr == train["lr"] == recipe.settings["adapter"]["lr"] != compose("cycle").train.lr
     assert settings.mining.per_query == 1 and not settings.guided and not settings.mining.remine_every_epoch
-    assert settings.trainer.max_epochs == 6  # Lightning's nodes read the recipe's config, not the run's
+    assert settings.trainer.max_epochs == train["epochs"] != compose("cycle").train.epochs  # the recipe's config
 
 
 @pytest.mark.parametrize("key", ["train.keep", "train.patience", "merge.weight", "miner.num_negatives", "seed"])
