@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import re
 import shlex
@@ -151,8 +152,14 @@ def test_recft_help_lists_the_verbs():
 def reads_only_committed_folders(args: list[str]) -> bool:
     """A command safe to run here, the same in a clean clone: only positional arguments, each a folder
     the repository commits (no option, hence no ``--out``: a script run here must not write)."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    return bool(args) and all(any(f.startswith(a.rstrip("/") + "/") for f in tracked) for a in args)
+    return bool(args) and all(any(f.startswith(a.rstrip("/") + "/") for f in tracked_files()) for a in args)
+
+
+@functools.cache
+def tracked_files() -> tuple[str, ...]:
+    """The repository's committed files, listed once for every parametrized command."""
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return tuple(listed.split())
 
 
 def test_the_experiment_scripts_commands_are_found():
