@@ -1,7 +1,8 @@
 r"""Write the recipe the dev-only search chose as a recipe file (``recft.training.recipes``).
 
-    .venv/bin/python experiments/best_recipe/write_recipe.py adapter=merge adapter.kind=query_lora adapter.lr=1e-3 \
-        miner=topk_margin train.keep=best train.forgetting_budget=0.005 train.epochs=6 --name scifact
+    .venv/bin/python experiments/best_recipe/write_recipe.py adapter=merge adapter.kind=query_lora adapter.lr=3e-4 \
+        miner=topk_margin train.keep=best train.forgetting_budget=0.005 train.epochs=10 'adapter.nudge={}' \
+        --name scifact --search search5
 
 The arguments are the Hydra overrides of the chosen run (``search.py`` ranks the runs on dev only);
 the settings are snapshotted resolved, with the provenance of the search beside them, into
@@ -26,6 +27,12 @@ PROVENANCE = {
     "recipe chooses its own epoch and merge weight by the same rule",
 }
 
+NUDGE_OBJECTIVE = (
+    "; then NUDGE-N on top (adapter.nudge), which the dev split cannot value since it moves only documents "
+    "training claims answer: its γ is the best by NUDGE's validation share of the training claims among those "
+    "whose dev loss against the model without moved vectors stays within the same budget (nudge_curve.py)"
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,9 +42,11 @@ def main() -> None:
     parser.add_argument("--search", default="search4", help="the search stage that chose it (its .sh and .md here)")
     args = parser.parse_args()
     stage = f"experiments/best_recipe/{args.search}"
-    provenance = {"search": f"{stage}.sh (ranked by search.py --budget; table in {args.search}.md)", **PROVENANCE}
+    provenance = {"search": f"{stage}.sh (its table: {args.search}.md)", **PROVENANCE}
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[*args.overrides, "output_dir=unused"])
+    if cfg.adapter.get("nudge") is not None:
+        provenance["objective"] += NUDGE_OBJECTIVE
     print(write_recipe(args.out or CONF_DIR / "recipe" / f"{args.name}.yaml", args.name, cfg, provenance))
 
 

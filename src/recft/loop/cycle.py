@@ -63,11 +63,14 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
 
 def pairs_to_train(loop: Loop, new: list[Pair], seen: list[Pair]) -> tuple[list[Pair], list[Pair], list[Pair]]:
     """(new, seen, trained on) without any held-out query: a sealed or dev query never trains. With
-    ``loop.null_control`` what trains carries no signal (``recft.loop.null_control``)."""
+    ``loop.null_control`` what trains carries no signal (``recft.loop.null_control``), and neither do
+    the seen pairs a step refitted from all of them reads (``adapter.nudge``)."""
     held = [*loop.held("golden"), *loop.held("dev")]
     new, seen = unsealed(new, held), unsealed(seen, held)
+    if loop.cfg.loop.get("null_control"):
+        new, seen = derange_positives(new, int(loop.cfg.seed)), derange_positives(seen, int(loop.cfg.seed))
     train = seen if loop.cfg.loop.train_on == "all" or loop.maker.uses_all_pairs else new
-    return new, seen, derange_positives(train, int(loop.cfg.seed)) if loop.cfg.loop.get("null_control") else train
+    return new, seen, train
 
 
 def train_recipes(
@@ -77,7 +80,7 @@ def train_recipes(
     chose, a row per recipe and the dev split's line. Dev chooses inside training; the gate never reads it.
     Dev measures only its queries on documents nothing in this loop trained on (``pairs`` or ``seen``)."""
     cfg = loop.cfg
-    data = dataclasses.replace(loop.training, pairs=pairs)
+    data = dataclasses.replace(loop.training, pairs=pairs, seen=list(seen) or pairs)
     trained_docs = {p.doc_id for p in [*pairs, *seen]}
     measured = unseen_dev(loop.held("dev"), trained_docs)
     dev = loop.dev_source(measured)

@@ -53,7 +53,7 @@ def version_reports(loop: Loop, version: Version, sets: dict[str, Source] | None
             console.print(f"{version.id}: stored {name} report was made under other settings; evaluating again")
         loaded = loaded or load_version(loop.registry, version, loop.cfg.encoder)
         loaded.encoder.eval()
-        overrides = loaded.overrides if name == loop.golden else None
+        overrides = loaded.overrides if name in (loop.golden, "dev") else None  # the sets over the golden corpus
         reports[name] = evaluate_set(loaded.encoder, source, loop.cache, loop.settings, overrides)
         reports[name].save(path)
     return reports

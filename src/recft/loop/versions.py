@@ -1,7 +1,8 @@
 """How a registry version ranks passages again: its encoder, and the passage vectors it moved (if any).
 
 A version that moves vectors instead of weights (NUDGE) names its ``encoder_version`` in its
-config; everything else is its own encoder. Nothing here knows which method made a version.
+config; everything else is its own encoder, with the vectors it moved beside it when it moved some
+(``adapter.nudge``). Nothing here knows which method made a version.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from omegaconf import DictConfig
 
 from recft.loop.registry import Registry, Version
 from recft.model.encoder import BiEncoder
-from recft.model.store import load_encoder, load_overrides
+from recft.model.store import has_overrides, load_encoder, load_overrides
 
 
 def encoder_version(registry: Registry, version: Version) -> Version:
@@ -32,4 +33,5 @@ class LoadedVersion:
 def load_version(registry: Registry, version: Version, encoder_cfg: DictConfig, trainable: bool = False):
     base = encoder_version(registry, version)
     encoder = load_encoder(base.kind, base.path, encoder_cfg, trainable)
-    return LoadedVersion(encoder, load_overrides(version.path) if base.id != version.id else None)
+    moved = base.id != version.id or (version.path is not None and has_overrides(version.path))
+    return LoadedVersion(encoder, load_overrides(version.path) if moved else None)

@@ -5,7 +5,8 @@ transformers folder (``model/``): a new cycle starts from those weights and puts
 top. A ``query_lora`` encoder stores only its query adapter (``query_adapter/``); its passages are
 always the base model's, so the corpus index built for the base serves every such version, and a
 new cycle keeps training the same adapter. A version that moves passage vectors instead of weights
-(NUDGE) stores them in ``passage_overrides.npz``, beside the encoder version they belong to.
+(NUDGE) stores them in ``passage_overrides.npz``, beside the encoder version they belong to — or,
+when a trained candidate moved them too (``adapter.nudge``), in its own folder beside its encoder.
 Every folder appears complete or not at all (written under a temp name, then renamed).
 """
 
@@ -45,9 +46,13 @@ def new_folder(folder: str | Path) -> Iterator[Path]:
     tmp.rename(folder)
 
 
-def save_encoder(encoder: BiEncoder, folder: str | Path) -> str:
-    """Write ``encoder`` into ``folder`` (which must not exist yet); return the version kind."""
+def save_encoder(encoder: BiEncoder, folder: str | Path, moved=None) -> str:
+    """Write ``encoder`` into ``folder`` (which must not exist yet) — with ``moved`` (a NUDGE version of
+    this encoder's golden corpus, ``recft.nudge.on_top``) beside it, in the same folder — and return
+    the version kind."""
     with new_folder(folder) as tmp:
+        if moved is not None:
+            moved.write_into(tmp)
         if encoder.passage_uses_base:
             encoder.model.save_pretrained(tmp / "query_adapter")
             return "query_lora"
@@ -94,6 +99,10 @@ def load_overrides(folder: str | Path) -> dict[str, np.ndarray]:
     if len(doc_ids) != len(vectors):
         raise StoreError(f"{path}: {len(doc_ids)} doc ids but {len(vectors)} vectors")
     return dict(zip(doc_ids, vectors))
+
+
+def has_overrides(folder: str | Path) -> bool:
+    return (Path(folder) / OVERRIDES_FILE).is_file()
 
 
 def apply_overrides(doc_emb: np.ndarray, doc_ids: list[str], overrides) -> np.ndarray:

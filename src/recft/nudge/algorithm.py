@@ -72,6 +72,41 @@ def topk_accuracy(scores: torch.Tensor, answers: list[list[int]], k: int) -> flo
     return float(np.mean(hits)) if hits else 0.0
 
 
+def nudge_n_accuracies(
+    embeddings,
+    train_queries,
+    train_answers: list[list[int]],
+    val_queries,
+    val_answers: list[list[int]],
+    gammas=DEFAULT_GAMMAS,
+    val_k: int = 1,
+) -> dict[float, float]:
+    """γ → validation top-``val_k`` accuracy of NUDGE-N at γ, in the grid's order."""
+    emb = normalize(_as_tensor(embeddings), dim=-1)
+    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
+    val = _as_tensor(val_queries)
+    # Only documents with training queries can move: score the rest once, re-score the movers per γ.
+    active = torch.nonzero(sums.abs().sum(1) > 0).flatten()
+    base_scores = val @ emb.T
+    accuracies = {}
+    for gamma in gammas:
+        scores = base_scores.clone()
+        scores[:, active] = val @ nudge_n_step(emb[active], sums[active], gamma).T
+        accuracies[float(gamma)] = topk_accuracy(scores, val_answers, val_k)
+    return accuracies
+
+
+def nudge_n_at(embeddings, train_queries, train_answers: list[list[int]], gamma: float) -> NudgeResult:
+    """NUDGE-N at one γ: every document a training query answers moves, the rest stay."""
+    start = time.perf_counter()
+    emb = normalize(_as_tensor(embeddings), dim=-1)
+    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
+    active = torch.nonzero(sums.abs().sum(1) > 0).flatten()
+    moved = emb.clone()
+    moved[active] = nudge_n_step(emb[active], sums[active], gamma)
+    return _result(moved, emb, float(gamma), "n", start)
+
+
 def nudge_n(
     embeddings,
     train_queries,
@@ -83,22 +118,12 @@ def nudge_n(
 ) -> NudgeResult:
     """NUDGE-N: γ from ``gammas`` by validation top-``val_k`` accuracy (first best wins)."""
     start = time.perf_counter()
-    emb = normalize(_as_tensor(embeddings), dim=-1)
-    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
-    val = _as_tensor(val_queries)
-    # Only documents with training queries can move: score the rest once, re-score the movers per γ.
-    active = torch.nonzero(sums.abs().sum(1) > 0).flatten()
-    base_scores = val @ emb.T
-    best_gamma, best_acc = 0.0, -1.0
-    for gamma in gammas:
-        scores = base_scores.clone()
-        scores[:, active] = val @ nudge_n_step(emb[active], sums[active], gamma).T
-        acc = topk_accuracy(scores, val_answers, val_k)
-        if acc > best_acc:
-            best_gamma, best_acc = float(gamma), acc
-    moved = emb.clone()
-    moved[active] = nudge_n_step(emb[active], sums[active], best_gamma)
-    return _result(moved, emb, best_gamma, "n", start)
+    accuracies = nudge_n_accuracies(embeddings, train_queries, train_answers, val_queries, val_answers, gammas, val_k)
+    best = max(accuracies.values())
+    gamma = next(g for g, acc in accuracies.items() if acc == best)
+    result = nudge_n_at(embeddings, train_queries, train_answers, gamma)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def gamma_intervals(val: torch.Tensor, emb: torch.Tensor, direction: torch.Tensor, answers: list[list[int]]):

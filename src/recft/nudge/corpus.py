@@ -25,7 +25,7 @@ from recft.data.pairs import Pair
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
 from recft.model.store import StoreError, load_overrides, new_folder, save_overrides
-from recft.nudge.algorithm import DEFAULT_GAMMAS, nudge_m, nudge_n, split_validation
+from recft.nudge.algorithm import DEFAULT_GAMMAS, NudgeResult, nudge_m, nudge_n, split_validation
 from recft.training.candidate import CandidateError
 
 
@@ -48,10 +48,14 @@ class NudgedCorpus:
     def save(self, folder: str | Path) -> str:
         """Write ``folder`` (which must not exist) complete or not at all; returns the version kind."""
         with new_folder(folder) as tmp:
-            save_overrides(tmp, self.doc_ids, self.vectors)
-            meta = {"gamma": self.gamma, "variant": self.variant, "fingerprint": self.fingerprint, "stats": self.stats}
-            write_json(tmp / "nudge.json", meta)
+            self.write_into(tmp)
         return "nudge"
+
+    def write_into(self, folder: Path) -> None:
+        """The moved vectors and what they were fitted with, into an open (temp) version folder."""
+        save_overrides(folder, self.doc_ids, self.vectors)
+        meta = {"gamma": self.gamma, "variant": self.variant, "fingerprint": self.fingerprint, "stats": self.stats}
+        write_json(folder / "nudge.json", meta)
 
     @classmethod
     def load(cls, folder: str | Path) -> "NudgedCorpus":
@@ -94,6 +98,61 @@ class NudgeSettings:
     gammas: tuple[float, ...] | None = None  # NUDGE-N grid; None = the paper's 0, 0.02, ..., 0.48
 
 
+@dataclass
+class NudgeProblem:
+    """What NUDGE fits from: the corpus's vectors under one encoder, and the training queries split into
+    those that move documents and those held out to choose γ."""
+
+    doc_ids: list[str]
+    doc_emb: np.ndarray
+    train: tuple[np.ndarray, list[list[int]]]  # query vectors, each one's answers as corpus rows
+    val: tuple[np.ndarray, list[list[int]]]
+    fingerprint: str  # passage fingerprint of the encoder the vectors came from
+    stats: dict
+
+    def corpus(self, result: NudgeResult) -> NudgedCorpus:
+        """The documents ``result`` moved, as a NUDGE version of this encoder."""
+        moved = np.flatnonzero(result.changed)
+        stats = {**self.stats, "docs_moved": int(len(moved)), "nudge_s": result.seconds}
+        ids = [self.doc_ids[i] for i in moved]
+        return NudgedCorpus(ids, result.embeddings[moved], result.gamma, result.variant, self.fingerprint, stats)
+
+
+def nudge_problem(
+    encoder: BiEncoder,
+    corpus: dict[str, str],
+    source: str,
+    pairs: list[Pair],
+    cache: EmbeddingCache,
+    val_fraction: float,
+    seed: int,
+    show_progress: bool = False,
+) -> NudgeProblem:
+    """The pairs of ``source`` whose passage is in ``corpus``, embedded by ``encoder`` (the cache holds
+    the corpus), with a seeded ``val_fraction`` of their queries held out to choose γ."""
+    queries, answers, skipped = group_pairs(pairs, corpus, source)
+    query_ids = list(queries)
+    if len(query_ids) < 2:
+        raise NudgeError(f"NUDGE needs at least 2 training queries with a passage in the corpus, got {len(query_ids)}")
+    train_ids, val_ids = split_validation(query_ids, float(val_fraction), seed)
+    doc_ids = list(corpus)
+    row = {d: i for i, d in enumerate(doc_ids)}
+    doc_emb = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)
+    query_emb = dict(zip(query_ids, cache.encode(encoder, [queries[q] for q in query_ids], "query", show_progress)))
+
+    def matrix(ids: list[str]) -> tuple[np.ndarray, list[list[int]]]:
+        return np.stack([query_emb[q] for q in ids]), [[row[d] for d in answers[q]] for q in ids]
+
+    stats = {
+        "train_queries": len(train_ids),
+        "val_queries": len(val_ids),
+        "pairs_used": len(pairs) - skipped,
+        "pairs_skipped": skipped,
+        "docs": len(doc_ids),
+    }
+    return NudgeProblem(doc_ids, doc_emb, matrix(train_ids), matrix(val_ids), encoder.fingerprint_for("passage"), stats)
+
+
 def fit_nudge(
     encoder: BiEncoder,
     corpus: dict[str, str],
@@ -105,41 +164,13 @@ def fit_nudge(
     show_progress: bool = False,
 ) -> NudgedCorpus:
     """Fit NUDGE-N or -M for ``corpus`` (of data source ``source``) from ``pairs``, from the encoder's embeddings."""
-    queries, answers, skipped = group_pairs(pairs, corpus, source)
-    query_ids = list(queries)
-    if len(query_ids) < 2:
-        raise NudgeError(f"NUDGE needs at least 2 training queries with a passage in the corpus, got {len(query_ids)}")
-    train_ids, val_ids = split_validation(query_ids, float(spec.val_fraction), seed)
-    doc_ids = list(corpus)
-    row = {d: i for i, d in enumerate(doc_ids)}
-    doc_emb = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)
-    query_emb = dict(zip(query_ids, cache.encode(encoder, [queries[q] for q in query_ids], "query", show_progress)))
-
-    def matrix(ids: list[str]) -> tuple[np.ndarray, list[list[int]]]:
-        return np.stack([query_emb[q] for q in ids]), [[row[d] for d in answers[q]] for q in ids]
-
-    (train_q, train_a), (val_q, val_a) = matrix(train_ids), matrix(val_ids)
+    problem = nudge_problem(encoder, corpus, source, pairs, cache, spec.val_fraction, seed, show_progress)
+    (train_q, train_a), (val_q, val_a) = problem.train, problem.val
     if spec.variant == "n":
-        result = nudge_n(doc_emb, train_q, train_a, val_q, val_a, spec.gammas or DEFAULT_GAMMAS, int(spec.val_k))
+        gammas = spec.gammas or DEFAULT_GAMMAS
+        result = nudge_n(problem.doc_emb, train_q, train_a, val_q, val_a, gammas, int(spec.val_k))
     elif spec.variant == "m":
-        result = nudge_m(doc_emb, train_q, train_a, val_q, val_a)
+        result = nudge_m(problem.doc_emb, train_q, train_a, val_q, val_a)
     else:
         raise NudgeError(f"adapter.variant must be one of {', '.join(VARIANTS)}, got {spec.variant!r}")
-    moved = np.flatnonzero(result.changed)
-    stats = {
-        "train_queries": len(train_ids),
-        "val_queries": len(val_ids),
-        "pairs_used": len(pairs) - skipped,
-        "pairs_skipped": skipped,
-        "docs_moved": int(len(moved)),
-        "docs": len(doc_ids),
-        "nudge_s": result.seconds,
-    }
-    return NudgedCorpus(
-        [doc_ids[i] for i in moved],
-        result.embeddings[moved],
-        result.gamma,
-        result.variant,
-        encoder.fingerprint_for("passage"),
-        stats,
-    )
+    return problem.corpus(result)

@@ -47,7 +47,7 @@ class NudgeMaker:
         nudged = fit_nudge(encoder, corpus, golden.name, data.pairs, ctx.cache, spec, ctx.train.seed, show)
         wall = time.perf_counter() - began
         overrides = nudged.overrides()
-        moved_sets = [n for n in (ctx.golden, "dev") if n in ctx.sets]  # the sets over the corpus NUDGE moved
+        moved_sets = ctx.over_golden_corpus()
         rescored = {n: evaluate_set(encoder, ctx.sets[n], ctx.cache, ctx.settings, overrides) for n in moved_sets}
         final = {**start.reports, **rescored}
         qrels, metric = golden.dataset.qrels, ctx.train.primary

@@ -47,6 +47,7 @@ class TrainingData:
     alpha: float = 0.0  # replay share of each batch
     corpus: Dataset | None = None  # the training split: hard negatives are mined from its corpus
     negatives: dict = field(default_factory=dict)  # (source, query id) → [(doc id, text)] given with the pairs
+    seen: list[Pair] = field(default_factory=list)  # every pair so far, for a step refitted from scratch (empty: pairs)
 
 
 @dataclass
@@ -77,6 +78,10 @@ class MakeContext:
         """Tune on ``dev`` (and watch the probes); the golden set is measured once, at the end."""
         names = self.per_epoch if self.per_epoch is not None else [n for n in self.sets if n != self.golden]
         return {name: source for name, source in self.sets.items() if name in names}
+
+    def over_golden_corpus(self) -> tuple[str, ...]:
+        """The sets scored over the golden corpus (it and dev): what moved passage vectors change."""
+        return tuple(name for name in (self.golden, "dev") if name in self.sets)
 
     def selection_sets(self) -> dict[str, Source]:
         """The selection probe under its key, or nothing (no budget)."""

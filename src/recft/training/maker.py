@@ -15,6 +15,7 @@ from recft.data.sources import Source
 from recft.eval.sets import evaluate_set, evaluate_sets
 from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
+from recft.nudge.on_top import NudgeStep, nudge_within_budget
 from recft.training.budget import START, budget_record, epoch_points
 from recft.training.candidate import SELECTION, Candidate, CandidateError, MakeContext, StartPoint, TrainingData
 from recft.training.fit import FitResult, ValidationPlan, fit
@@ -23,12 +24,18 @@ from recft.training.merge import endpoints, merge_with_start, set_weight
 LORA_KINDS = ("lora", "query_lora")
 
 
-def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext) -> dict:
+def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext, overrides=None) -> dict:
     """Epoch 0 is the start point on every set; the last epoch adds the sets not validated per epoch
-    (the golden set) measured once, now; epochs in between hold what was validated."""
+    (the golden set) measured once, now; epochs in between hold what was validated. ``overrides``
+    (moved passage vectors of the golden corpus) score the sets over that corpus."""
     last = max(history)
     rest = {n: s for n, s in ctx.sets.items() if n not in history[last]}
-    final = {**history[last], **{n: evaluate_set(encoder, s, ctx.cache, ctx.settings) for n, s in rest.items()}}
+    moved = ctx.over_golden_corpus()
+    score = lambda name, source: evaluate_set(  # noqa: E731
+        encoder, source, ctx.cache, ctx.settings, overrides if name in moved else None
+    )
+    measured = {name: score(name, source) for name, source in rest.items()}
+    final = {**history[last], **measured}
     ordered = lambda reports: {n: reports[n] for n in ctx.sets if n in reports}  # noqa: E731
     return {**history, 0: ordered(start.reports), last: ordered(final)}
 
@@ -88,11 +95,13 @@ class TrainedMaker:
     dropout: float = 0.1
     target_modules: Sequence[str] = ("query", "key", "value", "dense")
     lr: float | None = None  # the adapter's default for train.lr; fitting reads train.lr
+    nudge: Mapping | None = None  # NUDGE-N after training (recft.nudge.on_top); null: none
     uses_all_pairs = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise CandidateError(f"adapter.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        object.__setattr__(self, "nudge", NudgeStep.from_config(self.nudge))
 
     def adapter_settings(self) -> dict:
         """What ``apply_adapter`` gets: LoRA's shape only where there is a LoRA."""
@@ -134,7 +143,9 @@ class TrainedMaker:
         result = self.fitted(encoder, data, start, ctx, continuing)
         merge = self.merge(encoder, result, start, ctx, continuing)
         result.history = {epoch: without(reports, SELECTION) for epoch, reports in result.history.items()}
-        history = measure_the_rest(result.history, encoder, start, ctx)
+        nudged, nudge_record = self.nudged(encoder, data, result.history, ctx)
+        overrides = nudged.overrides() if nudged else None
+        history = measure_the_rest(result.history, encoder, start, ctx, overrides)
         settings = {
             "adapter": self.adapter_settings(),
             "continued": continuing,
@@ -142,21 +153,38 @@ class TrainedMaker:
             "replay_alpha": data.alpha,
             "tuned_on": ctx.tuned_on,
             "merge": merge,
+            **({"nudge": {k: nudge_record[k] for k in ("gamma", "docs_moved")}} if nudge_record else {}),
         }
         return Candidate(
             history=history,
             encoder=encoder,
             wall_s=result.wall_s,
             settings=settings,
-            save=lambda folder: save_encoder(encoder, folder),
+            save=lambda folder: save_encoder(encoder, folder, nudged),
+            overrides=overrides,
             summary={
                 "parameters": {"trainable": result.trainable, "total": result.total},
                 "epochs_trained": result.epochs,
                 "gradient_checkpointing": result.checkpointing,
                 **({"checkpoint": result.checkpoint} if result.checkpoint else {}),
                 **({"forgetting_budget": result.budget} if result.budget else {}),
+                **({"nudge": nudge_record} if nudge_record else {}),
             },
         )
+
+    def nudged(self, encoder, data: TrainingData, history: dict, ctx: MakeContext):
+        """With ``adapter.nudge``: the golden corpus's vectors moved by every pair so far, γ held to the
+        budget on dev (``recft.nudge.on_top``), and its record; the last epoch's dev report is dropped
+        so that it is measured again with them. Else (None, None)."""
+        if self.nudge is None:
+            return None, None
+        was_training = encoder.training
+        encoder.eval()
+        nudged, record = nudge_within_budget(encoder, data.seen or data.pairs, ctx, self.nudge)
+        encoder.train(was_training)
+        if nudged is not None:
+            history[max(history)] = without(history[max(history)], "dev")
+        return nudged, record
 
     def fitted(self, encoder, data: TrainingData, start: StartPoint, ctx: MakeContext, continuing: bool) -> FitResult:
         """Fit ``encoder`` validating dev and the probes each epoch — and, with a forgetting budget, the

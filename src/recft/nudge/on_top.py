@@ -1,0 +1,90 @@
+"""NUDGE on top of a trained candidate (``adapter.nudge``), its γ held to the forgetting budget on dev.
+
+Query-side training learns what carries over to claims about documents nothing trained on. NUDGE
+moves the vectors of the documents the training queries answer, which is what new queries about
+*those* documents gain from, but a moved document also rises for queries it does not answer. On
+SciFact's document-grouped dev split (claims about documents no training pair touches), the γ that
+NUDGE-N's own validation picks after the shipped query-side LoRA (0.38) costs those claims 0.032
+nDCG@10, while γ = 0.005 costs them 0.0008 and still lifts validation top-1 from 0.54 to 0.65 on
+held-out training claims whose document moved (``experiments/best_recipe``, stage 5).
+
+So γ here is the one NUDGE's validation (a seeded share of the training queries, held out: mostly
+claims about documents other training claims moved) likes best among those whose dev loss — against
+the same model without moved vectors — stays within ``train.forgetting_budget``. Without a budget it
+is NUDGE-N's own choice. The grid adds steps below NUDGE-N's first (0.02): a budget often stops there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from recft.eval.sets import evaluate_set
+from recft.nudge.algorithm import DEFAULT_GAMMAS, nudge_n_accuracies, nudge_n_at
+from recft.nudge.corpus import NudgedCorpus, NudgeError, nudge_problem
+from recft.training.candidate import MakeContext
+
+GAMMAS = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, *DEFAULT_GAMMAS[1:])
+
+
+@dataclass(frozen=True)
+class NudgeStep:
+    """``adapter.nudge``: NUDGE-N after training (null: none)."""
+
+    val_fraction: float = 0.1  # of the training queries, held out to rank γ
+    val_k: int = 1  # γ is ranked by validation top-k accuracy
+    gammas: Sequence[float] | None = None  # None: GAMMAS
+
+    @classmethod
+    def from_config(cls, node: Mapping | None) -> "NudgeStep | None":
+        if node is None:
+            return None
+        known = {"val_fraction", "val_k", "gammas"}
+        unknown = sorted(set(node) - known)
+        if unknown:
+            raise NudgeError(f"adapter.nudge: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        step = cls(**{k: node[k] for k in node})
+        if not 0 < float(step.val_fraction) < 1:
+            raise NudgeError(f"adapter.nudge.val_fraction must be in (0, 1), got {step.val_fraction}")
+        return step
+
+
+def nudge_within_budget(encoder, pairs, ctx: MakeContext, step: NudgeStep) -> tuple[NudgedCorpus | None, dict]:
+    """The moved golden corpus (None: no γ > 0 both helps validation and fits the budget), and the record
+    of what was measured: validation accuracy per γ, and the dev loss of each γ looked at, best first."""
+    golden = ctx.sets[ctx.golden]
+    show, seed, metric = ctx.settings.show_progress, ctx.train.seed, ctx.train.primary
+    corpus = golden.dataset.corpus
+    problem = nudge_problem(encoder, corpus, golden.name, pairs, ctx.cache, step.val_fraction, seed, show)
+    gammas = tuple(step.gammas) if step.gammas else GAMMAS
+    accuracies = nudge_n_accuracies(problem.doc_emb, *problem.train, *problem.val, gammas, int(step.val_k))
+    budget, dev = ctx.train.forgetting_budget, ctx.sets.get("dev")
+    if budget is not None and dev is None:
+        raise NudgeError("adapter.nudge with train.forgetting_budget holds γ to the dev split, and there is none")
+
+    def dev_score(overrides=None) -> float:
+        return evaluate_set(encoder, dev, ctx.cache, ctx.settings, overrides).means[metric]
+
+    plain = dev_score() if budget is not None else None
+    floor = accuracies.get(0.0, float("-inf"))  # a γ must beat not moving at all on validation
+    looked, chosen = [], None
+    for gamma in sorted((g for g in accuracies if g > 0 and accuracies[g] > floor), key=lambda g: (-accuracies[g], g)):
+        moved = problem.corpus(nudge_n_at(problem.doc_emb, *problem.train, gamma))
+        point = {"gamma": gamma, "val_accuracy": accuracies[gamma]}
+        if plain is not None:
+            point["dev_loss"] = plain - dev_score(moved.overrides())
+        looked.append(point)
+        if plain is None or point["dev_loss"] <= budget:
+            chosen = moved
+            break
+    record = {
+        "variant": "n",
+        "gamma": chosen.gamma if chosen else 0.0,
+        "chosen_by": "forgetting_budget on dev" if budget is not None else "validation accuracy",
+        "budget": budget,
+        "metric": metric,
+        "val_accuracy": {str(g): a for g, a in accuracies.items()},
+        "looked_at": looked,
+        **(chosen.stats if chosen else {**problem.stats, "docs_moved": 0}),
+    }
+    return chosen, record

@@ -1,0 +1,116 @@
+"""NUDGE on top of a trained candidate: γ held to the budget on dev, stored beside the encoder, served from it."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from training.test_budget import budget_overrides
+
+import recft.nudge.on_top as on_top
+from recft.eval.report import Report
+from recft.loop.registry import Version
+from recft.loop.versions import load_version
+from recft.model.store import has_overrides, load_overrides
+from recft.nudge.algorithm import nudge_n, nudge_n_accuracies, nudge_n_at
+from recft.nudge.corpus import NudgeError, NudgeProblem
+from recft.nudge.on_top import GAMMAS, NudgeStep, nudge_within_budget
+from recft.training.job import train_job
+
+from conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, compose_train, write_beir
+
+
+def problem() -> NudgeProblem:
+    """12 documents, each away from where its queries point; 60 training and 20 validation queries about
+    the first six: moving a document toward its training queries helps validation, more with a larger γ."""
+    rng = np.random.default_rng(0)
+    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)  # noqa: E731
+    topics = unit(rng.normal(size=(12, 16)))
+    docs = unit(topics + 1.2 * unit(rng.normal(size=(12, 16))))
+
+    def queries(n):
+        answers = [[int(rng.integers(0, 6))] for _ in range(n)]
+        return unit(np.stack([topics[a[0]] + rng.normal(scale=0.1, size=16) for a in answers])), answers
+
+    ids = [f"d{i}" for i in range(12)]
+    return NudgeProblem(ids, docs, queries(60), queries(20), "fp", {"docs": 12})
+
+
+def dev_cost(overrides) -> float:
+    """A stand-in dev loss that grows with how far the moved vectors went."""
+    if not overrides:
+        return 0.0
+    base = problem().doc_emb
+    return float(sum(np.linalg.norm(v - base[int(d[1:])]) for d, v in overrides.items()))
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    monkeypatch.setattr(on_top, "nudge_problem", lambda *args: problem())
+
+    def evaluate_set(encoder, source, cache, settings, overrides=None):
+        return Report("dev", "test", {"ndcg@10": {"q1": 0.7 - dev_cost(overrides)}})
+
+    monkeypatch.setattr(on_top, "evaluate_set", evaluate_set)
+
+
+def ctx(budget):
+    golden = SimpleNamespace(name="tiny", dataset=SimpleNamespace(corpus={}))
+    train = SimpleNamespace(seed=42, primary="ndcg@10", forgetting_budget=budget)
+    return SimpleNamespace(golden="tiny", sets={"tiny": golden, "dev": object()}, cache=None,
+                           settings=SimpleNamespace(show_progress=False), train=train)  # fmt: skip
+
+
+def expected_gamma(budget) -> float:
+    """The rule, written out: the best validation accuracy (then the smallest γ) among the γ > 0 that beat
+    γ = 0 on validation and cost dev no more than the budget; 0 when none."""
+    p = problem()
+    acc = nudge_n_accuracies(p.doc_emb, *p.train, *p.val, GAMMAS)
+    cost = {g: dev_cost(p.corpus(nudge_n_at(p.doc_emb, *p.train, g)).overrides()) for g in GAMMAS}
+    fits = [g for g in GAMMAS if g > 0 and acc[g] > acc[0.0] and (budget is None or cost[g] <= budget)]
+    return max(fits, key=lambda g: (acc[g], -g)) if fits else 0.0
+
+
+def test_the_budget_picks_the_best_validation_gamma_that_fits_it(stand_in):
+    p = problem()
+    costs = sorted({dev_cost(p.corpus(nudge_n_at(p.doc_emb, *p.train, g)).overrides()) for g in GAMMAS if g})
+    unbounded, _ = nudge_within_budget(None, [], ctx(None), NudgeStep())
+    assert unbounded.gamma == expected_gamma(None) == nudge_n(p.doc_emb, *p.train, *p.val, GAMMAS).gamma > 0
+    chosen = set()
+    for budget in costs:
+        moved, record = nudge_within_budget(None, [], ctx(budget), NudgeStep())
+        gamma = moved.gamma if moved else 0.0
+        assert gamma == record["gamma"] == expected_gamma(budget)
+        assert all(point["dev_loss"] > budget for point in record["looked_at"][:-1])
+        if moved:
+            last = record["looked_at"][-1]["dev_loss"]
+            assert last == pytest.approx(dev_cost(moved.overrides())) and last <= budget
+        else:
+            assert record["docs_moved"] == 0  # no γ both helps validation and fits: nothing moves
+        chosen.add(gamma)
+    assert len(chosen) >= 3  # nothing, a middle γ, the best: the budgets above tell them apart
+
+
+def test_bad_nudge_settings_are_refused_in_one_line():
+    with pytest.raises(NudgeError, match="adapter.nudge: unknown keys gama"):
+        NudgeStep.from_config({"gama": 0.1})
+    with pytest.raises(NudgeError, match=r"adapter.nudge.val_fraction must be in \(0, 1\), got 1"):
+        NudgeStep.from_config({"val_fraction": 1})
+    assert NudgeStep.from_config(None) is None and NudgeStep.from_config({}) == NudgeStep()
+
+
+def test_recft_train_nudges_on_top_of_query_lora_and_stores_both(tiny_model_dir, tiny_train_beir, tmp_path):
+    selection = write_beir(tmp_path / "selection", TINY_CORPUS, TINY_QUERIES, TINY_QRELS)
+    nudge = "adapter.nudge={val_fraction:0.25,gammas:[0,0.2]}"
+    extra = budget_overrides(selection, "adapter=query_lora", nudge, "train.lr=1e-2", "train.forgetting_budget=1")
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", *extra)
+    summary = train_job(cfg, tmp_path / "run")
+    record, folder = summary["nudge"], tmp_path / "run" / "candidate"
+    assert summary["kind"] == "query_lora" and (folder / "query_adapter").is_dir()
+    assert record["budget"] == 1 and set(record["val_accuracy"]) == {"0.0", "0.2"}
+    assert summary["settings"]["nudge"] == {"gamma": record["gamma"], "docs_moved": record["docs_moved"]}
+    assert record["gamma"] == 0.2 and record["docs_moved"] > 0  # the tiny run does move documents
+    assert has_overrides(folder) and len(load_overrides(folder)) == record["docs_moved"]
+    # a registry version holding both is served with its moved vectors, by its own encoder
+    version = Version("v1", None, "now", "production", "query_lora", str(folder), None, {}, {}, "")
+    loaded = load_version(None, version, cfg.encoder)
+    assert set(loaded.overrides) == set(load_overrides(folder)) and loaded.encoder.passage_uses_base
