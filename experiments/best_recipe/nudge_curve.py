@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from recft.common.config import CONF_DIR  # noqa: E402
@@ -27,7 +26,7 @@ from recft.eval.sets import evaluate_set  # noqa: E402
 from recft.eval.settings import EvalSettings  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.store import load_encoder  # noqa: E402
-from recft.nudge.algorithm import nudge_n_accuracies, nudge_n_at, query_sums  # noqa: E402
+from recft.nudge.algorithm import movable, nudge_n_accuracies, nudge_n_at  # noqa: E402
 from recft.nudge.corpus import nudge_problem  # noqa: E402
 from recft.nudge.on_top import GAMMAS  # noqa: E402
 from recft.training.job import load_training_data  # noqa: E402
@@ -43,8 +42,7 @@ def main(run: str, recipe: str) -> None:
     encoder.eval()
     problem = nudge_problem(encoder, data.corpus.corpus, cfg.data.name, data.pairs, cache, 0.1, int(cfg.seed))
     (train_q, train_a), (val_q, val_a) = problem.train, problem.val
-    sums = query_sums(len(problem.doc_ids), torch.as_tensor(train_q), train_a)
-    moved_rows = set(np.flatnonzero(sums.abs().sum(1) > 0))
+    moved_rows = set(movable(problem.doc_emb, train_q, train_a)[2].tolist())
     touched = [i for i, docs in enumerate(val_a) if moved_rows & set(docs)]
     every = nudge_n_accuracies(problem.doc_emb, train_q, train_a, val_q, val_a, GAMMAS)
     some = nudge_n_accuracies(problem.doc_emb, train_q, train_a, val_q[touched], [val_a[i] for i in touched], GAMMAS)

@@ -72,6 +72,13 @@ def topk_accuracy(scores: torch.Tensor, answers: list[list[int]], k: int) -> flo
     return float(np.mean(hits)) if hits else 0.0
 
 
+def movable(embeddings, train_queries, train_answers: list[list[int]]):
+    """The unit-length embeddings, each document's query sum ``g``, and the rows some training query answers."""
+    emb = normalize(_as_tensor(embeddings), dim=-1)
+    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
+    return emb, sums, torch.nonzero(sums.abs().sum(1) > 0).flatten()
+
+
 def nudge_n_accuracies(
     embeddings,
     train_queries,
@@ -82,11 +89,9 @@ def nudge_n_accuracies(
     val_k: int = 1,
 ) -> dict[float, float]:
     """γ → validation top-``val_k`` accuracy of NUDGE-N at γ, in the grid's order."""
-    emb = normalize(_as_tensor(embeddings), dim=-1)
-    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
+    emb, sums, active = movable(embeddings, train_queries, train_answers)
     val = _as_tensor(val_queries)
     # Only documents with training queries can move: score the rest once, re-score the movers per γ.
-    active = torch.nonzero(sums.abs().sum(1) > 0).flatten()
     base_scores = val @ emb.T
     accuracies = {}
     for gamma in gammas:
@@ -99,9 +104,7 @@ def nudge_n_accuracies(
 def nudge_n_at(embeddings, train_queries, train_answers: list[list[int]], gamma: float) -> NudgeResult:
     """NUDGE-N at one γ: every document a training query answers moves, the rest stay."""
     start = time.perf_counter()
-    emb = normalize(_as_tensor(embeddings), dim=-1)
-    sums = query_sums(len(emb), _as_tensor(train_queries), train_answers)
-    active = torch.nonzero(sums.abs().sum(1) > 0).flatten()
+    emb, sums, active = movable(embeddings, train_queries, train_answers)
     moved = emb.clone()
     moved[active] = nudge_n_step(emb[active], sums[active], gamma)
     return _result(moved, emb, float(gamma), "n", start)
