@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from recft.loop.looks import SpendingError, levels
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop
 from recft.loop.schedule import arrivals
+from recft.loop.versions import load_version
+from recft.model.store import load_overrides
 
 from conftest import CYCLE_TEST_DEFAULTS, REPO, compose, tiny_run_overrides
 
@@ -252,3 +255,34 @@ def test_by_default_the_history_line_splits_the_golden_delta_and_the_gate_holds_
     assert [c["name"] for c in checks] == (
         ["seen_in_training:unseen"] if slices["seen_in_training:unseen"]["n"] else []
     )
+
+
+def test_a_trained_candidate_with_nudge_on_top_is_stored_served_and_renudged_with_every_pair(
+    tiny_model_dir, learnable_beir, tmp_path
+):
+    """Cycle 1 trains query-side LoRA on half the pairs and moves documents; cycle 2 trains on the new half
+    only, but its NUDGE step re-fits from its own encoder with every pair seen."""
+    cfg = compose_cycle(
+        *tiny_run_overrides(tiny_model_dir, learnable_beir, tmp_path, "adapter=query_lora", "train.lr=1e-2"),
+        f"registry.root={tmp_path}/registry",
+        "adapter.nudge={val_fraction:0.25}",
+        "gate.min_queries=1",
+        "gate.n_resamples=500",
+        "loop.cycles=2",
+        "loop.schedule=[0.5,0.5]",
+        "loop.train_on=new",
+        "gate.alpha_spending=none",
+        "golden.seal=0",
+    )
+    lines = run_loop(cfg)
+    assert [ln["pairs"]["trained_on"] for ln in lines] == [40, 40]
+    registry = Registry(tmp_path / "registry")
+    versions = [registry.get(ln["candidate"]) for ln in lines]
+    moved = [v.config["nudge"] for v in versions]
+    assert all(m["docs_moved"] > 0 for m in moved)  # the learnable set's pairs do move documents
+    for version in versions:  # its own encoder, its moved vectors beside it
+        assert version.kind == "query_lora" and "encoder_version" not in version.config
+        assert set(load_overrides(version.path)) and (Path(version.path) / "query_adapter").is_dir()
+        assert load_version(registry, version, cfg.encoder).overrides.keys() == load_overrides(version.path).keys()
+    fitted = [json.loads((Path(v.path) / "nudge.json").read_text())["stats"] for v in versions]
+    assert [f["pairs_used"] for f in fitted] == [40, 80]
