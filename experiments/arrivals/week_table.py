@@ -35,7 +35,8 @@ def recipes(line: dict) -> str:
         return ""
     pick = chosen[0]
     gain = "–" if pick["dev_gain"] is None else signed(pick["dev_gain"])
-    text = f"{pick['recipe']} ({gain}; {pick['kept_epoch']}, {pick['merge_weight']})"
+    moved = f"; γ {pick['nudge']['gamma']:g}" if pick.get("nudge") else ""  # adapter.nudge's step
+    text = f"{pick['recipe']} ({gain}; {pick['kept_epoch']}, {pick['merge_weight']}{moved})"
     others = [f"{r['recipe']} {signed(r['dev_gain'])}" for r in rows if not r["chosen"] and r["dev_gain"] is not None]
     return text + (" over " + ", ".join(others) if others else "")
 

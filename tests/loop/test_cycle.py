@@ -263,11 +263,12 @@ def test_a_trained_candidate_with_nudge_on_top_is_stored_served_and_renudged_wit
     """Cycle 1 trains query-side LoRA on half the pairs and moves documents; cycle 2 trains on the new half
     only, but its NUDGE step re-fits from its own encoder with every pair seen."""
     cfg = compose_cycle(
-        *tiny_run_overrides(tiny_model_dir, learnable_beir, tmp_path, "adapter=query_lora", "train.lr=1e-2"),
+        *tiny_run_overrides(tiny_model_dir, learnable_beir, tmp_path, "adapter=query_lora", *PROMOTING[1:]),
         f"registry.root={tmp_path}/registry",
         "adapter.nudge={val_fraction:0.25}",
         "gate.min_queries=1",
-        "gate.n_resamples=500",
+        "gate.slices=[]",  # 80 tiny queries cannot show a slice or the probe non-inferior within 0.02:
+        "gate.forgetting_tolerance=1",  # what is under test is what cycle 2 starts from
         "loop.cycles=2",
         "loop.schedule=[0.5,0.5]",
         "loop.train_on=new",
@@ -280,6 +281,9 @@ def test_a_trained_candidate_with_nudge_on_top_is_stored_served_and_renudged_wit
     versions = [registry.get(ln["candidate"]) for ln in lines]
     moved = [v.config["nudge"] for v in versions]
     assert all(m["docs_moved"] > 0 for m in moved)  # the learnable set's pairs do move documents
+    assert [ln["recipes"][0]["nudge"] for ln in lines] == moved  # the history line says what moved
+    assert lines[0]["verdict"] == "PROMOTED"  # so cycle 2 starts from vectors already moved, and is held to them
+    assert [m["against"] for m in moved] == ["no moved vectors", "the start point's moved vectors"]
     for version in versions:  # its own encoder, its moved vectors beside it
         assert version.kind == "query_lora" and "encoder_version" not in version.config
         assert set(load_overrides(version.path)) and (Path(version.path) / "query_adapter").is_dir()

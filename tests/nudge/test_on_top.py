@@ -1,5 +1,6 @@
 """NUDGE on top of a trained candidate: γ held to the budget on dev, stored beside the encoder, served from it."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -60,14 +61,20 @@ def ctx(budget):
                            settings=SimpleNamespace(show_progress=False), train=train)  # fmt: skip
 
 
-def expected_gamma(budget) -> float:
+def moved_at(gamma: float):
+    p = problem()
+    return p.corpus(nudge_n_at(p.doc_emb, *p.train, gamma))
+
+
+def expected_gamma(budget, carried_cost=0.0) -> float | None:
     """The rule, written out: the best validation accuracy (then the smallest γ) among the γ > 0 that beat
-    γ = 0 on validation and cost dev no more than the budget; 0 when none."""
+    γ = 0 on validation and cost dev no more than the budget beyond what the carried vectors cost; None
+    when none."""
     p = problem()
     acc = nudge_n_accuracies(p.doc_emb, *p.train, *p.val, GAMMAS)
-    cost = {g: dev_cost(p.corpus(nudge_n_at(p.doc_emb, *p.train, g)).overrides()) for g in GAMMAS}
+    cost = {g: dev_cost(moved_at(g).overrides()) - carried_cost for g in GAMMAS}
     fits = [g for g in GAMMAS if g > 0 and acc[g] > acc[0.0] and (budget is None or cost[g] <= budget)]
-    return max(fits, key=lambda g: (acc[g], -g)) if fits else 0.0
+    return max(fits, key=lambda g: (acc[g], -g)) if fits else None
 
 
 def test_the_budget_picks_the_best_validation_gamma_that_fits_it(stand_in):
@@ -78,16 +85,32 @@ def test_the_budget_picks_the_best_validation_gamma_that_fits_it(stand_in):
     chosen = set()
     for budget in costs:
         moved, record = nudge_within_budget(None, [], ctx(budget), NudgeStep())
-        gamma = moved.gamma if moved else 0.0
-        assert gamma == record["gamma"] == expected_gamma(budget)
+        assert (moved.gamma if moved else None) == expected_gamma(budget)
+        assert record["gamma"] == (moved.gamma if moved else 0.0)
         assert all(point["dev_loss"] > budget for point in record["looked_at"][:-1])
         if moved:
             last = record["looked_at"][-1]["dev_loss"]
             assert last == pytest.approx(dev_cost(moved.overrides())) and last <= budget
         else:
             assert record["docs_moved"] == 0  # no γ both helps validation and fits: nothing moves
-        chosen.add(gamma)
+        chosen.add(moved.gamma if moved else 0.0)
     assert len(chosen) >= 3  # nothing, a middle γ, the best: the budgets above tell them apart
+
+
+def test_in_a_cycle_the_cost_is_measured_against_the_start_points_moved_vectors_and_they_stay_when_none_fits(
+    stand_in,
+):
+    carried = moved_at(0.04)  # what the incumbent serves
+    moved, record = nudge_within_budget(None, [], ctx(0.0), NudgeStep(), carried)
+    assert moved.gamma == expected_gamma(0.0, dev_cost(carried.overrides())) > 0
+    assert nudge_within_budget(None, [], ctx(0.0), NudgeStep())[0] is None  # against no moved vectors: none fits
+    assert record["against"] == "the start point's moved vectors" and not record["kept_the_start_points"]
+    small = moved_at(0.0025)  # cheaper on dev than any γ that beats not moving on validation
+    assert expected_gamma(0.0, dev_cost(small.overrides())) is None
+    kept, record = nudge_within_budget(None, [], ctx(0.0), NudgeStep(), small)
+    assert kept is small and record["kept_the_start_points"] and record["docs_moved"] == len(small.doc_ids)
+    other = dataclasses.replace(carried, fingerprint="another passage encoder")
+    assert nudge_within_budget(None, [], ctx(0.0), NudgeStep(), other)[0] is None  # not servable: not kept
 
 
 def test_bad_nudge_settings_are_refused_in_one_line():
@@ -107,7 +130,8 @@ def test_recft_train_nudges_on_top_of_query_lora_and_stores_both(tiny_model_dir,
     record, folder = summary["nudge"], tmp_path / "run" / "candidate"
     assert summary["kind"] == "query_lora" and (folder / "query_adapter").is_dir()
     assert record["budget"] == 1 and set(record["val_accuracy"]) == {"0.0", "0.2"}
-    assert summary["settings"]["nudge"] == {"gamma": record["gamma"], "docs_moved": record["docs_moved"]}
+    recorded = ("gamma", "docs_moved", "against", "kept_the_start_points")
+    assert summary["settings"]["nudge"] == {k: record[k] for k in recorded}
     assert record["gamma"] == 0.2 and record["docs_moved"] > 0  # the tiny run does move documents
     assert has_overrides(folder) and len(load_overrides(folder)) == record["docs_moved"]
     # a registry version holding both is served with its moved vectors, by its own encoder

@@ -110,6 +110,7 @@ def train_candidates(
             "epochs": int(t.cfg.train.epochs),
             "kept_epoch": t.candidate.summary.get("checkpoint", {}).get("chosen_epoch"),
             "merge_weight": (t.candidate.settings.get("merge") or {}).get("weight"),
+            **({"nudge": t.candidate.settings["nudge"]} if "nudge" in t.candidate.settings else {}),
             "train_wall_s": t.candidate.wall_s,
             "chosen": t is chosen,
         }

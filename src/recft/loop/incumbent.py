@@ -20,6 +20,8 @@ from recft.loop.leakage import unit
 from recft.loop.registry import Version
 from recft.loop.serving import blue_green_index, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
+from recft.model.store import has_overrides
+from recft.nudge.corpus import NudgedCorpus
 from recft.training.candidate import StartPoint
 
 console = console_module.err
@@ -65,7 +67,8 @@ def start_point(loop: Loop, incumbent: Version, reports: dict[str, Report]) -> S
     def load(trainable: bool):
         return load_version(loop.registry, base, loop.cfg.encoder, trainable).encoder
 
-    return StartPoint(base.kind, base.id, reports, load)
+    moved = NudgedCorpus.load(incumbent.path) if incumbent.path and has_overrides(incumbent.path) else None
+    return StartPoint(base.kind, base.id, reports, load, moved)
 
 
 def query_embedder(loop: Loop):

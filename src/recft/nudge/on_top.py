@@ -49,13 +49,19 @@ class NudgeStep:
         return step
 
 
-def nudge_within_budget(encoder, pairs, ctx: MakeContext, step: NudgeStep) -> tuple[NudgedCorpus | None, dict]:
-    """The moved golden corpus (None: no γ > 0 both helps validation and fits the budget), and the record
-    of what was measured: validation accuracy per γ, and the dev loss of each γ looked at, best first."""
+def nudge_within_budget(
+    encoder, pairs, ctx: MakeContext, step: NudgeStep, carried: NudgedCorpus | None = None
+) -> tuple[NudgedCorpus | None, dict]:
+    """The moved golden corpus and the record of what was measured: validation accuracy per γ, and the
+    dev loss of each γ looked at, best first. ``carried``: the vectors the start point serves moved
+    (a cycle's incumbent); when they belong to this encoder's passages, a γ's dev loss is measured
+    against them, and they are kept when no γ fits — not moving again is not dropping what moved."""
     golden = ctx.sets[ctx.golden]
     show, seed, metric = ctx.settings.show_progress, ctx.train.seed, ctx.train.primary
     corpus = golden.dataset.corpus
     problem = nudge_problem(encoder, corpus, golden.name, pairs, ctx.cache, step.val_fraction, seed, show)
+    if carried is not None and (carried.fingerprint != problem.fingerprint or not carried.doc_ids):
+        carried = None  # another passage encoder's vectors (a two-tower start): they cannot be served here
     gammas = tuple(step.gammas) if step.gammas else GAMMAS
     accuracies = nudge_n_accuracies(problem.doc_emb, *problem.train, *problem.val, gammas, int(step.val_k))
     budget, dev = ctx.train.forgetting_budget, ctx.sets.get("dev")
@@ -65,26 +71,32 @@ def nudge_within_budget(encoder, pairs, ctx: MakeContext, step: NudgeStep) -> tu
     def dev_score(overrides=None) -> float:
         return evaluate_set(encoder, dev, ctx.cache, ctx.settings, overrides).means[metric]
 
-    plain = dev_score() if budget is not None else None
+    reference = dev_score(carried.overrides() if carried else None) if budget is not None else None
     floor = accuracies.get(0.0, float("-inf"))  # a γ must beat not moving at all on validation
     looked, chosen = [], None
     for gamma in sorted((g for g in accuracies if g > 0 and accuracies[g] > floor), key=lambda g: (-accuracies[g], g)):
         moved = problem.corpus(nudge_n_at(problem.doc_emb, *problem.train, gamma))
         point = {"gamma": gamma, "val_accuracy": accuracies[gamma]}
-        if plain is not None:
-            point["dev_loss"] = plain - dev_score(moved.overrides())
+        if reference is not None:
+            point["dev_loss"] = reference - dev_score(moved.overrides())
         looked.append(point)
-        if plain is None or point["dev_loss"] <= budget:
+        if reference is None or point["dev_loss"] <= budget:
             chosen = moved
             break
+    kept = chosen is None and carried is not None
+    if kept:
+        chosen = carried
     record = {
         "variant": "n",
         "gamma": chosen.gamma if chosen else 0.0,
         "chosen_by": "forgetting_budget on dev" if budget is not None else "validation accuracy",
         "budget": budget,
         "metric": metric,
+        "against": "the start point's moved vectors" if carried else "no moved vectors",
+        "kept_the_start_points": kept,
         "val_accuracy": {str(g): a for g, a in accuracies.items()},
         "looked_at": looked,
-        **(chosen.stats if chosen else {**problem.stats, "docs_moved": 0}),
+        **problem.stats,
+        "docs_moved": len(chosen.doc_ids) if chosen else 0,
     }
     return chosen, record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -58,6 +58,7 @@ class StartPoint:
     encoder_version: str | None  # registry id of the version whose encoder embeds (None outside a registry)
     reports: dict[str, Report]  # on the golden set and every probe
     load_encoder: Callable[[bool], BiEncoder]  # trainable? → its encoder
+    moved: Any = None  # the golden corpus's vectors it serves moved (a NudgedCorpus), if any
 
 
 @dataclass

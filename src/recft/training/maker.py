@@ -22,6 +22,7 @@ from recft.training.fit import FitResult, ValidationPlan, fit
 from recft.training.merge import endpoints, merge_with_start, set_weight
 
 LORA_KINDS = ("lora", "query_lora")
+NUDGE_SETTINGS = ("gamma", "docs_moved", "against", "kept_the_start_points")  # what the registry records of the step
 
 
 def measure_the_rest(history: dict, encoder, start: StartPoint, ctx: MakeContext, overrides=None) -> dict:
@@ -143,7 +144,7 @@ class TrainedMaker:
         result = self.fitted(encoder, data, start, ctx, continuing)
         merge = self.merge(encoder, result, start, ctx, continuing)
         result.history = {epoch: without(reports, SELECTION) for epoch, reports in result.history.items()}
-        nudged, nudge_record = self.nudged(encoder, data, result.history, ctx)
+        nudged, nudge_record = self.nudged(encoder, data, result.history, ctx, start.moved)
         overrides = nudged.overrides() if nudged else None
         history = measure_the_rest(result.history, encoder, start, ctx, overrides)
         settings = {
@@ -153,7 +154,7 @@ class TrainedMaker:
             "replay_alpha": data.alpha,
             "tuned_on": ctx.tuned_on,
             "merge": merge,
-            **({"nudge": {k: nudge_record[k] for k in ("gamma", "docs_moved")}} if nudge_record else {}),
+            **({"nudge": {k: nudge_record[k] for k in NUDGE_SETTINGS}} if nudge_record else {}),
         }
         return Candidate(
             history=history,
@@ -172,15 +173,16 @@ class TrainedMaker:
             },
         )
 
-    def nudged(self, encoder, data: TrainingData, history: dict, ctx: MakeContext):
+    def nudged(self, encoder, data: TrainingData, history: dict, ctx: MakeContext, carried=None):
         """With ``adapter.nudge``: the golden corpus's vectors moved by every pair so far, γ held to the
-        budget on dev (``recft.nudge.on_top``), and its record; the last epoch's dev report is dropped
-        so that it is measured again with them. Else (None, None)."""
+        budget on dev against the start point's own moved vectors (``carried``; ``recft.nudge.on_top``),
+        and its record; the last epoch's dev report is dropped so that it is measured again with them.
+        Else (None, None)."""
         if self.nudge is None:
             return None, None
         was_training = encoder.training
         encoder.eval()
-        nudged, record = nudge_within_budget(encoder, data.seen or data.pairs, ctx, self.nudge)
+        nudged, record = nudge_within_budget(encoder, data.seen or data.pairs, ctx, self.nudge, carried)
         encoder.train(was_training)
         if nudged is not None:
             history[max(history)] = without(history[max(history)], "dev")
