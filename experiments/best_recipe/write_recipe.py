@@ -1,8 +1,8 @@
 r"""Write the recipe the dev-only search chose as a recipe file (``recft.training.recipes``).
 
     .venv/bin/python experiments/best_recipe/write_recipe.py adapter=merge adapter.kind=query_lora adapter.lr=3e-4 \
-        miner=topk_margin train.keep=best train.forgetting_budget=0.005 train.epochs=10 'adapter.nudge={}' \
-        --name scifact --search search5
+        miner=topk_margin train.keep=best train.forgetting_budget=0.005 train.epochs=10 \
+        +nudge_step@adapter.nudge=default --name scifact --search search5
 
 The arguments are the Hydra overrides of the chosen run (``search.py`` ranks the runs on dev only);
 the settings are snapshotted resolved, with the provenance of the search beside them, into

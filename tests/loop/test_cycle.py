@@ -265,7 +265,8 @@ def test_a_trained_candidate_with_nudge_on_top_is_stored_served_and_renudged_wit
     cfg = compose_cycle(
         *tiny_run_overrides(tiny_model_dir, learnable_beir, tmp_path, "adapter=query_lora", *PROMOTING[1:]),
         f"registry.root={tmp_path}/registry",
-        "adapter.nudge={val_fraction:0.25}",
+        "+nudge_step@adapter.nudge=default",
+        "adapter.nudge.val_fraction=0.25",
         "gate.min_queries=1",
         "gate.slices=[]",  # 80 tiny queries cannot show a slice or the probe non-inferior within 0.02:
         "gate.forgetting_tolerance=1",  # what is under test is what cycle 2 starts from

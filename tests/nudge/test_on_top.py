@@ -8,6 +8,7 @@ import pytest
 from training.test_budget import budget_overrides
 
 import recft.nudge.on_top as on_top
+from recft.common.errors import instantiate
 from recft.eval.report import Report
 from recft.loop.registry import Version
 from recft.loop.versions import load_version
@@ -15,6 +16,7 @@ from recft.model.store import has_overrides, load_overrides
 from recft.nudge.algorithm import nudge_n, nudge_n_accuracies, nudge_n_at
 from recft.nudge.corpus import NudgeError, NudgeProblem
 from recft.nudge.on_top import GAMMAS, NudgeStep, nudge_within_budget
+from recft.training.candidate import CandidateError
 from recft.training.job import train_job
 
 from conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, compose_train, write_beir
@@ -113,18 +115,22 @@ def test_in_a_cycle_the_cost_is_measured_against_the_start_points_moved_vectors_
     assert nudge_within_budget(None, [], ctx(0.0), NudgeStep(), other)[0] is None  # not servable: not kept
 
 
-def test_bad_nudge_settings_are_refused_in_one_line():
-    with pytest.raises(NudgeError, match="adapter.nudge: unknown keys gama"):
-        NudgeStep.from_config({"gama": 0.1})
-    with pytest.raises(NudgeError, match=r"adapter.nudge.val_fraction must be in \(0, 1\), got 1"):
-        NudgeStep.from_config({"val_fraction": 1})
-    assert NudgeStep.from_config(None) is None and NudgeStep.from_config({}) == NudgeStep()
+def test_bad_nudge_settings_are_refused_in_one_line(tiny_model_dir, tiny_train_beir, tmp_path):
+    with pytest.raises(NudgeError, match=r"^adapter.nudge.val_fraction must be in \(0, 1\), got 1$"):
+        NudgeStep(val_fraction=1)
+    cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path, "adapter=query_lora", "adapter.nudge={gamma:0.1}")
+    with pytest.raises(CandidateError, match=r"^adapter.nudge must be a step with a _target_: \+nudge_step@adapter"):
+        instantiate(cfg.adapter)
+    cfg = compose_train(
+        tiny_model_dir, tiny_train_beir, tmp_path, "adapter=query_lora", "+nudge_step@adapter.nudge=default"
+    )
+    assert instantiate(cfg.adapter).nudge == NudgeStep()
 
 
 def test_recft_train_nudges_on_top_of_query_lora_and_stores_both(tiny_model_dir, tiny_train_beir, tmp_path):
     selection = write_beir(tmp_path / "selection", TINY_CORPUS, TINY_QUERIES, TINY_QRELS)
-    nudge = "adapter.nudge={val_fraction:0.25,gammas:[0,0.2]}"
-    extra = budget_overrides(selection, "adapter=query_lora", nudge, "train.lr=1e-2", "train.forgetting_budget=1")
+    nudge = ["+nudge_step@adapter.nudge=default", "adapter.nudge.val_fraction=0.25", "adapter.nudge.gammas=[0,0.2]"]
+    extra = budget_overrides(selection, "adapter=query_lora", *nudge, "train.lr=1e-2", "train.forgetting_budget=1")
     cfg = compose_train(tiny_model_dir, tiny_train_beir, tmp_path / "run", *extra)
     summary = train_job(cfg, tmp_path / "run")
     record, folder = summary["nudge"], tmp_path / "run" / "candidate"

@@ -17,7 +17,7 @@ is NUDGE-N's own choice. The grid adds steps below NUDGE-N's first (0.02): a bud
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from recft.eval.sets import evaluate_set
 from recft.nudge.algorithm import DEFAULT_GAMMAS, nudge_n_accuracies, nudge_n_at
@@ -29,24 +29,19 @@ GAMMAS = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, *DEFAULT_GAMMAS[1:])
 
 @dataclass(frozen=True)
 class NudgeStep:
-    """``adapter.nudge``: NUDGE-N after training (null: none)."""
+    """``adapter.nudge`` (``+nudge_step@adapter.nudge=default``): NUDGE-N after training. The trained
+    maker calls ``fit`` without importing this stage; Hydra builds the step from its ``_target_``."""
 
     val_fraction: float = 0.1  # of the training queries, held out to rank γ
     val_k: int = 1  # γ is ranked by validation top-k accuracy
     gammas: Sequence[float] | None = None  # None: GAMMAS
 
-    @classmethod
-    def from_config(cls, node: Mapping | None) -> "NudgeStep | None":
-        if node is None:
-            return None
-        known = {"val_fraction", "val_k", "gammas"}
-        unknown = sorted(set(node) - known)
-        if unknown:
-            raise NudgeError(f"adapter.nudge: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        step = cls(**{k: node[k] for k in node})
-        if not 0 < float(step.val_fraction) < 1:
-            raise NudgeError(f"adapter.nudge.val_fraction must be in (0, 1), got {step.val_fraction}")
-        return step
+    def __post_init__(self):
+        if not 0 < float(self.val_fraction) < 1:
+            raise NudgeError(f"adapter.nudge.val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    def fit(self, encoder, pairs, ctx: MakeContext, carried: NudgedCorpus | None = None):
+        return nudge_within_budget(encoder, pairs, ctx, self, carried)
 
 
 def nudge_within_budget(

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from recft.data.sources import Source
 from recft.eval.sets import evaluate_set, evaluate_sets
 from recft.model.adapters import KINDS
 from recft.model.store import save_encoder
-from recft.nudge.on_top import NudgeStep, nudge_within_budget
 from recft.training.budget import START, budget_record, epoch_points
 from recft.training.candidate import SELECTION, Candidate, CandidateError, MakeContext, StartPoint, TrainingData
 from recft.training.fit import FitResult, ValidationPlan, fit
@@ -96,13 +95,17 @@ class TrainedMaker:
     dropout: float = 0.1
     target_modules: Sequence[str] = ("query", "key", "value", "dense")
     lr: float | None = None  # the adapter's default for train.lr; fitting reads train.lr
-    nudge: Mapping | None = None  # NUDGE-N after training (recft.nudge.on_top); null: none
+    nudge: Any = None  # a step after training with fit(encoder, pairs, ctx, carried) (recft.nudge.on_top); null: none
     uses_all_pairs = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise CandidateError(f"adapter.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        object.__setattr__(self, "nudge", NudgeStep.from_config(self.nudge))
+        if self.nudge is not None and not callable(getattr(self.nudge, "fit", None)):
+            raise CandidateError(
+                "adapter.nudge must be a step with a _target_: +nudge_step@adapter.nudge=default "
+                f"(conf/nudge_step/default.yaml), got {self.nudge!r}"
+            )
 
     def adapter_settings(self) -> dict:
         """What ``apply_adapter`` gets: LoRA's shape only where there is a LoRA."""
@@ -182,7 +185,7 @@ class TrainedMaker:
             return None, None
         was_training = encoder.training
         encoder.eval()
-        nudged, record = nudge_within_budget(encoder, data.seen or data.pairs, ctx, self.nudge, carried)
+        nudged, record = self.nudge.fit(encoder, data.seen or data.pairs, ctx, carried)
         encoder.train(was_training)
         if nudged is not None:
             history[max(history)] = without(history[max(history)], "dev")
