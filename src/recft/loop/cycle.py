@@ -80,7 +80,7 @@ def train_recipes(
     chose, a row per recipe and the dev split's line. Dev chooses inside training; the gate never reads it.
     Dev measures only its queries on documents nothing in this loop trained on (``pairs`` or ``seen``)."""
     cfg = loop.cfg
-    data = dataclasses.replace(loop.training, pairs=pairs, seen=list(seen) or pairs)
+    data = dataclasses.replace(loop.training, pairs=pairs, seen=list(seen))
     trained_docs = {p.doc_id for p in [*pairs, *seen]}
     measured = unseen_dev(loop.held("dev"), trained_docs)
     dev = loop.dev_source(measured)

@@ -22,7 +22,7 @@ from recft.loop.serving import blue_green_index, serving_state, unchanged
 from recft.loop.versions import encoder_version, load_version
 from recft.model.store import has_overrides
 from recft.nudge.corpus import NudgedCorpus
-from recft.training.candidate import StartPoint
+from recft.training.candidate import StartPoint, over_golden_corpus
 
 console = console_module.err
 
@@ -55,7 +55,7 @@ def version_reports(loop: Loop, version: Version, sets: dict[str, Source] | None
             console.print(f"{version.id}: stored {name} report was made under other settings; evaluating again")
         loaded = loaded or load_version(loop.registry, version, loop.cfg.encoder)
         loaded.encoder.eval()
-        overrides = loaded.overrides if name in (loop.golden, "dev") else None  # the sets over the golden corpus
+        overrides = loaded.overrides if name in over_golden_corpus(loop.golden) else None
         reports[name] = evaluate_set(loaded.encoder, source, loop.cache, loop.settings, overrides)
         reports[name].save(path)
     return reports

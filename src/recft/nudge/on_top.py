@@ -10,8 +10,9 @@ held-out training claims whose document moved (``experiments/best_recipe``, stag
 
 So γ here is the one NUDGE's validation (a seeded share of the training queries, held out: mostly
 claims about documents other training claims moved) likes best among those whose dev loss — against
-the same model without moved vectors — stays within ``train.forgetting_budget``. Without a budget it
-is NUDGE-N's own choice. The grid adds steps below NUDGE-N's first (0.02): a budget often stops there.
+the same model without moved vectors, or in a cycle against the vectors the incumbent already moved —
+stays within ``train.forgetting_budget``. Without a budget it is NUDGE-N's own choice. The grid adds
+steps below NUDGE-N's first (0.02): a budget often stops there.
 """
 
 from __future__ import annotations

@@ -61,6 +61,11 @@ class StartPoint:
     moved: Any = None  # the golden corpus's vectors it serves moved (a NudgedCorpus), if any
 
 
+def over_golden_corpus(golden: str) -> tuple[str, str]:
+    """The sets scored over the golden corpus (it and dev): what moved passage vectors change."""
+    return golden, "dev"
+
+
 @dataclass
 class MakeContext:
     """What every maker may read: the training settings (``train``), the sets and how they are measured."""
@@ -81,8 +86,7 @@ class MakeContext:
         return {name: source for name, source in self.sets.items() if name in names}
 
     def over_golden_corpus(self) -> tuple[str, ...]:
-        """The sets scored over the golden corpus (it and dev): what moved passage vectors change."""
-        return tuple(name for name in (self.golden, "dev") if name in self.sets)
+        return tuple(name for name in over_golden_corpus(self.golden) if name in self.sets)
 
     def selection_sets(self) -> dict[str, Source]:
         """The selection probe under its key, or nothing (no budget)."""
