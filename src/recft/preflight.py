@@ -196,6 +196,8 @@ def check_cycle(cfg: DictConfig) -> None:
     """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
     from recft.data.arrivals import FORMATS
     from recft.eval.paired_tests import check_power
+    from recft.loop.cycle import TRAIN_ON
+    from recft.loop.dev_check import DevRule
     from recft.loop.domains import check_domain_adapter
     from recft.loop.feed import TAKE
     from recft.loop.gate import GateConfig
@@ -226,7 +228,17 @@ def check_cycle(cfg: DictConfig) -> None:
     positive_int("gate.n_resamples", config.n_resamples)
     check_gate_slices(cfg, config.slices)
     positive_int("loop.cycles", cfg.loop.cycles)
-    one_of("loop.train_on", cfg.loop.train_on, ("all", "new"))
+    one_of("loop.train_on", cfg.loop.train_on, TRAIN_ON)
+    if cfg.loop.train_on == "since_incumbent":
+        earlier = cfg.loop.earlier_pairs
+        if isinstance(earlier, bool) or not isinstance(earlier, int) or earlier < 0:
+            raise ConfigError(f"loop.earlier_pairs must be a whole number >= 0, got {earlier!r}")
+    if not isinstance(cfg.loop.get("gated", True), bool):
+        raise ConfigError(f"loop.gated must be true or false, got {cfg.loop.gated!r}")
+    if cfg.loop.get("patience") is not None:
+        positive_int("loop.patience", cfg.loop.patience)
+    budget = cfg.dev.unseen_budget
+    DevRule(number("dev.level", cfg.dev.level), None if budget is None else number("dev.unseen_budget", budget))
     arrivals([], list(cfg.loop.schedule), cfg.seed)  # the shares' own check
     node = cfg.get("arrivals") or {}
     if node.get("path"):

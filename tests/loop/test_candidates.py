@@ -61,7 +61,7 @@ def test_dev_chooses_among_the_declared_recipes_and_no_held_out_query_trains(
         assert [r["recipe"] for r in rows] == [str(recipe), "own"] and sum(r["chosen"] for r in rows) == 1
         best = max(rows, key=lambda r: r["dev_gain"])
         assert best["chosen"] and line["dev"]["queries"] > 0
-        assert line["dev"]["seen_dropped"] == 0  # a passage per question: no dev document ever trains
+        assert line["dev"]["seen"] == 0 and line["dev"]["unseen"] == line["dev"]["queries"]  # a passage each
         assert rows[0]["epochs"] == 2 and rows[1]["epochs"] == 1
     assert lines[1]["dev"]["queries"] > lines[0]["dev"]["queries"]  # dev of record grows like the golden set
 
@@ -93,7 +93,7 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
 
     def incumbent_preferred(cfg, maker, start, data, sets, context, run_dir):
         row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
-        return Trained("own", None, cfg, 0.0), [row]
+        return Trained("own", None, cfg, 0.0, is_start=True), [row]
 
     monkeypatch.setattr(cycle_module, "train_candidates", incumbent_preferred)
     inbox = tmp_path / "inbox"
@@ -112,19 +112,84 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
 
 
 @pytest.mark.parametrize(
-    "summary, merge, kept_start",
+    "summary, merge, nudge, moved_before, is_start",
     [
-        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, True),  # keep=best kept epoch 0
-        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.0}, True),  # the merge kept w = 0
-        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.5}, False),
-        ({}, {"weight": 1.0}, False),  # keep=last
+        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, None, False, True),  # keep=best kept epoch 0
+        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.0}, None, False, True),  # the merge kept w = 0
+        ({"checkpoint": {"chosen_epoch": 2}}, {"weight": 0.5}, None, False, False),
+        ({}, {"weight": 1.0}, None, False, False),  # keep=last
+        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, {"kept_the_start_points": True}, True, True),
+        # the start's weights, but its NUDGE step moved vectors anew: measured, not scored 0
+        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, {"kept_the_start_points": False}, True, False),
+        ({"checkpoint": {"chosen_epoch": 0}}, {"weight": 1.0}, None, True, False),  # it dropped the moved vectors
     ],
 )
-def test_a_candidate_that_kept_the_start_point_gains_exactly_nothing_on_dev(summary, merge, kept_start):
+def test_only_a_candidate_that_is_the_start_point_gains_exactly_nothing_on_dev(
+    summary, merge, nudge, moved_before, is_start
+):
     """Re-measured through another path, the start point's weights round differently (−0.0002 in a
-    bf16 cycle); the dev gain of a kept start point is 0 by definition, and anything else is measured."""
+    bf16 cycle); the dev gain of the start point itself is 0 by definition, and anything else — the
+    start's weights with vectors moved anew included — is measured."""
     report = lambda value: SimpleNamespace(means={"ndcg@10": value})  # noqa: E731
-    candidate = Candidate({0: {}, 2: {"dev": report(0.7028)}}, None, 1.0, {"merge": merge}, None, summary=summary)
-    start = SimpleNamespace(reports={"dev": report(0.7030)})
+    settings = {"merge": merge, **({"nudge": nudge} if nudge else {})}
+    overrides = {"d1": None} if nudge else None
+    candidate = Candidate({0: {}, 2: {"dev": report(0.7028)}}, None, 1.0, settings, None, overrides, summary)
+    start = SimpleNamespace(reports={"dev": report(0.7030)}, moved=object() if moved_before else None)
     gain = candidates_module.dev_gain(candidate, start, "ndcg@10")
-    assert gain == 0.0 if kept_start else gain == pytest.approx(-0.0002)
+    assert gain == 0.0 if is_start else gain == pytest.approx(-0.0002)
+    assert candidates_module.is_the_start(candidate, start) is is_start
+
+
+def test_a_candidate_dev_cannot_tell_from_the_incumbent_is_not_gated(
+    tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch
+):
+    """Measured, not assumed: a candidate whose dev Δ the screen's test cannot tell from 0 is SKIPPED."""
+    from recft.loop.candidates import Trained
+
+    def same_as_incumbent(cfg, maker, start, data, sets, context, run_dir):
+        row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
+        return Trained("own", SimpleNamespace(reports={"dev": start.reports["dev"]}), cfg, 0.0), [row]
+
+    monkeypatch.setattr(cycle_module, "train_candidates", same_as_incumbent)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows = [{"anchor": f"question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
+    (inbox / "2026-12-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = compose(
+        "cycle", *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox), "dev.arrival_share=0.3"
+    )
+    [line] = run_loop(cfg)
+    screen = line["dev"]["screen"]
+    assert line["verdict"] == "SKIPPED" and "dev does not show the candidate beats the incumbent" in line["reasons"][0]
+    assert screen["n"] == line["dev"]["queries"] > 0 and screen["delta"] == 0 and screen["p"] == 1.0
+    assert not screen["send"] and Registry(tmp_path / "registry").looks() == []
+
+
+def test_dev_of_record_grows_every_cycle_and_no_repeat_of_a_held_out_query_trains(
+    tiny_model_dir, tiny_train_beir, tmp_path, spied
+):
+    """Through the cycle's own path (``run_cycle``'s sealing): every delivery repeats all earlier questions
+    word for word, and brings new ones on the same documents. Dev of record grows each cycle, is measured
+    whole (its strata add up), and no sealed or dev question — nor a repeat of one — ever trains."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    asked: list[dict] = []
+    for day in range(3):
+        asked += [{"anchor": f"day {day} question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(16)]
+        (inbox / f"2026-12-0{day + 1}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in asked))
+    cfg = compose(
+        "cycle",
+        *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox),
+        "loop.per_file=true",
+        "golden.seal=0.25",
+        "dev.arrival_share=0.3",
+    )
+    lines = run_loop(cfg)
+    registry = Registry(tmp_path / "registry")
+    held = {e["text"] for e in registry.sealed("golden")} | {e["text"] for e in registry.sealed("dev")}
+    assert len(lines) == 3 and spied and all(not batch & held for batch in spied)
+    dev = [line["dev"]["queries"] for line in lines]
+    assert dev[0] < dev[1] < dev[2]
+    assert all(line["dev"]["seen"] + line["dev"]["unseen"] == line["dev"]["queries"] for line in lines)
+    by_cycle = [sum(e["cycle"] <= c for e in registry.sealed("dev")) for c in (1, 2, 3)]
+    assert by_cycle[0] < by_cycle[1] < by_cycle[2]

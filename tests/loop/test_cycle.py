@@ -81,10 +81,12 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
         golden = (inc["tiny"].per_query["ndcg@10"], cand["tiny"].per_query["ndcg@10"])
         expected = decide(*golden, probe, gate, base_probes=against_base, alpha=ln["looks"]["alpha"], past_sds=past)
         assert ln["verdict"] == expected.verdict and ln["reasons"] == expected.reasons
+    known = [6 if lines[0]["verdict"] == "PROMOTED" else 0]  # the base has learned from none of them
     assert [ln["pairs"] for ln in lines] == [
-        {"new": 6, "total": 6, "trained_on": 6},
-        {"new": 6, "total": 12, "trained_on": 12},
-    ]
+        {"new": 6, "total": 6, "trained_on": 6, "known_to_incumbent": 0, "train_on": "since_incumbent"},
+        {"new": 6, "total": 12, "trained_on": 12 - known[0] + min(known[0], 128), "known_to_incumbent": known[0],
+         "train_on": "since_incumbent"},
+    ]  # fmt: skip
     registry = Registry(tmp_path / "registry")
     versions = {v.id: v for v in registry.versions()}
     assert len(versions) == 3 and versions[lines[0]["candidate"]].parent == "v0001-base"
@@ -104,6 +106,35 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
         assert forgetting["probes"][0]["name"] == "trecdl" and len(forgetting["probes"][0]["per_query_delta"]) == 4
     assert len(read_history(tmp_path / "registry" / "history.jsonl")) == 2
     assert {p.name for p in (tmp_path / "registry" / "figures").iterdir()} >= {"golden.png", "probes.png"}
+
+
+def test_a_cycle_trains_what_its_incumbent_has_not_learned_and_replays_a_declared_budget_of_the_rest(
+    tiny_model_dir, learnable_beir, tmp_path, monkeypatch
+):
+    """``loop.train_on=since_incumbent``: after a promotion the next cycle trains the new pairs plus
+    ``loop.earlier_pairs`` of those its incumbent learned from — a cost that follows what is new."""
+    from hydra.utils import instantiate as hydra_instantiate
+
+    import recft.loop.run as run_module
+
+    from conftest import SpyMaker
+
+    batches: list[set] = []
+    monkeypatch.setattr(run_module, "instantiate", lambda node: SpyMaker(hydra_instantiate(node), batches))
+    cfg = compose_cycle(
+        *cycle_overrides(tiny_model_dir, learnable_beir, tmp_path, *PROMOTING, "gate.alpha_spending=none"),
+        "loop.cycles=2",
+        "loop.schedule=[0.5,0.5]",
+        "loop.earlier_pairs=5",
+    )
+    first, second = run_loop(cfg)
+    assert first["verdict"] == "PROMOTED" and second["incumbent"] == first["candidate"]
+    assert second["pairs"]["known_to_incumbent"] == first["pairs"]["total"] == 40
+    assert second["pairs"]["trained_on"] == second["pairs"]["new"] + 5 == 45
+    assert len(batches[1] - set().union(*[batches[0]])) == second["pairs"]["new"]  # the new pairs' queries
+    assert len(batches[1] & batches[0]) == 5  # and five replayed
+    lineage = Registry(tmp_path / "registry").get(second["candidate"]).config["lineage"]
+    assert lineage["seen"]["pairs"] == 80
 
 
 PROMOTING = ("adapter=full", "train.epochs=3", "train.lr=1e-2", "train.batch_size=8", "gate.n_resamples=2000")
@@ -291,3 +322,19 @@ def test_a_trained_candidate_with_nudge_on_top_is_stored_served_and_renudged_wit
         assert load_version(registry, version, cfg.encoder).overrides.keys() == load_overrides(version.path).keys()
     fitted = [json.loads((Path(v.path) / "nudge.json").read_text())["stats"] for v in versions]
     assert [f["pairs_used"] for f in fitted] == [40, 80]
+
+
+def test_the_no_gate_arm_promotes_what_the_gate_would_not_and_says_so(tiny_model_dir, tiny_train_beir, tmp_path):
+    """``loop.gated=false`` (experiments/loop_learning's arm b): the candidate is served whatever the gate
+    said, and the history line keeps what it said."""
+    cfg = compose_cycle(*cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path), "loop.gated=false")
+    [line] = run_loop(cfg)
+    gated = decide(
+        *(reports(tmp_path / "registry", line[who])["tiny"].per_query["ndcg@10"] for who in ("incumbent", "candidate")),
+        {},
+        GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True)),
+        alpha=line["looks"]["alpha"],
+    )
+    assert gated.verdict != "PROMOTED"  # one epoch of a random tiny BERT: the gate would not have
+    assert line["verdict"] == "PROMOTED" and line["reasons"][0].startswith("loop.gated=false: promoted although")
+    assert Registry(tmp_path / "registry").incumbent().id == line["candidate"]

@@ -52,7 +52,13 @@ def test_new_files_are_consumed_once_and_nothing_new_writes_no_history(
     inbox = write_inbox(tmp_path / "inbox")
     args = overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox)
     [line] = run_loop(compose("cycle", *args))
-    assert line["pairs"] == {"new": 4, "total": 4, "trained_on": 4}
+    assert line["pairs"] == {
+        "new": 4,
+        "total": 4,
+        "trained_on": 4,
+        "known_to_incumbent": 0,
+        "train_on": "since_incumbent",
+    }
     assert [a["file"] for a in line["arrivals"]] == ["2026-12-01.jsonl", "2026-12-02.jsonl"]
     assert [a["format"] for a in line["arrivals"]] == ["sentence_transformers", "flag_embedding"]
     registry = Registry(tmp_path / "registry")
@@ -66,7 +72,8 @@ def test_new_files_are_consumed_once_and_nothing_new_writes_no_history(
     assert len(read_history(tmp_path / "registry" / "history.jsonl")) == 1
     (inbox / "2026-12-03.jsonl").write_text(json.dumps({"anchor": "salary question", "positive": TEXT["d5"]}) + "\n")
     [third] = run_loop(compose("cycle", *args))
-    assert third["cycle"] == 2 and third["pairs"] == {"new": 1, "total": 5, "trained_on": 5}  # every pair seen so far
+    assert third["cycle"] == 2 and third["pairs"]["new"] == 1 and third["pairs"]["total"] == 5
+    assert third["pairs"]["trained_on"] == 5 and third["pairs"]["known_to_incumbent"] == 0  # the base knows none
 
 
 def test_one_cycle_per_file_and_a_bad_file_quarantined_or_refusing_the_cycle(tiny_model_dir, tiny_train_beir, tmp_path):

@@ -55,3 +55,18 @@ def test_manage_power_prints_needed_against_available(tmp_path, capsys):
     assert "golden mrr@10" in out and str(needed) in out and "Δ = 0.02" in out
     empty = tmp_path / "empty"
     assert main(["--registry", str(empty), "power"]) == 2
+
+
+def test_dev_is_sized_for_its_screen_even_when_every_cycle_was_skipped():
+    """Dev's screen (``recft.loop.dev_check``) runs at ``dev.level``: how many dev queries it needs for the
+    stated power, from every screened cycle's sd, SKIPPED ones included — beside how many dev holds."""
+    screen = lambda n, sd: {"n": n, "sd": sd, "level": 0.1, "metric": "ndcg@10",  # noqa: E731
+                            "unseen": {"n": n // 2, "sd": sd * 2}}  # fmt: skip
+    lines = [{"cycle": 1, "verdict": "SKIPPED", "dev": {"screen": screen(60, 0.1)}},
+             {"cycle": 2, "verdict": "SKIPPED", "dev": {"screen": screen(70, 0.2)}}]  # fmt: skip
+    whole, unseen = power_rows(lines, mde=0.02, power=0.8)
+    pooled = np.sqrt((0.1**2 + 0.2**2) / 2)
+    assert whole["set"] == "dev ndcg@10 (screen)" and whole["n"] == 70 and whole["alpha"] == 0.1
+    assert whole["needed"] == queries_needed(pooled, 0.02, 0.1, 0.8) and whole["sd"] == pytest.approx(pooled)
+    assert unseen["set"] == "dev ndcg@10 unseen stratum" and unseen["n"] == 35
+    assert unseen["sd"] == pytest.approx(2 * pooled)

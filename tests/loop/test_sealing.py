@@ -11,6 +11,7 @@ from hydra.utils import instantiate as hydra_instantiate
 import recft.loop.run as run_module
 from recft.data.beir import Dataset
 from recft.data.pairs import Pair
+from recft.loop.dev_check import dev_strata
 from recft.loop.looks import levels
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop
@@ -21,7 +22,6 @@ from recft.loop.sealing import (
     golden_of_record,
     near_duplicate_groups,
     seal,
-    unseen_dev,
 )
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides
@@ -158,41 +158,50 @@ def test_manage_golden_shows_origins_and_exports_a_beir_folder_that_loads(
     assert "ndcg@10" in capsys.readouterr().out
 
 
-def test_queries_that_share_a_relevant_document_go_to_one_side_whole():
-    """No sealed or dev query of a cycle points at a document that cycle trains on."""
-    queries = [f"claim {i}" for i in range(120)]
-    new = [Pair(f"q{i}", text, f"doc{i // 3}", "passage") for i, text in enumerate(queries)]  # 3 claims per doc
+def test_sealed_groups_stay_whole_by_document_while_dev_may_share_a_document_with_training():
+    """No sealed query of a cycle points at a document that cycle trains on; a dev query may, as a
+    golden query of the source's split may: dev mirrors the golden set's mix."""
+    queries = [f"claim {i}" for i in range(300)]
+    docs = [f"doc{i // 3}" if i < 150 else f"own{i}" for i in range(300)]  # 3 claims per doc, then one each
+    new = [Pair(f"q{i}", text, doc, "passage") for i, (text, doc) in enumerate(zip(queries, docs))]
     result = seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=1, origins={})
     trained_docs = {p.doc_id for p in result.train}
-    held = [doc for entry in result.entries + result.dev for doc in entry["qrels"]]
-    assert result.entries and result.dev and not set(held) & trained_docs
-    assert all(held.count(doc) == 3 for doc in held)  # every claim of a held-out document is held out with it
+    sealed = [doc for entry in result.entries for doc in entry["qrels"]]
+    assert result.entries and not set(sealed) & trained_docs
+    assert all(sealed.count(doc) == docs.count(doc) for doc in sealed)  # a sealed document's claims are all sealed
+    dev_docs = {doc for entry in result.dev for doc in entry["qrels"]}
+    assert dev_docs & trained_docs and dev_docs - trained_docs  # both strata
+    assert not {e["text"] for e in result.dev} & {p.query for p in result.train}
+    share = len(result.dev) / len(queries)
+    assert 0.08 < share < 0.22  # dev.arrival_share of all arriving queries, drawn among the unsealed
 
 
-def test_a_dev_group_whose_document_trained_in_an_earlier_cycle_trains():
+def test_a_dev_query_may_point_at_a_document_trained_in_an_earlier_cycle():
     earlier = [Pair(f"old{i}", f"old claim {i}", f"doc{i}", "passage") for i in range(200)]
     new = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(200)]  # the same documents
     result = seal(new, earlier, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={})
-    assert result.entries and not result.dev  # sealed queries may be "seen"; dev ones may not
-    fresh = [Pair(f"f{i}", f"fresh claim {i}", f"other{i}", "passage") for i in range(200)]
-    assert seal(fresh, earlier, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={}).dev
+    assert result.entries and result.dev  # both may be "seen": the strata tell them apart
+    assert dev_strata(result.dev, {p.doc_id for p in earlier})["unseen"] == set()
 
 
-def test_a_group_on_a_dev_document_of_record_is_held_out_as_dev():
-    """Later deliveries do not turn an earlier cycle's dev split into training documents."""
+def test_a_copy_of_a_dev_query_of_record_is_dev_and_its_document_may_train():
+    """Later deliveries never train a dev query again; other claims on its document are drawn as usual."""
     dev_of_record = [{"query_id": f"dev:old{i}", "text": f"old claim {i}", "qrels": {f"doc{i}": 1}} for i in range(100)]
-    new = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(100)]  # the dev documents again
-    result = seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}, dev_of_record=dev_of_record)
-    assert not result.train and not result.entries and len(result.dev) == 100
-    assert seal(new, [], Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}).train  # without the record: drawn
+    copies = [Pair(f"c{i}", f"Old  Claim {i}", f"doc{i}", "passage") for i in range(100)]
+    others = [Pair(f"q{i}", f"new claim {i}", f"doc{i}", "passage") for i in range(100)]  # the dev documents again
+    shares = Shares(0.25, seed=42, dev=0.15)
+    result = seal(copies + others, [], shares, cycle=3, origins={}, dev_of_record=dev_of_record)
+    assert {e["text"] for e in result.dev} >= {p.query for p in copies}
+    assert not {p.query for p in result.train} & {p.query for p in copies}
+    assert result.train and {p.doc_id for p in result.train} & {d for e in dev_of_record for d in e["qrels"]}
+    without = seal(copies, [], shares, cycle=3, origins={})
+    assert without.train  # without the record a copy is drawn like any query
 
 
-def test_a_group_on_both_a_trained_and_a_dev_document_trains_and_dev_stops_measuring_it():
-    dev_of_record = [{"query_id": "dev:old", "text": "old claim", "qrels": {"doc1": 1}}]
-    earlier = [Pair("t", "trained claim", "doc2", "passage")]
-    new = [Pair("q", "new claim", "doc1", "passage"), Pair("q", "new claim", "doc2", "passage")]
-    result = seal(new, earlier, Shares(0.25, seed=42, dev=0.15), cycle=3, origins={}, dev_of_record=dev_of_record)
-    assert len(result.train) == 2 and not result.dev
-    trained_docs = {p.doc_id for p in [*result.train, *earlier]}
-    assert unseen_dev(dev_of_record, trained_docs) == []
-    assert unseen_dev(dev_of_record, {"doc2"}) == dev_of_record
+def test_a_repeat_of_a_trained_query_trains_and_an_earlier_held_out_query_is_not_trained():
+    """``trained`` holds only what trained: a repeat of a trained query trains (never sealed); the cycle
+    passes held-out queries of record as dev or golden rows, never as trained (``seal_arrivals``)."""
+    trained = [Pair(f"t{i}", f"claim {i}", f"doc{i}", "passage") for i in range(100)]
+    repeats = [Pair(f"r{i}", f"claim {i}", f"other{i}", "passage") for i in range(100)]
+    result = seal(repeats, trained, Shares(0.25, seed=42, dev=0.15), cycle=2, origins={})
+    assert len(result.train) == len(repeats) and not result.entries and not result.dev

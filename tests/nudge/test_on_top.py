@@ -59,7 +59,8 @@ def stand_in(monkeypatch):
 def ctx(budget):
     golden = SimpleNamespace(name="tiny", dataset=SimpleNamespace(corpus={}))
     train = SimpleNamespace(seed=42, primary="ndcg@10", forgetting_budget=budget)
-    return SimpleNamespace(golden="tiny", sets={"tiny": golden, "dev": object()}, cache=None,
+    dev = SimpleNamespace(dataset=SimpleNamespace(qrels={"q1": {"d-unseen": 1}}))
+    return SimpleNamespace(golden="tiny", sets={"tiny": golden, "dev": dev}, cache=None,
                            settings=SimpleNamespace(show_progress=False), train=train)  # fmt: skip
 
 
@@ -113,6 +114,31 @@ def test_in_a_cycle_the_cost_is_measured_against_the_start_points_moved_vectors_
     assert kept is small and record["kept_the_start_points"] and record["docs_moved"] == len(small.doc_ids)
     other = dataclasses.replace(carried, fingerprint="another passage encoder")
     assert nudge_within_budget(None, [], ctx(0.0), NudgeStep(), other)[0] is None  # not servable: not kept
+
+
+@pytest.mark.parametrize("refit_on_seen, kept", [(0.8, True), (0.9, True), (0.95, False)])
+def test_in_a_cycle_the_start_points_vectors_are_a_point_chosen_on_the_whole_dev_split(
+    stand_in, monkeypatch, refit_on_seen, kept
+):
+    """A re-fit within the budget on the unseen stratum replaces the incumbent's moved vectors only when the
+    whole dev split — its claims on moved documents too — scores it higher; a tie keeps what is served."""
+    carried = moved_at(0.04)
+    carried_cost = dev_cost(carried.overrides())
+
+    def evaluate_set(encoder, source, cache, settings, overrides=None):
+        is_carried = overrides is not None and dev_cost(overrides) == pytest.approx(carried_cost)
+        seen = 0.9 if is_carried else refit_on_seen
+        return Report("dev", "test", {"ndcg@10": {"unseen": 0.7, "seen": seen}})
+
+    monkeypatch.setattr(on_top, "evaluate_set", evaluate_set)
+    context = ctx(0.005)
+    qrels = {"unseen": {"d-unseen": 1}, "seen": {"d-trained": 1}}
+    context.sets["dev"] = SimpleNamespace(dataset=SimpleNamespace(qrels=qrels))
+    pairs = [SimpleNamespace(doc_id="d-trained")]
+    moved, record = nudge_within_budget(None, pairs, context, NudgeStep(), carried)
+    assert record["unseen_dev_queries"] == 1 and record["looked_at"][0]["dev_loss"] == 0.0  # fits the budget
+    assert (moved is carried) is kept and record["kept_the_start_points"] is kept
+    assert record["whole_dev"] == {"start": pytest.approx(0.8), "refit": pytest.approx((0.7 + refit_on_seen) / 2)}
 
 
 def test_bad_nudge_settings_are_refused_in_one_line(tiny_model_dir, tiny_train_beir, tmp_path):

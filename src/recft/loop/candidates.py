@@ -6,7 +6,8 @@ and ``own`` — the cycle's own settings, what ``adapter=…``, ``loss=…`` and
 from the same start point on the same pairs; inside its own training it picks its epoch and merge
 weight on the cycle's dev split (``train.keep=best``, ``adapter=merge``), and the cycle keeps the
 candidate with the largest dev gain in ``eval.primary`` over the incumbent (ties: the first
-declared). Without a dev split (none arrived yet) there is nothing to choose with: the cycle trains
+declared); it goes to the gate only when a paired test on dev says it beats the incumbent
+(``recft.loop.dev_check``). Without a dev split (none arrived yet) there is nothing to choose with: the cycle trains
 its own settings (or the first declared recipe when ``own`` is not declared). The golden set is never
 read here: the gate alone decides on it. ``recipe=X`` on the command line trains X alone.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recft.common.errors import instantiate
 from recft.data.sources import Source, load_source
@@ -38,6 +39,7 @@ class Trained:
     candidate: Candidate
     cfg: DictConfig
     dev_gain: float | None  # Δ eval.primary on the cycle's dev split, candidate − incumbent
+    is_start: bool = False  # it kept the incumbent's weights and passage vectors: it is the incumbent
 
 
 def declared(cfg: DictConfig) -> list[str]:
@@ -59,21 +61,38 @@ def check_dev_for_recipes(cfg: DictConfig) -> None:
         )
 
 
-def kept_the_start(candidate: Candidate) -> bool:
-    """The kept point is the start point itself: epoch 0 (``train.keep=best``) or merge weight 0."""
+def kept_the_start_weights(candidate: Candidate) -> bool:
+    """The kept point's weights are the start point's: epoch 0 (``train.keep=best``) or merge weight 0."""
     epoch = candidate.summary.get("checkpoint", {}).get("chosen_epoch")
     return epoch == 0 or (candidate.settings.get("merge") or {}).get("weight") == 0
 
 
+def is_the_start(candidate: Candidate, start: StartPoint) -> bool:
+    """The start point's weights *and* its passage vectors: the incumbent itself. A candidate that kept
+    the weights but moved vectors (a new NUDGE γ) is not, and is measured like any other."""
+    if not kept_the_start_weights(candidate):
+        return False
+    nudge = candidate.settings.get("nudge") or {}
+    return bool(nudge.get("kept_the_start_points")) or (candidate.overrides is None and start.moved is None)
+
+
 def dev_gain(candidate: Candidate, start: StartPoint, metric: str) -> float | None:
-    """Candidate − start on dev; exactly 0 when the candidate kept the start point, whose weights are the
-    incumbent's — measured again through another path (a zero-scaled adapter, bf16) it would differ
-    only by rounding, and a −0.0002 would read as a loss."""
+    """Candidate − start on dev; exactly 0 when the candidate is the start point — measured again through
+    another path (a zero-scaled adapter, bf16) it would differ only by rounding."""
     if "dev" not in candidate.reports or "dev" not in start.reports:
         return None
-    if kept_the_start(candidate):
+    if is_the_start(candidate, start):
         return 0.0
     return candidate.reports["dev"].means[metric] - start.reports["dev"].means[metric]
+
+
+def with_cycle_patience(cfg: DictConfig, patience: int | None) -> DictConfig:
+    """A recipe that keeps its best epoch on dev stops after ``loop.patience`` validations that did not
+    move that choice (``recft.training.checkpoint``): the epochs after its best cost a cycle most of its
+    time and are never kept. A recipe that keeps its last epoch is left as it is."""
+    if patience is None or cfg.train.keep != "best":
+        return cfg
+    return OmegaConf.merge(cfg, {"train": {"patience": int(patience)}})
 
 
 def train_candidates(
@@ -92,14 +111,15 @@ def train_candidates(
         refs = [OWN] if OWN in refs else refs[:1]
     trained = []
     for ref in refs:
-        recipe_cfg = cfg if ref == OWN else Recipe.load(ref).apply(cfg)
+        recipe_cfg = with_cycle_patience(cfg if ref == OWN else Recipe.load(ref).apply(cfg), cfg.loop.get("patience"))
         recipe_maker = maker if ref == OWN else instantiate(recipe_cfg.adapter)
         log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
         spec = checked_selection(recipe_cfg, recipe_maker)  # train.forgetting_budget's selection probe
         selection = load_source(spec, int(cfg.seed)) if spec else None
         ctx = MakeContext(TrainSettings.from_config(recipe_cfg), sets, log_dir=log_dir, selection=selection, **context)
         candidate = recipe_maker.make(start, data, ctx)
-        trained.append(Trained(ref, candidate, recipe_cfg, dev_gain(candidate, start, str(cfg.eval.primary))))
+        gain = dev_gain(candidate, start, str(cfg.eval.primary))
+        trained.append(Trained(ref, candidate, recipe_cfg, gain, is_the_start(candidate, start)))
     with_dev = [t for t in trained if t.dev_gain is not None]
     chosen = max(with_dev, key=lambda t: t.dev_gain) if with_dev else trained[0]  # max keeps the first of ties
     rows = [

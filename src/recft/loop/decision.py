@@ -8,6 +8,7 @@ it, and the serving index has switched before the registry says PROMOTED.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,19 +72,37 @@ def fingerprint_pairs(pairs: list[Pair]) -> str:
     return stable_hash("\n".join(sorted(f"{p.source}\t{p.query_id}\t{p.doc_id}" for p in pairs)))
 
 
-def lineage(loop: Loop, pairs: list[Pair]) -> dict:
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a cycle's candidate learned from: the pairs it trained on this cycle, every pair the loop
+    may train on so far (its documents are the golden ``seen_in_training`` slice), and ``seen`` — the
+    count and fingerprint of every pair so far, in arrival order (a later cycle trains on what follows)."""
+
+    pairs: list[Pair]
+    all_pairs: list[Pair]
+    seen: dict
+
+    @property
+    def documents(self) -> set[str]:
+        return {p.doc_id for p in [*self.pairs, *self.all_pairs]}
+
+
+def lineage(loop: Loop, trained_on: TrainedOn) -> dict:
     """What a version was trained on: the arrival files (by content hash), the corpus it was measured
-    and mined against, and the pairs themselves."""
+    and mined against, the pairs themselves, and how many of the loop's pairs so far it had seen."""
     corpus = loop.sets[loop.golden].dataset.corpus
     return {
         "arrivals": list(loop.arrivals_seen),
         "corpus": corpus_fingerprint(corpus),
         "corpus_documents": len(corpus),
-        "pairs": fingerprint_pairs(pairs),
+        "pairs": fingerprint_pairs(trained_on.pairs),
+        "seen": dict(trained_on.seen),
     }
 
 
-def register(loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumbent: Version, pairs) -> Version:
+def register(
+    loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumbent: Version, trained_on: TrainedOn
+) -> Version:
     folder = run_dir / "candidate"
     kind = candidate.save(folder)
     version = loop.registry.add(
@@ -91,9 +110,9 @@ def register(loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumb
         kind=kind,
         path=str(folder),
         parent=incumbent.id,
-        config={**candidate.settings, "lineage": lineage(loop, pairs)},
+        config={**candidate.settings, "lineage": lineage(loop, trained_on)},
         metrics={name: r.means for name, r in candidate.reports.items()},
-        data_fingerprint=fingerprint_pairs(pairs),
+        data_fingerprint=fingerprint_pairs(trained_on.pairs),
     )
     for name, report in candidate.reports.items():
         report.save(loop.registry.root / "reports" / version.id / f"{name}.json")
@@ -141,19 +160,34 @@ def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate,
     return coverage
 
 
+def ungated(loop: Loop, verdict: Verdict) -> Verdict:
+    """With ``loop.gated=false`` the candidate is promoted whatever the gate said; what it said stays in
+    the reasons (and the look is recorded as usual: the arm's ledger is its own registry's)."""
+    if loop.cfg.loop.get("gated", True) or verdict.verdict == PROMOTED:
+        return verdict
+    said = f"loop.gated=false: promoted although the gate said {verdict.verdict}"
+    return dataclasses.replace(verdict, verdict=PROMOTED, reasons=[said, *verdict.reasons])
+
+
 def gate_candidate(
-    loop: Loop, candidate: Candidate, cycle: int, run_dir: Path, incumbent: Version, pairs, incumbent_reports: dict
+    loop: Loop,
+    candidate: Candidate,
+    cycle: int,
+    run_dir: Path,
+    incumbent: Version,
+    trained_on: TrainedOn,
+    incumbent_reports: dict,
 ) -> Decision:
-    """Register the candidate trained on ``pairs``, judge it against the incumbent (and the base model),
-    count the look, write the evidence and act on the verdict."""
-    version = register(loop, candidate, cycle, run_dir, incumbent, pairs)
+    """Register the candidate, judge it against the incumbent (and the base model), count the look,
+    write the evidence and act on the verdict."""
+    version = register(loop, candidate, cycle, run_dir, incumbent, trained_on)
     base = loop.registry.lineage_root(incumbent)
     base_reports: dict[str, Report] | None = version_reports(loop, base) if base.id != incumbent.id else None
     earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), incumbent_reports, candidate.reports, base_reports)
-    trained_docs, golden = {p.doc_id for p in pairs}, loop.sets[loop.golden]
+    trained_docs, golden = trained_on.documents, loop.sets[loop.golden]
     slice_ids = golden_slice_ids(loop, trained_docs)  # one cut of the golden set, for the gate and the history
-    verdict = judge(loop, *judged, earlier, slice_ids=slice_ids)
+    verdict = ungated(loop, judge(loop, *judged, earlier, slice_ids=slice_ids))
     golden_set = composition(golden.dataset, loop.held("golden"), trained_docs, golden.min_relevance)
     golden_set["judged"] = verdict.golden.comparison.n
     looks = count_look(loop, version, verdict)

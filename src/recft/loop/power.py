@@ -35,7 +35,26 @@ def _pooled(sds: list[float]) -> float:
 
 
 def power_rows(lines: list[dict], mde: float, power: float, alpha: float = 0.025, rule: str = "pi2") -> list[dict]:
-    """One row for the golden metric and one per probe check (against the incumbent, and the base)."""
+    """One row for the golden metric and one per probe check (against the incumbent, and the base), then
+    the dev split's screen and its unseen stratum (``recft.loop.dev_check``) at the screen's level."""
+    return [*_gate_rows(lines, mde, power, alpha, rule), *_dev_rows(lines, mde, power)]
+
+
+def _dev_rows(lines: list[dict], mde: float, power: float) -> list[dict]:
+    """Dev screens a candidate at ``dev.level``: how many dev queries that test needs, and its strata."""
+    screens = [ln["dev"]["screen"] for ln in lines if (ln.get("dev") or {}).get("screen", {}).get("n")]
+    if not screens:
+        return []
+    last, level = screens[-1], screens[-1]["level"]
+    rows = [_row(f"dev {last['metric']} (screen)", [s.get("sd") for s in screens], last["n"], mde, power, level)]
+    unseen = [s["unseen"] for s in screens if s["unseen"].get("n")]
+    if unseen:
+        label = f"dev {last['metric']} unseen stratum"
+        rows.append(_row(label, [u.get("sd") for u in unseen], unseen[-1]["n"], mde, power, level))
+    return rows
+
+
+def _gate_rows(lines: list[dict], mde: float, power: float, alpha: float, rule: str) -> list[dict]:
     decided = [ln for ln in lines if ln.get("golden")]
     if not decided:
         return []

@@ -11,20 +11,18 @@ query (kept, with its origin — file, line, cycle — in the registry's ``seale
 Groups are what keeps a near-copy from training while its twin judges: queries equal after
 normalisation, or whose cosine (the incumbent's query tower, the audit's ``arrivals.near_dup``) is at
 least the threshold, or that share a relevant document (``recft.data.groups``), are connected, and a
-connected group goes to one side whole — so no held-out query of a cycle points at a document that
-cycle trains on. A group that reaches a query already trained on in this loop can only train.
+connected group is sealed whole — so no sealed query of a cycle points at a document that cycle
+trains on. A group that reaches a query already trained on in this loop can only train.
 
-The same draw carves the cycle's own **dev split** (``dev.arrival_share``): the groups whose draw
-falls in the next band after the sealed one are held out as dev queries — disjoint from the sealed
-ones and from training by construction, kept (role ``dev``) in the same table. A dev group that
-points at a document trained in an earlier cycle trains instead: dev measures what a new query on a
-new document would see, which is what rewards learning over memorising. A group that points at a
-document of an earlier cycle's dev query is held out as dev with it (groups connect across cycles),
-so later deliveries do not turn the dev split of record into training documents; where they must
-(the group also reaches a trained document), ``unseen_dev`` drops the dev queries whose documents
-trained from what dev measures. (A sealed query may point at an earlier-trained document: the golden
-set keeps both kinds, and its ``seen_in_training`` slice tells them apart.) Dev chooses among the
-cycle's recipes, the epoch and the merge weight; the gate never reads it.
+The same draw carves the cycle's own **dev split** (``dev.arrival_share``): of the queries not sealed,
+copy groups (equal or near-duplicate queries) are drawn again, and a seeded ``dev / (1 − golden)`` of
+them are held out as dev — disjoint from the sealed ones and from training by construction, kept
+(role ``dev``) in the same table, and never trained on in any later cycle (a later copy of a dev
+query is dev too). Dev is *not* kept whole by document: a dev query may point at a document other
+queries train on, as a golden query may, so dev mirrors the golden set's mix — claims on documents
+nothing trained on (what a new query on a new document sees) and claims on documents that did
+(what memorising and NUDGE's moved vectors gain). ``recft.loop.dev_check`` measures both and holds
+the unseen stratum to the forgetting budget; the gate never reads dev.
 """
 
 from __future__ import annotations
@@ -90,8 +88,15 @@ class Shares:
     def held(self) -> float:
         return self.golden + self.dev
 
-    def side(self, draw: float) -> str:
-        return "golden" if draw < self.golden else "dev" if draw < self.held else "train"
+
+def copy_edges(texts: list[str], embed: Callable | None, near_dup: float | None) -> list[tuple[int, int]]:
+    """Edges between texts equal after normalisation, or whose cosine is at least ``near_dup``."""
+    first: dict[str, int] = {}
+    edges = [(i, first.setdefault(normalize(text), i)) for i, text in enumerate(texts)]
+    if embed is not None and near_dup is not None and len(texts) > 1:
+        vectors = embed(texts)
+        edges += [(int(i), int(j)) for i, j in np.argwhere(np.triu(vectors @ vectors.T, k=1) >= near_dup)]
+    return edges
 
 
 def near_duplicate_groups(
@@ -99,21 +104,84 @@ def near_duplicate_groups(
 ) -> np.ndarray:
     """A group label per text: equal after normalisation, or cosine ≥ ``near_dup``, or — given each
     text's relevant ``documents`` — sharing one (connected components, ``recft.data.groups``)."""
-    first: dict[str, int] = {}
-    edges = [(i, first.setdefault(normalize(text), i)) for i, text in enumerate(texts)]
-    if embed is not None and near_dup is not None and len(texts) > 1:
-        vectors = embed(texts)
-        edges += [(int(i), int(j)) for i, j in np.argwhere(np.triu(vectors @ vectors.T, k=1) >= near_dup)]
+    edges = copy_edges(texts, embed, near_dup)
     if documents is not None:
         edges += shared_document_edges(documents)
     return connected_labels(len(texts), edges)
 
 
 def group_draw(key: str, seed: int) -> float:
-    """A seeded hash of a group's key, uniform in [0, 1): below ``golden.seal`` the group is sealed, in
-    the next ``dev.arrival_share`` it is dev, above both it trains (so the three never overlap)."""
+    """A seeded hash of a group's key, uniform in [0, 1): below ``golden.seal`` the group is sealed; a
+    group that is not is drawn again, copy by copy, for dev (``dev_draw``)."""
     digest = hashlib.blake2b(f"{seed}\t{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def dev_draw(key: str, seed: int) -> float:
+    """The draw of a copy group that was not sealed: below ``dev / (1 − golden)`` it is dev, so that
+    ``dev.arrival_share`` of all arriving queries is held out as dev."""
+    return group_draw(f"dev\t{key}", seed)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """The texts a cycle's draw looks at — this cycle's queries, then earlier trained ones, then earlier
+    dev queries — with two labellings: copies (equal or near-duplicate) and groups (copies, or sharing
+    a relevant document among this cycle's queries)."""
+
+    texts: list[str]
+    copies: np.ndarray
+    groups: np.ndarray
+    n_new: int
+    n_trained: int
+
+    def labels(self, which: np.ndarray, start: int, stop: int) -> set[int]:
+        return {int(label) for label in which[start:stop]}
+
+    @property
+    def trained(self) -> tuple[set[int], set[int]]:
+        """(group labels, copy labels) reached by a query this loop trained on: those can only train."""
+        end = self.n_new + self.n_trained
+        return self.labels(self.groups, self.n_new, end), self.labels(self.copies, self.n_new, end)
+
+    @property
+    def dev(self) -> set[int]:
+        """Copy labels of an earlier dev query: a copy of a dev query is dev, never training."""
+        end = self.n_new + self.n_trained
+        return self.labels(self.copies, end, len(self.texts)) - self.trained[1]
+
+
+def _draw_roles(graph: _Graph, shares: Shares) -> dict[str, str]:
+    """Each new text's side. A group (shared documents connect it) is sealed whole, as before any dev
+    split existed; what is not sealed is drawn for dev copy by copy — so a dev query may point at a
+    document another query of the same cycle trains on, as a golden query may: dev sees the mix the
+    gate sees (``seen_in_training`` and not), and its unseen stratum still measures generalisation."""
+    must_train_groups, must_train_copies = graph.trained
+    dev_copies = graph.dev
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for i in range(graph.n_new):
+        by_group[int(graph.groups[i])].append(i)
+    dev_rate = shares.dev / (1 - shares.golden)
+    role: dict[str, str] = {}
+    for label, members in by_group.items():
+        blocked = label in must_train_groups or any(int(graph.copies[i]) in dev_copies for i in members)
+        key = min(normalize(graph.texts[i]) for i in members)
+        if not blocked and group_draw(key, shares.seed) < shares.golden:
+            role.update({graph.texts[i]: "golden" for i in members})
+            continue
+        by_copy: dict[int, list[int]] = defaultdict(list)
+        for i in members:
+            by_copy[int(graph.copies[i])].append(i)
+        for copy, copy_members in by_copy.items():
+            if copy in must_train_copies:
+                side = "train"
+            elif copy in dev_copies:
+                side = "dev"
+            else:
+                copy_key = min(normalize(graph.texts[i]) for i in copy_members)
+                side = "dev" if dev_draw(copy_key, shares.seed) < dev_rate else "train"
+            role.update({graph.texts[i]: side for i in copy_members})
+    return role
 
 
 def seal(
@@ -127,46 +195,31 @@ def seal(
     dev_of_record: Iterable[dict] = (),
 ) -> Sealed:
     """Split this cycle's ``new`` pairs into pairs that train, sealed golden queries and dev queries;
-    ``trained`` are the pairs this loop trained on before (their groups stay training), ``origins``
-    maps a query id to the (file, line) it arrived in, ``dev_of_record`` are earlier cycles' dev
-    queries (registry rows: a group reaching one of their documents is dev)."""
+    ``trained`` are the pairs this loop trained on before — never a held-out query's (their copies stay
+    training), ``origins`` maps a query id to the (file, line) it arrived in, ``dev_of_record`` are
+    earlier cycles' dev queries (registry rows: a copy of one is dev)."""
     if shares.held == 0 or not new:
         return Sealed(list(new), [], 0)
     by_query: dict[str, list[Pair]] = defaultdict(list)
     for pair in new:
         by_query[pair.query].append(pair)
-    trained = list(trained)
-    earlier = list(dict.fromkeys(p.query for p in trained if p.query not in by_query))
-    known = {*by_query, *earlier}
-    dev_rows = [e for e in dev_of_record if e["text"] not in known]
-    texts = list(by_query) + earlier + [e["text"] for e in dev_rows]
-    documents = [{(p.source, p.doc_id) for p in by_query[t]} for t in by_query] + [set()] * len(earlier)
-    sources = {pair.source for pair in new}  # a registry row's document ids may be read in any of them
-    documents += [{(source, doc) for doc in e["qrels"] for source in sources} for e in dev_rows]
-    labels = near_duplicate_groups(texts, embed, near_dup, documents)
-    members: dict[int, list[str]] = defaultdict(list)
-    for text, label in zip(texts, labels):
-        members[label].append(text)
-    must_train = {labels[i] for i in range(len(by_query), len(by_query) + len(earlier))}
-    must_dev = {labels[i] for i in range(len(by_query) + len(earlier), len(texts))} - must_train
-    trained_docs = {(p.source, p.doc_id) for p in trained}
-    role = {}
-    for label, group in members.items():
-        draw = 1.0 if label in must_train else group_draw(min(normalize(t) for t in group), shares.seed)
-        side = "dev" if label in must_dev else shares.side(draw)
-        if side == "dev" and any((p.source, p.doc_id) in trained_docs for t in group for p in by_query.get(t, ())):
-            side = "train"  # a dev query whose document trained before would measure memorising
-        role.update({text: side for text in group})
+    earlier = list(dict.fromkeys(p.query for p in trained))  # a repeat of one is connected to it: it trains
+    dev_texts = list(dict.fromkeys(e["text"] for e in dev_of_record))  # a repeat of one is dev
+    texts = list(by_query) + earlier + dev_texts
+    edges = copy_edges(texts, embed, near_dup)
+    documents = [{(p.source, p.doc_id) for p in by_query[t]} for t in by_query]
+    graph = _Graph(
+        texts,
+        connected_labels(len(texts), edges),
+        connected_labels(len(texts), edges + shared_document_edges(documents)),
+        len(by_query),
+        len(earlier),
+    )
+    role = _draw_roles(graph, shares)
     entries = {side: [_entry(by_query[t], cycle, origins, side) for t in by_query if role[t] == side] for side in ROLES}
     train = [pair for pair in new if role[pair.query] == "train"]
     held = {side: sum(len(by_query[e["text"]]) for e in rows) for side, rows in entries.items()}
     return Sealed(train, entries["golden"], held["golden"], entries["dev"], held["dev"])
-
-
-def unseen_dev(entries: Iterable[dict], trained_docs: set[str]) -> list[dict]:
-    """The dev rows none of whose judged documents is in ``trained_docs``: a dev query whose document
-    has since trained would reward memorising it, so dev measures only the still-unseen ones."""
-    return [e for e in entries if not any(doc in trained_docs for doc in e["qrels"])]
 
 
 def _entry(pairs: list[Pair], cycle: int, origins: Mapping[str, tuple[str, int | None]], role: str) -> dict:

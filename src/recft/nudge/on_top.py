@@ -9,10 +9,16 @@ nDCG@10, while γ = 0.005 costs them 0.0008 and still lifts validation top-1 fro
 held-out training claims whose document moved (``experiments/best_recipe``, stage 5).
 
 So γ here is the one NUDGE's validation (a seeded share of the training queries, held out: mostly
-claims about documents other training claims moved) likes best among those whose dev loss — against
-the same model without moved vectors, or in a cycle against the vectors the incumbent already moved —
-stays within ``train.forgetting_budget``. Without a budget it is NUDGE-N's own choice. The grid adds
-steps below NUDGE-N's first (0.02): a budget often stops there.
+claims about documents other training claims moved) likes best among those whose dev loss on the
+*unseen* stratum (dev claims none of whose documents a pair trains: all of a document-grouped dev
+split) — against the same model without moved vectors, or in a cycle against the vectors the
+incumbent already moved — stays within ``train.forgetting_budget``. Without a budget it is NUDGE-N's
+own choice. The grid adds steps below NUDGE-N's first (0.02): a budget often stops there.
+
+In a cycle the incumbent's moved vectors are a point too: their validation accuracy is inflated
+(their fit saw most of today's validation claims), so they are compared on what neither fit saw —
+the whole dev split, whose claims on moved documents are what a re-fit is for. The re-fit replaces
+them only when it scores higher there; else they are kept.
 """
 
 from __future__ import annotations
@@ -45,6 +51,20 @@ class NudgeStep:
         return nudge_within_budget(encoder, pairs, ctx, self, carried)
 
 
+def mean_over(values: dict[str, float] | None, ids: set[str] | None = None) -> float:
+    """The mean of ``values`` over ``ids`` (all when None); 0 over none: a stratum that is empty loses nothing."""
+    kept = [v for q, v in (values or {}).items() if ids is None or q in ids]
+    return float(sum(kept) / len(kept)) if kept else 0.0
+
+
+def beats_on_dev(refit: dict[str, float] | None, start: dict[str, float] | None) -> bool:
+    """A re-fit replaces the start point's moved vectors only when the whole dev split — claims on moved
+    documents and on unmoved ones — likes it better; a tie keeps what is served."""
+    if refit is None or start is None:
+        return True  # not measured on dev (no budget): the re-fit, as NUDGE-N would choose
+    return mean_over(refit) > mean_over(start)
+
+
 def nudge_within_budget(
     encoder, pairs, ctx: MakeContext, step: NudgeStep, carried: NudgedCorpus | None = None
 ) -> tuple[NudgedCorpus | None, dict]:
@@ -63,23 +83,28 @@ def nudge_within_budget(
     budget, dev = ctx.train.forgetting_budget, ctx.sets.get("dev")
     if budget is not None and dev is None:
         raise NudgeError("adapter.nudge with train.forgetting_budget holds γ to the dev split, and there is none")
+    trained_docs = {pair.doc_id for pair in pairs}
+    unseen = {q for q, judged in dev.dataset.qrels.items() if not set(judged) & trained_docs} if dev else set()
 
-    def dev_score(overrides=None) -> float:
-        return evaluate_set(encoder, dev, ctx.cache, ctx.settings, overrides).means[metric]
+    def dev_values(overrides=None) -> dict[str, float]:
+        return evaluate_set(encoder, dev, ctx.cache, ctx.settings, overrides).per_query[metric]
 
-    reference = dev_score(carried.overrides() if carried else None) if budget is not None else None
+    reference = dev_values(carried.overrides() if carried else None) if budget is not None else None
     floor = accuracies.get(0.0, float("-inf"))  # a γ must beat not moving at all on validation
-    looked, chosen = [], None
+    looked, chosen, chosen_values = [], None, None
     for gamma in sorted((g for g in accuracies if g > 0 and accuracies[g] > floor), key=lambda g: (-accuracies[g], g)):
         moved = problem.corpus(nudge_n_at(problem.doc_emb, *problem.train, gamma))
         point = {"gamma": gamma, "val_accuracy": accuracies[gamma]}
+        values = None
         if reference is not None:
-            point["dev_loss"] = reference - dev_score(moved.overrides())
+            values = dev_values(moved.overrides())
+            point["dev_loss"] = mean_over(reference, unseen) - mean_over(values, unseen)
         looked.append(point)
         if reference is None or point["dev_loss"] <= budget:
-            chosen = moved
+            chosen, chosen_values = moved, values
             break
-    kept = chosen is None and carried is not None
+    kept = carried is not None and (chosen is None or not beats_on_dev(chosen_values, reference))
+    whole_dev = {"start": mean_over(reference), "refit": mean_over(chosen_values)}
     if kept:
         chosen = carried
     record = {
@@ -89,6 +114,8 @@ def nudge_within_budget(
         "budget": budget,
         "metric": metric,
         "against": "the start point's moved vectors" if carried else "no moved vectors",
+        "unseen_dev_queries": len(unseen),
+        **({"whole_dev": whole_dev} if carried and chosen_values else {}),
         "kept_the_start_points": kept,
         "val_accuracy": {str(g): a for g, a in accuracies.items()},
         "looked_at": looked,
