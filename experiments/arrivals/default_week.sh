@@ -10,13 +10,14 @@
 #   bash experiments/arrivals/default_week.sh real       # one of them
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/arrivals/cycles.sh
 OUT=outputs/default_week
 weeks=${1:-"real null"}
 for week in $weeks; do
   dir="$OUT/$week"
   rm -rf "$dir"
   mkdir -p "$dir/logs"
-  args=(registry.root="$dir/registry" hydra.run.dir="$dir/runs/\${now:%H-%M-%S}" show_progress=false)
+  args=()
   if [ "$week" = null ]; then
     args+=(loop.null_control=true)
   fi
@@ -24,14 +25,5 @@ for week in $weeks; do
     .venv/bin/python scripts/make_deliveries.py --null --out "$dir/deliveries" > "$dir/deliveries.json"
     args+=(arrivals.path="$dir/deliveries")
   fi
-  printf 'run\texit\twall_s\tprinted\n' > "$dir/days.tsv"
-  for run in 1 2 3 4 5 6 7 8; do
-    start=$SECONDS
-    HF_HUB_OFFLINE=1 .venv/bin/recft cycle "${args[@]}" > "$dir/logs/run-$run.log" 2>&1
-    code=$?
-    printed=$(grep -E '^cycle [0-9]+: |^no new pairs|^error' "$dir/logs/run-$run.log" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\n' "$run" "$code" "$((SECONDS - start))" "$printed" >> "$dir/days.tsv"
-  done
-  .venv/bin/recft manage --registry "$dir/registry" history > "$dir/history.txt"
-  cat "$dir/days.tsv"
+  run_cycles "$dir" "${args[@]}"
 done

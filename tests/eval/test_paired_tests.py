@@ -83,3 +83,12 @@ def test_queries_needed_for_power():
     assert queries_needed(0.15, 0.01, 0.025, 0.8) == int(np.ceil((z * 0.15 / 0.01) ** 2))
     assert queries_needed(0.15, 0.01, 0.025, 0.9) > queries_needed(0.15, 0.01, 0.025, 0.8)
     assert queries_needed(0.0, 0.01, 0.025) is None and queries_needed(float("nan"), 0.01, 0.025) is None
+
+
+@pytest.mark.parametrize("test", ["permutation", "bootstrap"])
+def test_a_resampled_p_is_never_zero(test):
+    """(1 + count) / (1 + B): with every resample on the right side, p is 1/(B + 1), not 0 — a 0 would pass
+    any level. Under the old count / B the bootstrap answered 0.0 here."""
+    deltas = np.random.default_rng(3).normal(0.5, 0.05, 200)  # far above 0: no resample crosses it
+    assert one_sided_p(deltas, 0.0, "greater", test, n_resamples=999) == pytest.approx(1 / 1000)
+    assert two_sided_p(deltas, test, n_resamples=999) == pytest.approx(2 / 1000)

@@ -86,6 +86,18 @@ def test_without_a_dev_split_declared_recipes_are_refused_and_a_cycle_with_none_
     assert len(spied) == 1
 
 
+def one_delivery_cycle(model_dir, data_dir, tmp_path) -> dict:
+    """One cycle on one delivery of 20 questions, 30 % of them held out as dev: its history line."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows = [{"anchor": f"question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
+    (inbox / "2026-12-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [line] = run_loop(
+        compose("cycle", *inbox_cycle_overrides(model_dir, data_dir, tmp_path, inbox), "dev.arrival_share=0.3")
+    )
+    return line
+
+
 def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_spent(
     tiny_model_dir, tiny_train_beir, tmp_path, monkeypatch
 ):
@@ -96,14 +108,7 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
         return Trained("own", None, cfg, 0.0, is_start=True), [row]
 
     monkeypatch.setattr(cycle_module, "train_candidates", incumbent_preferred)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    rows = [{"anchor": f"question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
-    (inbox / "2026-12-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = compose(
-        "cycle", *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox), "dev.arrival_share=0.3"
-    )
-    [line] = run_loop(cfg)
+    line = one_delivery_cycle(tiny_model_dir, tiny_train_beir, tmp_path)
     registry = Registry(tmp_path / "registry")
     assert line["verdict"] == "SKIPPED" and "nothing to gate, no look spent" in line["reasons"][0]
     assert line["dev"]["queries"] > 0 and line["recipes"][0]["dev_gain"] == 0.0
@@ -151,14 +156,7 @@ def test_a_candidate_dev_cannot_tell_from_the_incumbent_is_not_gated(
         return Trained("own", SimpleNamespace(reports={"dev": start.reports["dev"]}), cfg, 0.0), [row]
 
     monkeypatch.setattr(cycle_module, "train_candidates", same_as_incumbent)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    rows = [{"anchor": f"question {i}", "positive": TEXT[f"d{1 + i % 5}"]} for i in range(20)]
-    (inbox / "2026-12-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = compose(
-        "cycle", *inbox_cycle_overrides(tiny_model_dir, tiny_train_beir, tmp_path, inbox), "dev.arrival_share=0.3"
-    )
-    [line] = run_loop(cfg)
+    line = one_delivery_cycle(tiny_model_dir, tiny_train_beir, tmp_path)
     screen = line["dev"]["screen"]
     assert line["verdict"] == "SKIPPED" and "dev does not show the candidate beats the incumbent" in line["reasons"][0]
     assert screen["n"] == line["dev"]["queries"] > 0 and screen["delta"] == 0 and screen["p"] == 1.0

@@ -61,7 +61,7 @@ def sign_flip_p(deltas, theta: float, alternative: Alternative, n_resamples: int
     else:
         flipped, _ = _flips(np.abs(x), n_resamples, np.random.default_rng(seed))
     extreme = flipped >= observed - tol if alternative == "greater" else flipped <= observed + tol
-    return float(extreme.mean()) if exact else float((1 + extreme.sum()) / (1 + len(flipped)))
+    return float(extreme.mean()) if exact else resampled_p(int(extreme.sum()), len(flipped))
 
 
 def sign_flip_ci(deltas, confidence: float, n_resamples: int = 10_000, seed: int = 42) -> tuple[float, float]:
@@ -76,7 +76,7 @@ def sign_flip_ci(deltas, confidence: float, n_resamples: int = 10_000, seed: int
     def p(theta: float, alternative: Alternative) -> float:
         stat, observed = flipped_sum - theta * n_plus, d.sum() - theta * d.size
         extreme = stat >= observed if alternative == "greater" else stat <= observed
-        return float((1 + extreme.sum()) / (1 + len(stat)))
+        return resampled_p(int(extreme.sum()), len(stat))
 
     def bisect(alternative: Alternative) -> float:
         low, high = float(d.min()), float(d.max())  # greater: rejected at low, not at high; less: mirrored
@@ -153,7 +153,13 @@ def bootstrap_p(deltas, theta: float, alternative: Alternative, n_resamples: int
         return t_p(d, theta, alternative)
     means = bootstrap_means(d, n_resamples, seed)
     wrong_side = means <= theta if alternative == "greater" else means >= theta
-    return float(wrong_side.mean())
+    return resampled_p(int(wrong_side.sum()), len(means))
+
+
+def resampled_p(count: int, resamples: int) -> float:
+    """(1 + count) / (1 + B): the observed sample is one of the resamples, so a p from B resamples is
+    never 0 — a 0 would pass any level (Phipson & Smyth, 2010)."""
+    return float((1 + count) / (1 + resamples))
 
 
 def two_sided_p(deltas, test: str, n_resamples: int = 10_000, seed: int = 42) -> float:
@@ -163,7 +169,8 @@ def two_sided_p(deltas, test: str, n_resamples: int = 10_000, seed: int = 42) ->
     d = np.asarray(deltas, dtype=np.float64)
     if test == "bootstrap" and not np.all(d == d[0]):
         means = bootstrap_means(d, n_resamples, seed)
-        return min(1.0, 2 * min(float((means <= 0).mean()), float((means >= 0).mean())))
+        sides = (resampled_p(int((means <= 0).sum()), len(means)), resampled_p(int((means >= 0).sum()), len(means)))
+        return min(1.0, 2 * min(sides))
     return min(1.0, 2 * min(one_sided_p(d, 0.0, side, test, n_resamples, seed) for side in ("greater", "less")))
 
 

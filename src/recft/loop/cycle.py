@@ -181,6 +181,7 @@ def run_cycle(
     loop, sealing = seal_arrivals(loop, cycle, new_pairs, seen_pairs, origins)
     known = known_to(incumbent, seen_pairs)
     seen_record = {"pairs": len(seen_pairs), "fingerprint": fingerprint_pairs(seen_pairs)}
+    learned = len(unsealed(seen_pairs[:known], [*loop.held("golden"), *loop.held("dev")]))
     new_pairs, seen_pairs, pairs = pairs_to_train(loop, new_pairs, seen_pairs, known, cycle)
     line = {
         "cycle": cycle,
@@ -190,7 +191,7 @@ def run_cycle(
             "new": len(new_pairs),
             "total": len(seen_pairs),
             "trained_on": len(pairs),
-            "known_to_incumbent": known,
+            "known_to_incumbent": learned,  # of ``total``: the pairs the incumbent's cycle could train on
             "train_on": str(cfg.loop.train_on),
         },
         "sealed": sealing,
