@@ -63,7 +63,8 @@ def test_the_week_table_reads_days_and_history(tmp_path):
     line = {
         "cycle": 1,
         "verdict": "INCONCLUSIVE",
-        "pairs": {"trained_on": 90},
+        "pairs": {"trained_on": 90, "total": 120},
+        "dev": {"screen": {"n": 12, "delta": 0.02, "p": 0.1}},
         "sealed": {"queries": 7, "dev": {"queries": 5}},
         "recipes": [{"recipe": "own", "dev_gain": 0.004, "kept_epoch": None, "merge_weight": 1.0, "chosen": True}],
         "golden": comparison,
@@ -77,9 +78,10 @@ def test_the_week_table_reads_days_and_history(tmp_path):
     }
     (tmp_path / "registry" / "history.jsonl").write_text(json.dumps(line) + "\n")
     rows = week_table.table(tmp_path).splitlines()
-    assert len(rows) == 4 and rows[2].count("|") == rows[0].count("|")
+    assert len(rows) == 4 and rows[2].count("|") == rows[0].count("|") == rows[3].count("|")
+    assert "| 90 of 120 (7 / 5) |" in rows[2] and "| 12: +0.0200 (0.100) |" in rows[2]
     assert (
-        "1: INCONCLUSIVE | 90 (7 / 5) | own (+0.0040; None, 1.0)" in rows[2]
+        "1: INCONCLUSIVE | 90 of 120 (7 / 5) | own (+0.0040; None, 1.0) | 12: +0.0200 (0.100)" in rows[2]
         and "30: +0.0100 [−0.0100, +0.0300]" in rows[2]
     )
     assert "no new pairs since cycle 1" in rows[3]

@@ -1,6 +1,6 @@
 """The markdown table of a week run by ``default_week.sh``: one row per run, from its ``days.tsv`` and the
 registry's ``history.jsonl`` — the verdict with n, Δ, CI, p and the look's level, where the golden Δ
-comes from (the unseen and seen slices), the recipe dev chose and the forgetting probe.
+comes from (the unseen and seen slices), the recipe dev chose, dev's screen and the forgetting probe.
 
     .venv/bin/python experiments/arrivals/week_table.py outputs/default_week/real
 """
@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 HEADER = (
-    "| run | exit | wall s | cycle: verdict | pairs trained (sealed / dev queries) | recipe chosen on dev "
-    "(dev Δ; epoch, w) | golden n (sealed) | Δ nDCG@10 [95 % CI] | p | look: level | unseen n: Δ [95 % CI] "
-    "| seen n: Δ | TREC DL Δ |"
+    "| run | exit | wall s | cycle: verdict | pairs trained of so far (sealed / dev queries) | recipe chosen on dev "
+    "(dev Δ; epoch, w) | dev screen n: Δ (one-sided p) | golden n (sealed) | Δ nDCG@10 [95 % CI] | p | look: level "
+    "| unseen n: Δ [95 % CI] | seen n: Δ | TREC DL Δ |"
 )
-HEADER_RULE = "| ---: | ---: | ---: | --- | --- | --- | --- | --- | ---: | --- | --- | --- | --- |"
+HEADER_RULE = "| ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | --- | --- | --- | --- |"
 
 
 def signed(value: float) -> str:
@@ -41,16 +41,24 @@ def recipes(line: dict) -> str:
     return text + (" over " + ", ".join(others) if others else "")
 
 
+def screen(line: dict) -> str:
+    """Dev's screen (``recft.loop.dev_check``): n, Δ and the one-sided p it was held to; or why none ran."""
+    record = (line.get("dev") or {}).get("screen")
+    if record is None:
+        return "kept the incumbent" if line.get("recipes") else ""
+    return f"{record['n']}: {signed(record['delta'])} ({record['p']:.3f})"
+
+
 def row(day: dict, line: dict | None) -> str:
     head = f"| {day['run']} | {day['exit']} | {day['wall_s']} |"
     if line is None:
-        return f"{head} {day['printed'].strip()} | | | | | | | | | |"
+        return f"{head} {day['printed'].strip()} | | | | | | | | | | |"
     sealed = line.get("sealed") or {}
     dev = (sealed.get("dev") or {}).get("queries", 0)
-    pairs = f"{line['pairs']['trained_on']} ({sealed.get('queries', 0)} / {dev})"
+    pairs = f"{line['pairs']['trained_on']} of {line['pairs']['total']} ({sealed.get('queries', 0)} / {dev})"
     verdict = f"{line['cycle']}: {line['verdict']}"
     if "golden" not in line:  # SKIPPED: no candidate, no look
-        return f"{head} {verdict} | {pairs} | {recipes(line)} | | | | | | | |"
+        return f"{head} {verdict} | {pairs} | {recipes(line)} | {screen(line)} | | | | | | | |"
     golden, looks, composition = line["golden"], line["looks"], line["golden_set"]
     slices = line.get("slices") or {}
     unseen, seen = slices.get("seen_in_training:unseen", {}), slices.get("seen_in_training:seen", {})
@@ -59,6 +67,7 @@ def row(day: dict, line: dict | None) -> str:
         verdict,
         pairs,
         recipes(line),
+        screen(line),
         f"{composition['n']} ({composition['sealed']})",
         interval(golden),
         f"{golden['p']:.3f}",

@@ -137,6 +137,26 @@ def test_a_cycle_trains_what_its_incumbent_has_not_learned_and_replays_a_declare
     assert lineage["seen"]["pairs"] == 80
 
 
+def kill_at(point: str, args: list[str], tmp_path) -> None:
+    """Run ``recft cycle`` in its own process until it reaches the fault point ``point``, then ``kill -9`` it."""
+    env = {**os.environ, "RECFT_PAUSE_AT": point, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recft.cycle", *args, f"hydra.run.dir={tmp_path}/hydra"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        for line in proc.stdout:
+            if line.strip() == f"paused at {point}":
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f"the run never reached {point}"
+
+
 PROMOTING = ("adapter=full", "train.epochs=3", "train.lr=1e-2", "train.batch_size=8", "gate.n_resamples=2000")
 
 
@@ -168,22 +188,7 @@ def test_kill_9_leaves_the_incumbent_valid_and_the_next_cycle_runs(tiny_model_di
     assert first["verdict"] == "INCONCLUSIVE"
     registry = Registry(tmp_path / "registry")
     before = registry.incumbent().id
-    env = {**os.environ, "RECFT_PAUSE_AT": point, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recft.cycle", *args, f"hydra.run.dir={tmp_path}/hydra"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        for line in proc.stdout:
-            if line.strip() == f"paused at {point}":
-                break
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    kill_at(point, args, tmp_path)
     assert registry.incumbent().id == before and registry.get(before).status == "incumbent"
     assert len(read_history(tmp_path / "registry" / "history.jsonl")) == 1
     [line] = run_loop(compose_cycle(*args))  # the lock was released and the next cycle runs
@@ -264,6 +269,11 @@ def test_a_protected_slice_is_checked_by_the_gate(tiny_model_dir, tiny_train_bei
     assert lines[0]["verdict"] in ("PROMOTED", "REJECTED", "INCONCLUSIVE", "ROLLBACK", "FORGETTING_DETECTED")
     with pytest.raises(ValueError, match="not a slice of eval.slices"):
         run_loop(compose_cycle(*args, "gate.slices=[tail]", f"registry.root={tmp_path}/registry2"))
+    # every golden query of the tiny set is short under 40 words: the long slice is empty, and the verdict says so
+    registry3 = f"registry.root={tmp_path}/registry3"
+    [empty] = run_loop(compose_cycle(*args, "eval.slices.short_words=40", "gate.slices=[query_length:long]", registry3))
+    said = "golden slice query_length:long: no golden query in it this cycle, so it was not checked"
+    assert empty["reasons"][-1] == said  # before, an empty protected slice was left out without a word
 
 
 def test_by_default_the_history_line_splits_the_golden_delta_and_the_gate_holds_the_unseen_slice(
@@ -338,3 +348,43 @@ def test_the_no_gate_arm_promotes_what_the_gate_would_not_and_says_so(tiny_model
     assert gated.verdict != "PROMOTED"  # one epoch of a random tiny BERT: the gate would not have
     assert line["verdict"] == "PROMOTED" and line["reasons"][0].startswith("loop.gated=false: promoted although")
     assert Registry(tmp_path / "registry").incumbent().id == line["candidate"]
+
+
+@pytest.mark.parametrize("point", ["look_opened", "registered", "judged"])
+def test_a_run_killed_after_its_look_is_spent_leaves_the_look_and_its_rerun_takes_the_next_level(
+    tiny_model_dir, learnable_beir, tmp_path, point
+):
+    """The look is written ABANDONED (p = 1) before the candidate's golden result is stored; judging
+    updates it. Killed at each step between the two, the look stays spent, and the re-run of the same
+    delivery is held to the next level — never a second try at the same one. (Before, the look was
+    written only after judging: a run killed at ``registered`` left a stored golden result and no look.)"""
+    args = cycle_overrides(tiny_model_dir, learnable_beir, tmp_path, *PROMOTING)
+    registry = Registry(tmp_path / "registry")
+    kill_at(point, args, tmp_path)
+    [spent] = registry.looks()
+    assert spent["verdict"] == "ABANDONED" and spent["p"] == 1.0
+    assert spent["alpha"] == pytest.approx(0.025 * 6 / np.pi**2)  # the first look's level, spent
+    assert registry.ledger_terms()["alpha_spending"] == "fallback"
+    [line] = run_loop(compose_cycle(*args))
+    assert line["looks"]["look"] == 2 and line["looks"]["alpha"] == pytest.approx(0.025 * 6 / (np.pi**2 * 4))
+    assert [look["verdict"] for look in registry.looks()] == ["ABANDONED", line["verdict"]]
+
+
+def test_what_an_incumbent_has_learned_is_read_from_its_lineage_and_never_guessed():
+    """``known_to``: the count of pairs so far its cycle saw, when their fingerprint matches this loop's
+    first pairs; 0 (everything trains as new) for the base model or a record that does not match."""
+    from types import SimpleNamespace
+
+    from recft.loop.cycle import known_to, replayed
+    from recft.loop.decision import fingerprint_pairs
+
+    seen = [Pair(f"q{i}", f"question {i}", f"d{i}", "passage") for i in range(10)]
+    version = lambda record: SimpleNamespace(config={"lineage": {"seen": record}})  # noqa: E731
+    assert known_to(version({"pairs": 6, "fingerprint": fingerprint_pairs(seen[:6])}), seen) == 6
+    assert known_to(version({"pairs": 6, "fingerprint": fingerprint_pairs(seen[1:7])}), seen) == 0
+    assert known_to(version({"pairs": 12, "fingerprint": "x"}), seen) == 0
+    assert known_to(SimpleNamespace(config={}), seen) == 0
+    sample = replayed(seen, 4, seed=42, cycle=3)
+    assert len(sample) == 4 and sample == [p for p in seen if p in sample]  # in arrival order
+    assert sample == replayed(seen, 4, seed=42, cycle=3) != replayed(seen, 4, seed=42, cycle=4)
+    assert replayed(seen, 20, seed=42, cycle=3) == seen

@@ -34,6 +34,7 @@ def write_inbox(folder):
 def overrides(model_dir, data_dir, out_dir, inbox, *extra):
     return [
         *tiny_run_overrides(model_dir, data_dir, out_dir, "adapter.rank=4", "train.epochs=1"),
+        *CYCLE_TEST_DEFAULTS,  # also for the subprocesses, which skip compose; said first, overridden below
         f"registry.root={out_dir}/registry",
         "gate.min_queries=1",
         "gate.n_resamples=500",
@@ -41,7 +42,6 @@ def overrides(model_dir, data_dir, out_dir, inbox, *extra):
         "arrivals.take=all",
         "arrivals.near_dup=1.01",  # a random tiny BERT finds every text near every other: exact copies only
         "golden.seal=0",  # a fixed golden set (sealing: tests/loop/test_sealing.py)
-        *CYCLE_TEST_DEFAULTS,  # also for the subprocesses, which do not go through compose
         *extra,
     ]
 

@@ -38,3 +38,36 @@ def test_copies_and_near_duplicates_are_dropped_and_golden_passages_reported():
     assert report["golden_relevant_passages"] == 1 and report["golden_relevant_examples"] == ["d1"]
     kept_all, off = audit(pairs, sets, "gold", embed, near_dup=1.01)  # cosine never reaches 1.01: copies only
     assert len(kept_all) == 2 and off["dropped"] == {"copies a gold query": 1}
+
+
+def test_the_schedule_mode_runs_the_same_audit_as_an_inbox(tiny_model_dir, tmp_path, monkeypatch):
+    """A training query that copies a golden one never trains, however pairs arrive: here the simulated
+    schedule (``arrivals.path=null``), which ran no audit before (SciFact's train 1291 is test 1292)."""
+    from hydra.utils import instantiate as hydra_instantiate
+
+    import recft.loop.run as run_module
+    from recft.loop.run import run_loop
+
+    from conftest import (
+        TINY_CORPUS,
+        TINY_QRELS,
+        TINY_QUERIES,
+        TRAIN_QRELS,
+        TRAIN_QUERIES,
+        SpyMaker,
+        compose,
+        tiny_run_overrides,
+        write_beir,
+    )
+
+    queries = {**TINY_QUERIES, **TRAIN_QUERIES, "copy": "How long do FLEAS live"}  # golden q1, re-cased
+    folder = write_beir(tmp_path / "data", TINY_CORPUS, queries, TINY_QRELS)
+    write_beir(folder, TINY_CORPUS, queries, [*TRAIN_QRELS, ("copy", "d1", 1)], split="train")
+    batches: list[set] = []
+    monkeypatch.setattr(run_module, "instantiate", lambda node: SpyMaker(hydra_instantiate(node), batches))
+    overrides = tiny_run_overrides(tiny_model_dir, folder, tmp_path, "adapter.rank=4", "train.epochs=1")
+    audited = ("arrivals.near_dup=1.01", "golden.seal=0")  # exact copies: a random tiny BERT finds every text near
+    cfg = compose("cycle", *overrides, f"registry.root={tmp_path}/registry", "gate.min_queries=1", *audited)
+    [line] = run_loop(cfg)
+    assert line["leakage"]["schedule"]["dropped"] == {"copies a tiny query": 1}
+    assert line["pairs"]["new"] == 12 and batches and "How long do FLEAS live" not in set().union(*batches)

@@ -82,3 +82,36 @@ def test_a_registry_made_before_the_ledger_keeps_its_looks_and_its_metric(tmp_pa
     with pytest.raises(SpendingError, match=r"gate.metric=ndcg@10, but this loop's ledger has decided on mrr@10"):
         check_ledger_metric("ndcg@10", looks, history)
     assert registry.record_look("fp-c", None, 0.0017, 0.5, 0.1, "INCONCLUSIVE", "mrr@10") == 3
+
+
+@pytest.mark.parametrize(
+    "override, term",
+    [
+        ({"alpha_spending": "none"}, "alpha_spending"),
+        ({"test": "t"}, "test"),
+        ({"margin": 0.005}, "margin"),
+        ({"forgetting_tolerance": 0.05}, "forgetting_tolerance"),
+        ({"slice_tolerance": 0.05}, "slice_tolerance"),
+        ({"confidence": 0.9}, "alpha"),
+        ({"metric": "mrr@10"}, "metric"),
+    ],
+)
+def test_the_ledgers_terms_are_fixed_at_its_first_look(tmp_path, override, term):
+    """Every term a look is held to is written with the first look, in its transaction, and another value
+    is refused in one line naming the old term and a new registry.root. (Before, only the metric was
+    checked: the kill test itself switched gate.alpha_spending between looks of one registry.)"""
+    from recft.loop.gate import GateConfig
+    from recft.loop.looks import check_ledger_terms, ledger_terms
+    from recft.loop.registry import Registry
+
+    registry = Registry(tmp_path)
+    gate = GateConfig(slices=("seen_in_training:unseen",))
+    assert registry.ledger_terms() == {}
+    check_ledger_terms(gate, registry.ledger_terms(), 0)  # nothing fixed before the first look
+    registry.record_look("fp", None, 0.0152, 0.5, 0.1, "INCONCLUSIVE", gate.metric, ledger_terms(gate))
+    registry.record_look("fp", None, 0.0038, 0.5, 0.1, "INCONCLUSIVE", gate.metric, {"test": "t"})  # ignored
+    assert registry.ledger_terms() == ledger_terms(gate)
+    check_ledger_terms(gate, registry.ledger_terms(), 2)
+    changed = GateConfig(**{"slices": ("seen_in_training:unseen",), **override})
+    with pytest.raises(SpendingError, match=rf"ledger has held every look to {term}=.*another registry.root$"):
+        check_ledger_terms(changed, registry.ledger_terms(), 2)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recft.common.atomic import write_json
+from recft.common.faults import pause_point
 from recft.common.hashing import stable_hash
 from recft.data.growth import corpus_fingerprint
 from recft.data.pairs import Pair
@@ -20,7 +21,15 @@ from recft.eval.report import Report
 from recft.loop.context import Loop
 from recft.loop.gate import Verdict
 from recft.loop.incumbent import serve_incumbent, version_reports
-from recft.loop.judging import against_base, count_look, golden_for_this_look, golden_slice_ids, golden_slices, judge
+from recft.loop.judging import (
+    against_base,
+    count_look,
+    golden_for_this_look,
+    golden_slice_ids,
+    golden_slices,
+    judge,
+    open_look,
+)
 from recft.loop.registry import Version
 from recft.loop.sealing import composition
 from recft.loop.serving import blue_green_index, log_version_artifact
@@ -180,17 +189,21 @@ def gate_candidate(
 ) -> Decision:
     """Register the candidate, judge it against the incumbent (and the base model), count the look,
     write the evidence and act on the verdict."""
+    earlier = loop.registry.looks()
+    seq = open_look(loop, earlier)  # spent before the golden result is stored: a re-run is held to the next level
+    pause_point("look_opened")
     version = register(loop, candidate, cycle, run_dir, incumbent, trained_on)
+    pause_point("registered")
     base = loop.registry.lineage_root(incumbent)
     base_reports: dict[str, Report] | None = version_reports(loop, base) if base.id != incumbent.id else None
-    earlier = loop.registry.looks()
     sample, judged = golden_for_this_look(loop, len(earlier), incumbent_reports, candidate.reports, base_reports)
     trained_docs, golden = trained_on.documents, loop.sets[loop.golden]
     slice_ids = golden_slice_ids(loop, trained_docs)  # one cut of the golden set, for the gate and the history
     verdict = ungated(loop, judge(loop, *judged, earlier, slice_ids=slice_ids))
     golden_set = composition(golden.dataset, loop.held("golden"), trained_docs, golden.min_relevance)
     golden_set["judged"] = verdict.golden.comparison.n
-    looks = count_look(loop, version, verdict)
+    pause_point("judged")
+    looks = count_look(loop, version, verdict, seq)
     probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     vs_base = against_base(loop, base_reports, candidate.reports)

@@ -62,16 +62,28 @@ def report_cycle(history_path: Path, line: dict) -> dict:
     return line
 
 
+def audit_schedule(loop: Loop, new: list[Pair]) -> tuple[list[Pair], dict]:
+    """The schedule's arrivals audited like an inbox file's (``arrivals.near_dup``): a training claim that
+    copies a golden (sealed ones included) or probe query — SciFact's train 1291 is test 1292 word for
+    word — never trains. The sealing then keeps copies of dev claims out as it does for files."""
+    near_dup = loop.cfg.arrivals.get("near_dup") if loop.cfg.get("arrivals") else None
+    if near_dup is None:
+        return new, {}
+    return audit(new, loop.sets, loop.golden, query_embedder(loop), float(near_dup))
+
+
 def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
     """The simulation mode: the golden source's training split arriving in ``loop.schedule`` shares."""
     seen: list[Pair] = []
     lines = []
     split = loop.cfg.data.get("train_split") or "train"
     for cycle, (new, injected) in enumerate(arrival_batches(loop.cfg, loop.training.pairs), start=first):
+        new, leakage = audit_schedule(loop, new)
         seen += new
         console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
         origins = {p.query_id: (f"{p.source or loop.golden}:{split}", None) for p in new}
         line, ran = run_cycle(loop, cycle, new, seen, injected, origins)
+        line["leakage"] = {"schedule": leakage} if leakage else {}
         loop.registry.record_sealed(ran.sealing)
         loop = ran.recorded()
         lines.append(report_cycle(history_path, line))

@@ -14,7 +14,7 @@ from recft.common.hashing import stable_hash
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.loop.context import Loop
 from recft.loop.gate import Verdict, check_slice_names, decide
-from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, next_level
+from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, ledger_terms, next_level
 from recft.loop.registry import Version
 
 
@@ -66,7 +66,8 @@ def judge(
                 base_probes[name] = (base[name].per_query[on], candidate[name].per_query[on], on)
     golden = loop.golden
     alpha = next_level(loop.gate.alpha, loop.gate.alpha_spending, [(look["alpha"], look["p"]) for look in looks])
-    return decide(
+    slices = protected_slices(loop, incumbent, candidate, slice_ids)
+    verdict = decide(
         incumbent[golden].per_query[metric],
         candidate[golden].per_query[metric],
         probes,
@@ -74,8 +75,12 @@ def judge(
         base_probes=base_probes,
         alpha=alpha,
         past_sds=[look["sd"] for look in looks],
-        slices=protected_slices(loop, incumbent, candidate, slice_ids),
+        slices=slices,
     )
+    empty = [name for name in loop.gate.slices if name not in slices]
+    said = "no golden query in it this cycle, so it was not checked"
+    verdict.reasons += [f"golden slice {name}: {said}" for name in empty]
+    return verdict
 
 
 def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[dict | None, list]:
@@ -90,19 +95,25 @@ def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[
     return {"queries": len(ids), "pool": len(pool), "index": look, "fingerprint": stable_hash("\n".join(ids))}, cut
 
 
-def count_look(loop: Loop, version: Version, verdict: Verdict) -> dict:
-    """Record this decision on the golden set; what has been spent of α so far, and what is left."""
-    golden, gate = verdict.golden, loop.gate
+def open_look(loop: Loop, earlier: list[dict]) -> int:
+    """Spend this decision's look on the ledger before the candidate's golden result is stored (the
+    registry's ``open_look``): at the level the gate will hold it to, with the ledger's terms."""
+    gate = loop.gate
+    level = next_level(gate.alpha, gate.alpha_spending, [(look["alpha"], look["p"]) for look in earlier])
     fingerprint = golden_fingerprint(loop.sets[loop.golden])  # what the golden set holds at this look
-    level = verdict.config["alpha_this_look"]  # the superiority test's level and p: what the ledger spends
-    look = loop.registry.record_look(
-        fingerprint, version.id, level, golden.p_superiority, golden.sd, verdict.verdict, gate.metric
-    )
+    return loop.registry.open_look(fingerprint, level, gate.metric, ledger_terms(gate))
+
+
+def count_look(loop: Loop, version: Version, verdict: Verdict, seq: int) -> dict:
+    """Record the gate's verdict on the look ``open_look`` spent; what has been spent of α so far, and what
+    is left."""
+    golden, gate = verdict.golden, loop.gate
+    look = loop.registry.close_look(seq, version.id, golden.p_superiority, golden.sd, verdict.verdict)
     spent = alpha_spent(look, gate.alpha, gate.alpha_spending)
     return {
-        "golden": fingerprint,
+        "golden": golden_fingerprint(loop.sets[loop.golden]),
         "look": look,
-        "alpha": level,
+        "alpha": verdict.config["alpha_this_look"],
         "alpha_spent": spent,
         "alpha_left": gate.alpha - spent if gate.alpha_spending != "none" else None,
         "rule": gate.alpha_spending,

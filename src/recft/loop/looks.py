@@ -107,6 +107,26 @@ def check_ledger_metric(metric: str, looks: Sequence[dict], history: Sequence[di
         )
 
 
+TERMS = ("metric", "alpha", "alpha_spending", "test", "margin", "forgetting_tolerance", "slice_tolerance")
+
+
+def ledger_terms(gate) -> dict:
+    """What every look of one ledger is held to (``gate.*``): changing one between looks would choose the
+    rule after seeing p-values. ``alpha`` is the one-sided level before spending ((1 − confidence)/2)."""
+    return {term: getattr(gate, term) for term in TERMS}
+
+
+def check_ledger_terms(gate, fixed: dict, looks: int) -> None:
+    """Refuse, in one line, a gate whose terms differ from the ones this ledger was opened with."""
+    for term, value in ledger_terms(gate).items():
+        if term in fixed and fixed[term] != value:
+            key = "gate.confidence" if term == "alpha" else f"gate.{term}"
+            raise SpendingError(
+                f"{key} gives {term}={value!r}, but this loop's ledger has held every look to {term}={fixed[term]!r} "
+                f"since its first ({looks} looks): keep it, or start a new ledger in another registry.root"
+            )
+
+
 def golden_sample(query_ids: list[str], size: int, index: int, seed: int) -> list[str]:
     """The ``index``-th (0-based) of the disjoint seeded samples of ``size`` queries a pool can give:
     ``gate.golden_refresh`` judges each decision on queries no earlier decision has seen. Looks are

@@ -25,6 +25,7 @@ from typing import Iterator
 
 from recft.common.errors import RecftError
 from recft.common.faults import pause_point
+from recft.loop.verdicts import ABANDONED
 
 STATUSES = ("incumbent", "candidate", "rejected", "retired")  # of a version
 ARRIVAL_STATUSES = CONSUMED, QUARANTINED = ("consumed", "quarantined")  # of an arrival file
@@ -58,6 +59,10 @@ CREATE TABLE IF NOT EXISTS looks (
     sd REAL,
     verdict TEXT NOT NULL,
     metric TEXT
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    term TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sealed (
     query_id TEXT PRIMARY KEY,
@@ -298,18 +303,48 @@ class Registry:
         db.execute("UPDATE versions SET status='incumbent' WHERE id=?", (version_id,))
         db.execute("INSERT INTO incumbents (version, at, reason) VALUES (?, ?, ?)", (version_id, now(), reason))
 
-    def record_look(
-        self, golden: str, version_id: str, alpha: float, p: float, sd: float, verdict: str, metric: str | None = None
-    ) -> int:
-        """Count one decision on the ledger (before acting on it: a killed cycle has still looked); returns
-        its number. ``golden`` is the fingerprint of the golden set as it was at this look."""
+    def ledger_terms(self) -> dict:
+        """The terms this registry's ledger was opened with at its first look (``recft.loop.looks``)."""
+        with self._connect() as db:
+            return {term: json.loads(value) for term, value in db.execute("SELECT term, value FROM ledger")}
+
+    def open_look(self, golden: str, alpha: float, metric: str | None = None, terms: dict | None = None) -> int:
+        """Spend one look before anything of the candidate's golden result is stored: written ABANDONED
+        with p = 1 at its level, so a run that dies before judging has still looked, and its re-run is held
+        to the next level. ``terms`` are fixed with the first look, in the same transaction, and never
+        change after. Returns the look's number; ``close_look`` records what the gate said."""
         with self.transaction() as db:
-            db.execute(
+            for term, value in (terms or {}).items():
+                db.execute("INSERT OR IGNORE INTO ledger (term, value) VALUES (?, ?)", (term, json.dumps(value)))
+            cursor = db.execute(
                 "INSERT INTO looks (golden, version, at, alpha, p, sd, verdict, metric) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (golden, version_id, now(), alpha, p, sd, verdict, metric),
+                "VALUES (?, NULL, ?, ?, 1.0, NULL, ?, ?)",
+                (golden, now(), alpha, ABANDONED, metric),
             )
-            return db.execute("SELECT count(*) FROM looks").fetchone()[0]
+            return int(cursor.lastrowid)
+
+    def close_look(self, seq: int, version_id: str, p: float, sd: float, verdict: str) -> int:
+        """The gate's verdict on look ``seq`` (before acting on it: a killed cycle has still looked); returns
+        the look's number on the ledger."""
+        with self.transaction() as db:
+            row = (version_id, p, sd, verdict, seq)
+            db.execute("UPDATE looks SET version=?, p=?, sd=?, verdict=? WHERE seq=?", row)
+            return db.execute("SELECT count(*) FROM looks WHERE seq <= ?", (seq,)).fetchone()[0]
+
+    def record_look(
+        self,
+        golden: str,
+        version_id: str | None,
+        alpha: float,
+        p: float,
+        sd: float,
+        verdict: str,
+        metric: str | None = None,
+        terms: dict | None = None,
+    ) -> int:
+        """One look opened and closed at once (what a decision outside a cycle records); its number."""
+        seq = self.open_look(golden, alpha, metric, terms)
+        return self.close_look(seq, version_id, p, sd, verdict)
 
     def record_sealed(self, entries: list[dict], db=None) -> None:
         """Seal arrival queries into the golden set of record (an id sealed before is kept as it was)."""

@@ -19,7 +19,7 @@ from recft.loop.feed import run_inbox, run_schedule
 from recft.loop.figures import cycle_figures
 from recft.loop.gate import GateConfig
 from recft.loop.history import read_history
-from recft.loop.looks import check_ledger_metric
+from recft.loop.looks import check_ledger_metric, check_ledger_terms
 from recft.loop.registry import Registry
 from recft.loop.schedule import LoopConfigError
 from recft.loop.sealing import check_share
@@ -53,7 +53,9 @@ def run_loop(cfg: DictConfig) -> list[dict]:
         if ref != OWN:
             Recipe.load(ref).apply(cfg)  # a missing, unreadable or golden-tuned recipe fails before any work
     with registry.cycle_lock():
-        check_ledger_metric(gate.metric, registry.looks(), read_history(history_path))
+        looks = registry.looks()
+        check_ledger_metric(gate.metric, looks, read_history(history_path))
+        check_ledger_terms(gate, registry.ledger_terms(), len(looks))
         abandon_dead_candidates(registry)
         training, dev = load_training_data(cfg)
         if dev is not None:

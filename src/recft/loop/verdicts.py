@@ -14,6 +14,7 @@ ROLLBACK = "ROLLBACK"
 FORGETTING_DETECTED = "FORGETTING_DETECTED"
 INCONCLUSIVE = "INCONCLUSIVE"
 SKIPPED = "SKIPPED"  # decided before the gate: nothing was judged, no look spent
+ABANDONED = "ABANDONED"  # a look's verdict until the gate's is written: a run that died after spending it
 
 EXIT_CODES = {  # what `recft cycle` exits with, by the last cycle's verdict (0 also: nothing new arrived)
     PROMOTED: 0,
