@@ -39,9 +39,10 @@ from recft.model.store import has_overrides, load_encoder, load_overrides  # noq
 METRIC = "ndcg@10"
 
 
-def evaluation(which: str):
-    """(config, source) for ``scifact-test`` or ``holdback=FOLDER``."""
-    overrides = ["show_progress=false"]
+def evaluation(which: str, extra: list[str]):
+    """(config, source) for ``scifact-test`` or ``holdback=FOLDER``; ``extra``: more overrides of the
+    evaluate config (``encoder.precision=bf16``: does a result survive the other precision?)."""
+    overrides = ["show_progress=false", *extra]
     if which.startswith("holdback="):
         folder = which.split("=", 1)[1]
         overrides += [f"data.path={folder}", "data.split=holdback", "data.name=holdback", "data.train_split=null"]
@@ -166,8 +167,9 @@ def main() -> None:
     parser.add_argument("--arm", action="append", default=[], help="NAME=REGISTRY")
     parser.add_argument("--oneshot", type=Path, default=None)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--override", action="append", default=[], help="e.g. encoder.precision=bf16")
     args = parser.parse_args()
-    cfg, source = evaluation(args.set)
+    cfg, source = evaluation(args.set, args.override)
     scorer = Scorer(cfg, source, args.out)
     arms = dict(item.split("=", 1) for item in args.arm)
     rows = [row for arm, root in arms.items() for row in arm_rows(scorer, arm, Path(root))]

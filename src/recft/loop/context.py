@@ -62,8 +62,8 @@ class Loop:
         return [*(self.sealed if role == "golden" else self.dev), *(e for e in self.sealing if e["role"] == role)]
 
     def dev_source(self, entries: list[dict]) -> Source | None:
-        """The cycle's dev split over the corpus of record: ``entries``, the dev rows it measures (the
-        caller's ``unseen_dev`` of ``held("dev")``)."""
+        """The cycle's dev split over the corpus of record: ``entries``, the dev rows it measures (every
+        one of ``held("dev")``: its strata are ``recft.loop.dev_check``'s)."""
         if not entries:
             return None
         golden = self.sets[self.golden]
