@@ -134,6 +134,8 @@ def figure(rows: list[dict], path: Path, title: str) -> None:
         style = "--" if arm == "oneshot" else "-"
         ax.errorbar(days, deltas, yerr=errors, fmt="o" + style, color=COLOURS.get(arm), label=arm, capsize=3)
         rejected = [r for r in rows if r["arm"] == arm and r["role"] == "candidate"]
+        if not rejected:
+            continue
         ax.scatter([r["day"] + 0.1 for r in rejected], [r["delta"] for r in rejected], facecolors="none",
                    edgecolors=COLOURS.get(arm), label=f"{arm}: candidate kept out")  # fmt: skip
     ax.axhline(0, color="black", linewidth=0.5)
