@@ -61,6 +61,10 @@ class Loop:
         """The arrival queries held out as ``role`` so far, this cycle's included."""
         return [*(self.sealed if role == "golden" else self.dev), *(e for e in self.sealing if e["role"] == role)]
 
+    def held_out(self) -> list[dict]:
+        """Every arrival query held out so far, sealed or dev: none of them ever trains."""
+        return [*self.held("golden"), *self.held("dev")]
+
     def dev_source(self, entries: list[dict]) -> Source | None:
         """The cycle's dev split over the corpus of record: ``entries``, the dev rows it measures (every
         one of ``held("dev")``: its strata are ``recft.loop.dev_check``'s)."""

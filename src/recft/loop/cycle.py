@@ -56,8 +56,7 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     near_dup = loop.cfg.arrivals.get("near_dup")
     embed = query_embedder(loop) if shares.held and near_dup is not None else None
     arriving = set(new)
-    held = [*loop.held("golden"), *loop.held("dev")]  # an earlier held-out query never trained
-    trained = unsealed([p for p in seen if p not in arriving], held)
+    trained = unsealed([p for p in seen if p not in arriving], loop.held_out())  # a held-out query never trained
     sealed = seal(new, trained, shares, cycle, origins, embed, near_dup, loop.held("dev"))
     dev = {"share": shares.dev, "queries": len(sealed.dev), "pairs": sealed.pairs_dev}
     summary = {"share": shares.golden, "queries": sealed.queries, "pairs": sealed.pairs_sealed, "dev": dev}
@@ -93,7 +92,7 @@ def pairs_to_train(loop: Loop, new: list[Pair], seen: list[Pair], known: int, cy
     cost follows what is new, not the loop's history; ``all`` — every pair so far; ``new`` — this
     cycle's arrivals. With ``loop.null_control`` what trains carries no signal (``recft.loop.null_control``),
     and neither do the seen pairs a step refitted from all of them reads (``adapter.nudge``)."""
-    held = [*loop.held("golden"), *loop.held("dev")]
+    held = loop.held_out()
     earlier_set = set(seen[:known])
     new, seen = unsealed(new, held), unsealed(seen, held)
     is_earlier = [pair in earlier_set for pair in seen]
@@ -181,7 +180,7 @@ def run_cycle(
     loop, sealing = seal_arrivals(loop, cycle, new_pairs, seen_pairs, origins)
     known = known_to(incumbent, seen_pairs)
     seen_record = {"pairs": len(seen_pairs), "fingerprint": fingerprint_pairs(seen_pairs)}
-    learned = len(unsealed(seen_pairs[:known], [*loop.held("golden"), *loop.held("dev")]))
+    learned = len(unsealed(seen_pairs[:known], loop.held_out()))
     new_pairs, seen_pairs, pairs = pairs_to_train(loop, new_pairs, seen_pairs, known, cycle)
     line = {
         "cycle": cycle,
