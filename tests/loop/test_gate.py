@@ -218,3 +218,32 @@ def test_a_late_looks_small_level_stays_reachable_by_the_permutation_test():
     assert superiority_resamples(level, cfg) >= 100 / level > 10_000
     check = check_golden(incumbent, candidate, cfg, alpha=level)
     assert check.outcome == "better" and check.p <= level < 1 / 10_001
+
+
+def test_a_protected_slice_is_held_against_the_base_so_promotions_cannot_slide_it():
+    """Three promotions, each giving up 0.015 of the slice (inside the 0.02 tolerance against the incumbent):
+    against the base the slice has lost 0.045 by the third, and the gate rejects it. Held only against the
+    incumbent (``slices_against=[incumbent]``), the third passes like the first two."""
+    from recft.loop.gate import REJECTED, SLICE_VS_BASE
+
+    rng = np.random.default_rng(5)
+    ids = [f"q{i}" for i in range(400)]
+    tail = set(ids[:200])
+    base = {q: float(rng.uniform(0.3, 0.7)) for q in ids}
+    step = lambda v: {q: x + (-0.015 if q in tail else 0.05) for q, x in v.items()}  # noqa: E731
+    cut = lambda vector: {q: v for q, v in vector.items() if q in tail}  # noqa: E731
+    incumbent = step(step(base))  # two promotions already made
+    candidate = step(incumbent)
+    kept = {"tail": (cut(incumbent), cut(candidate), "mrr@10")}
+    against_base = {"tail": (cut(base), cut(candidate), "mrr@10")}
+    only_incumbent = GateConfig(n_resamples=2000, slices=("tail",), slices_against=("incumbent",), against_base=True)
+    assert decide(incumbent, candidate, cfg=only_incumbent, slices=kept, base_slices=against_base).verdict == PROMOTED
+    both = GateConfig(n_resamples=2000, slices=("tail",))
+    assert tuple(both.slices_against) == ("incumbent", "base")
+    verdict = decide(incumbent, candidate, cfg=both, slices=kept, base_slices=against_base)
+    assert verdict.verdict == REJECTED and verdict.failing == ["slice tail vs base"]
+    [held] = [c for c in verdict.probes if c.against == SLICE_VS_BASE]
+    assert held.comparison.delta == pytest.approx(-0.045) and held.outcome == "forgetting"
+    assert any(r.startswith("golden slice tail mrr@10 vs base dropped by more than 0.02") for r in verdict.reasons)
+    with pytest.raises(GateError, match="gate.slices_against must name incumbent and/or base"):
+        GateConfig(slices_against=("golden",))

@@ -19,7 +19,7 @@ from recft.data.growth import corpus_fingerprint
 from recft.data.pairs import Pair
 from recft.eval.report import Report
 from recft.loop.context import Loop
-from recft.loop.gate import Verdict
+from recft.loop.gate import Verdict, is_slice
 from recft.loop.incumbent import serve_incumbent, version_reports
 from recft.loop.judging import (
     against_base,
@@ -140,7 +140,7 @@ def write_evidence(
     }
     probes = []
     for check in verdict.probes:
-        if check.against == "slice":  # a part of the golden set: its per-query deltas are the golden ones
+        if is_slice(check.against):  # a part of the golden set: its per-query deltas are the golden ones
             probes.append(check.to_dict())
             continue
         metric = check.comparison.metric

@@ -17,8 +17,10 @@ the interval that matches the test, d_z and n):
   after Holm's adjustment across every probe check.
 * **Each protected golden slice** (``gate.slices``: names from ``eval.slices``, e.g. the tail or a
   confusion set; ``recft.eval.slices``): non-inferiority like a probe, within ``gate.slice_tolerance``
-  on the slice's queries, Holm-adjusted with the probes. A slice shown worse → REJECTED: a better
-  mean does not buy a regression on the queries someone said must not regress.
+  on the slice's queries, Holm-adjusted with the probes, against what ``gate.slices_against`` names:
+  the incumbent and — like the probes, so that each promotion cannot give up another tolerance's worth —
+  the original base model. A slice shown worse → REJECTED: a better mean does not buy a regression on
+  the queries someone said must not regress.
 * Anything else is **INCONCLUSIVE**, with the number of queries that would give the test
   ``gate.power`` to detect ``gate.mde`` at the observed spread — a forgetting alarm at n=40 that
   vanishes at n=80 is exactly the case this protects against.
@@ -46,6 +48,14 @@ class GateError(RecftError, ValueError):
     """A gate setting that cannot give an honest decision."""
 
 
+SLICE_REFERENCES = ("incumbent", "base")  # what a protected golden slice may be held against
+SLICE, SLICE_VS_BASE = "slice", "slice vs base"  # a Check's ``against`` for a protected golden slice
+
+
+def is_slice(against: str) -> bool:
+    return against in (SLICE, SLICE_VS_BASE)
+
+
 @dataclass(frozen=True)
 class GateConfig:
     metric: str = "ndcg@10"
@@ -62,6 +72,7 @@ class GateConfig:
     golden_refresh: int | None = None  # judge each cycle on a fresh sample of this many golden queries
     slices: Sequence[str] = ()  # golden slices (eval.slices names) held to non-inferiority
     slice_tolerance: float = 0.02  # a slice's Δ allowed below zero
+    slices_against: Sequence[str] = ("incumbent", "base")  # what each protected slice is compared with
     mde: float = 0.01  # the effect `queries needed` is sized for
     power: float = 0.8
     n_resamples: int = 10_000
@@ -74,6 +85,9 @@ class GateConfig:
             raise GateError(f"gate.forgetting_tolerance must be >= 0, got {self.forgetting_tolerance}")
         if self.slice_tolerance < 0:
             raise GateError(f"gate.slice_tolerance must be >= 0, got {self.slice_tolerance}")
+        unknown = [name for name in self.slices_against if name not in SLICE_REFERENCES]
+        if unknown:
+            raise GateError(f"gate.slices_against must name {' and/or '.join(SLICE_REFERENCES)}, got {unknown}")
         if self.test not in TESTS:
             raise GateError(f"gate.test must be one of {', '.join(TESTS)}, got {self.test!r}")
         if self.equivalence is not None and self.equivalence <= 0:
@@ -112,7 +126,7 @@ class Check:
     outcome: str  # better / worse / not_better (golden) · ok / forgetting (probe) · inconclusive
     p: float  # the one-sided p of the test that decided (or would have)
     alpha: float  # the level it was held to
-    against: str = "incumbent"  # or "base": a probe compared with the original model; "slice": a golden slice
+    against: str = "incumbent"  # or "base": a probe vs the original model; SLICE / SLICE_VS_BASE: a golden slice
     n_needed: int | None = None
     reason: str = ""
     sd: float = float("nan")  # of the per-query deltas (sizes later golden sets)
@@ -174,14 +188,14 @@ class Verdict:
 
 def check_label(name: str, metric: str, against: str) -> str:
     """How a probe or protected-slice check is named in reasons, reports and ``recft manage power``."""
-    if against == "slice":
-        return f"golden slice {name} {metric}"
+    if is_slice(against):
+        return f"golden slice {name} {metric}" + (" vs base" if against == SLICE_VS_BASE else "")
     return f"probe {name} {metric}" + ("" if against == "incumbent" else f" vs {against}")
 
 
 def _check_name(check: Check) -> str:
-    if check.against == "slice":
-        return f"slice {check.name}"
+    if is_slice(check.against):
+        return f"slice {check.name}" + (" vs base" if check.against == SLICE_VS_BASE else "")
     return check.name if check.against == "incumbent" else f"{check.name} vs {check.against}"
 
 
@@ -281,7 +295,7 @@ class _ProbeEvidence:
 
 def _probe_evidence(name, incumbent, candidate, cfg: GateConfig, metric: str | None, against: str) -> _ProbeEvidence:
     metric = cfg.probe_metric_for(metric)
-    threshold = -(cfg.slice_tolerance if against == "slice" else cfg.forgetting_tolerance)
+    threshold = -(cfg.slice_tolerance if is_slice(against) else cfg.forgetting_tolerance)
     cmp = compare(incumbent, candidate, metric, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.test)
     d = _deltas(incumbent, candidate)
     check = Check(name, cmp, threshold, "inconclusive", float("nan"), cfg.alpha, against=against, sd=pooled_sd(d))
@@ -349,12 +363,19 @@ def decide(
     alpha: float | None = None,
     past_sds: Sequence[float] = (),
     slices: Mapping[str, tuple] | None = None,
+    base_slices: Mapping[str, tuple] | None = None,
 ) -> Verdict:
     """Decide from per-query vectors: ``probes`` (and ``base_probes``, against the original model) map
-    name → (reference vector, candidate vector[, metric]); so do ``slices`` (the incumbent's and the
-    candidate's golden vectors cut to each protected slice); ``alpha`` is this look's share of α."""
+    name → (reference vector, candidate vector[, metric]); so do ``slices`` and ``base_slices`` (the
+    incumbent's or the base model's and the candidate's golden vectors cut to each protected slice, each
+    checked when ``gate.slices_against`` names it); ``alpha`` is this look's share of α."""
     golden = check_golden(golden_incumbent, golden_candidate, cfg, alpha, past_sds)
-    groups = (("incumbent", probes), ("base", base_probes if cfg.against_base else None), ("slice", slices))
+    groups = (
+        ("incumbent", probes),
+        ("base", base_probes if cfg.against_base else None),
+        (SLICE, slices if "incumbent" in cfg.slices_against else None),
+        (SLICE_VS_BASE, base_slices if "base" in cfg.slices_against else None),
+    )
     evidence = [
         _probe_evidence(name, ref, cand, cfg, rest[0] if rest else None, against)
         for against, group in groups
@@ -365,7 +386,7 @@ def decide(
     worse = [p for p in probe_checks if p.outcome == "forgetting"]
     if golden.outcome == "worse":
         verdict = ROLLBACK
-    elif any(p.against != "slice" for p in worse):
+    elif any(not is_slice(p.against) for p in worse):
         verdict = FORGETTING_DETECTED
     elif worse or golden.outcome == "not_better":
         verdict = REJECTED

@@ -87,7 +87,8 @@ def repair_history(path: str | Path) -> list[str]:
 
 
 def _probe_cell(probe: dict) -> str:
-    where = "" if probe.get("against", "incumbent") == "incumbent" else " vs base"
+    against = probe.get("against", "incumbent")
+    where = {"incumbent": "", "base": " vs base", "slice": " (golden slice)"}.get(against, " (golden slice) vs base")
     return f"{probe['name']}{where} {probe['delta']:+.4f} [{probe['ci_low']:+.3f}, {probe['ci_high']:+.3f}]"
 
 

@@ -35,18 +35,19 @@ def golden_slices(loop: Loop, incumbent: dict, candidate: dict, slice_ids: Mappi
     return {name: found[0] if found else {"n": 0} for name, found in rows.items()}
 
 
-def protected_slices(loop: Loop, incumbent: dict, candidate: dict, slice_ids: Mapping[str, set[str]]) -> dict:
-    """``gate.slices``: name → the incumbent's and the candidate's golden vectors on that slice's queries.
-    A slice that holds no query this cycle (every golden query seen, say) has nothing to protect and is left out."""
-    if not loop.gate.slices:
+def protected_slices(loop: Loop, reference: dict | None, candidate: dict, slice_ids: Mapping[str, set[str]]) -> dict:
+    """``gate.slices``: name → the reference's (incumbent's or base model's) and the candidate's golden vectors
+    on that slice's queries. A slice that holds no query this cycle (every golden query seen, say) has
+    nothing to protect and is left out; so is every slice when there is no reference (the incumbent is the base)."""
+    if not loop.gate.slices or reference is None:
         return {}
     metric = loop.gate.metric
     check_slice_names(loop.gate.slices, list(slice_ids))
-    inc, cand = incumbent[loop.golden], candidate[loop.golden]
+    ref, cand = reference[loop.golden], candidate[loop.golden]
     protected = {}
     for name in loop.gate.slices:
         ids = slice_ids[name]
-        protected[name] = (inc.restricted(ids).per_query[metric], cand.restricted(ids).per_query[metric], metric)
+        protected[name] = (ref.restricted(ids).per_query[metric], cand.restricted(ids).per_query[metric], metric)
     return {name: vectors for name, vectors in protected.items() if vectors[0]}
 
 
@@ -55,7 +56,9 @@ def judge(
 ) -> Verdict:
     """The gate on the golden set (at this look's share of α), every probe — against the incumbent
     and against the base model — each probe on its own ``gate_metric`` if it names one, and every
-    protected golden slice (``gate.slices``, cut from ``slice_ids``: ``golden_slice_ids``)."""
+    protected golden slice (``gate.slices``, cut from ``slice_ids``: ``golden_slice_ids``) against the
+    incumbent and the base model, as ``gate.slices_against`` says: held against the base, the slice cannot
+    slide by a tolerance's worth at every promotion."""
     metric = loop.gate.metric
     probes, base_probes = {}, {}
     for name, source in loop.sets.items():
@@ -76,6 +79,7 @@ def judge(
         alpha=alpha,
         past_sds=[look["sd"] for look in looks],
         slices=slices,
+        base_slices=protected_slices(loop, base, candidate, slice_ids),
     )
     empty = [name for name in loop.gate.slices if name not in slices]
     said = "no golden query in it this cycle, so it was not checked"
