@@ -198,6 +198,19 @@ def test_a_copy_of_a_dev_query_of_record_is_dev_and_its_document_may_train():
     assert without.train  # without the record a copy is drawn like any query
 
 
+def test_a_near_duplicate_of_a_dev_query_of_record_is_dev_like_a_near_duplicate_of_a_sealed_one():
+    """Cosine ≥ ``arrivals.near_dup`` by the incumbent's query tower (here: the same first word) to an
+    earlier dev query makes a new query dev, never training — the same rule that keeps a sealed query's
+    near-copy out; without the embedding the reworded claims are drawn like any other."""
+    dev_of_record = [{"query_id": f"dev:d{i}", "text": f"w{i} as first worded", "qrels": {f"doc{i}": 1}} for i in range(100)]
+    reworded = [Pair(f"n{i}", f"w{i} said again in other words", f"doc{i}", "passage") for i in range(100)]
+    shares = Shares(0.25, seed=42, dev=0.15)
+    near = seal(reworded, [], shares, cycle=4, origins={}, embed=topic_embed, near_dup=0.95, dev_of_record=dev_of_record)
+    assert not near.train and not near.entries and len(near.dev) == 100
+    plain = seal(reworded, [], shares, cycle=4, origins={}, dev_of_record=dev_of_record)
+    assert plain.train and plain.entries  # without the tower nothing ties them to the dev claims
+
+
 def test_a_repeat_of_a_trained_query_trains_and_an_earlier_held_out_query_is_not_trained():
     """``trained`` holds only what trained: a repeat of a trained query trains (never sealed); the cycle
     passes held-out queries of record as dev or golden rows, never as trained (``seal_arrivals``)."""
