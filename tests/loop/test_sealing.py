@@ -202,10 +202,14 @@ def test_a_near_duplicate_of_a_dev_query_of_record_is_dev_like_a_near_duplicate_
     """Cosine ≥ ``arrivals.near_dup`` by the incumbent's query tower (here: the same first word) to an
     earlier dev query makes a new query dev, never training — the same rule that keeps a sealed query's
     near-copy out; without the embedding the reworded claims are drawn like any other."""
-    dev_of_record = [{"query_id": f"dev:d{i}", "text": f"w{i} as first worded", "qrels": {f"doc{i}": 1}} for i in range(100)]
+    dev_of_record = [
+        {"query_id": f"dev:d{i}", "text": f"w{i} as first worded", "qrels": {f"doc{i}": 1}} for i in range(100)
+    ]
     reworded = [Pair(f"n{i}", f"w{i} said again in other words", f"doc{i}", "passage") for i in range(100)]
     shares = Shares(0.25, seed=42, dev=0.15)
-    near = seal(reworded, [], shares, cycle=4, origins={}, embed=topic_embed, near_dup=0.95, dev_of_record=dev_of_record)
+    near = seal(
+        reworded, [], shares, cycle=4, origins={}, embed=topic_embed, near_dup=0.95, dev_of_record=dev_of_record
+    )
     assert not near.train and not near.entries and len(near.dev) == 100
     plain = seal(reworded, [], shares, cycle=4, origins={}, dev_of_record=dev_of_record)
     assert plain.train and plain.entries  # without the tower nothing ties them to the dev claims
