@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,13 @@ def not_utf8(w: World) -> None:
 
 
 def promoted_version_without_folder(w: World) -> None:
+    """A promoted version whose stored files someone deleted from the registry itself."""
     registry = Registry(w.registry)
-    gone = registry.add("cycle1", kind="merged", path=str(w.root / "gone"), parent="v0001-base")
+    (w.root / "run" / "model").mkdir(parents=True)
+    (w.root / "run" / "model" / "config.json").write_text("{}")
+    gone = registry.add("cycle1", kind="merged", path=str(w.root / "run"), parent="v0001-base")
     registry.promote(gone.id, reason="test")
+    shutil.rmtree(Path(gone.path) / "model")
 
 
 def damaged_report(w: World) -> None:
@@ -214,7 +219,7 @@ CASES = [
     Case("rollback-first", "manage", "--registry {reg} rollback", "no previous incumbent to roll back to"),
     Case("reject-unknown", "manage", "--registry {reg} reject v0099", "no version 'v0099'"),
     Case("power-setting", "manage", "--registry {reg} power --power 1.5", "--power must be in (0, 1), got 1.5"),
-    Case("version-folder", "cycle", "", "{root}/gone/model: a merged version's folder is missing", promoted_version_without_folder),
+    Case("version-folder", "cycle", "", "/model: a merged version's folder is missing", promoted_version_without_folder),
 ]
 # fmt: on
 

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from recft.data.pairs import Pair
 from recft.eval.report import Report
-from recft.loop.gate import GateConfig, decide
+from recft.loop.gate import BaseVectors, GateConfig, decide
 from recft.loop.history import read_history
 from recft.loop.looks import SpendingError, levels
 from recft.loop.registry import Registry
@@ -75,11 +75,13 @@ def test_two_cycles_write_registry_evidence_history_and_figures(tiny_model_dir, 
         against_base = (
             None
             if ln["incumbent"] == "v0001-base"
-            else {"trecdl": (base["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")}
+            else BaseVectors(
+                {"trecdl": (base["trecdl"].per_query["ndcg@10"], cand["trecdl"].per_query["ndcg@10"], "ndcg@10")}
+            )
         )
         past = [line["golden"]["sd"] for line in lines[: look - 1]]
         golden = (inc["tiny"].per_query["ndcg@10"], cand["tiny"].per_query["ndcg@10"])
-        expected = decide(*golden, probe, gate, base_probes=against_base, alpha=ln["looks"]["alpha"], past_sds=past)
+        expected = decide(*golden, probe, gate, base=against_base, alpha=ln["looks"]["alpha"], past_sds=past)
         assert ln["verdict"] == expected.verdict and ln["reasons"] == expected.reasons
     known = [6 if lines[0]["verdict"] == "PROMOTED" else 0]  # the base has learned from none of them
     assert [ln["pairs"] for ln in lines] == [

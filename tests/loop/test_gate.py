@@ -11,6 +11,7 @@ from recft.loop.gate import (
     PROMOTED,
     REJECTED,
     ROLLBACK,
+    BaseVectors,
     GateConfig,
     GateError,
     check_golden,
@@ -159,11 +160,11 @@ def test_cumulative_forgetting_against_the_base_blocks_whatever_the_last_step():
     """Each step loses 0.010 (ruled-out forgetting against the incumbent); against the base it is 0.04."""
     step = {"trecdl": vectors(97, -0.010, sd=0.035, seed=31)}
     base = {"trecdl": vectors(97, -0.040, sd=0.035, seed=32)}
-    verdict = decide(*vectors(300, 0.05, seed=1), step, CFG, base_probes=base)
+    verdict = decide(*vectors(300, 0.05, seed=1), step, CFG, base=BaseVectors(base))
     assert [(c.against, c.outcome) for c in verdict.probes] == [("incumbent", "ok"), ("base", "forgetting")]
     assert verdict.verdict == FORGETTING_DETECTED and verdict.failing == ["trecdl vs base"]
     assert "vs base dropped by more than 0.02" in verdict.reasons[2]
-    alone = decide(*vectors(300, 0.05, seed=1), step, cfg(against_base=False), base_probes=base)
+    alone = decide(*vectors(300, 0.05, seed=1), step, cfg(against_base=False), base=BaseVectors(base))
     assert alone.verdict == PROMOTED  # what the gate said before it compared with the base
 
 
@@ -235,12 +236,12 @@ def test_a_protected_slice_is_held_against_the_base_so_promotions_cannot_slide_i
     incumbent = step(step(base))  # two promotions already made
     candidate = step(incumbent)
     kept = {"tail": (cut(incumbent), cut(candidate), "mrr@10")}
-    against_base = {"tail": (cut(base), cut(candidate), "mrr@10")}
+    against_base = BaseVectors(slices={"tail": (cut(base), cut(candidate), "mrr@10")})
     only_incumbent = GateConfig(n_resamples=2000, slices=("tail",), slices_against=("incumbent",), against_base=True)
-    assert decide(incumbent, candidate, cfg=only_incumbent, slices=kept, base_slices=against_base).verdict == PROMOTED
+    assert decide(incumbent, candidate, cfg=only_incumbent, slices=kept, base=against_base).verdict == PROMOTED
     both = GateConfig(n_resamples=2000, slices=("tail",))
     assert tuple(both.slices_against) == ("incumbent", "base")
-    verdict = decide(incumbent, candidate, cfg=both, slices=kept, base_slices=against_base)
+    verdict = decide(incumbent, candidate, cfg=both, slices=kept, base=against_base)
     assert verdict.verdict == REJECTED and verdict.failing == ["slice tail vs base"]
     [held] = [c for c in verdict.probes if c.against == SLICE_VS_BASE]
     assert held.comparison.delta == pytest.approx(-0.045) and held.outcome == "forgetting"

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -175,7 +174,7 @@ def test_corpus_deltas_and_new_passage_text_grow_the_corpus_golden_set_and_servi
     golden = json.loads((registry.root / "reports" / second["incumbent"] / "tiny.json").read_text())
     assert golden["config"]["docs"] == size + 2  # the incumbent measured again, on the grown corpus
     serving = json.loads((registry.root / "serving.json").read_text())
-    ids = json.loads((Path(serving["index"]) / "ids.json").read_text())
+    ids = json.loads((registry.root / serving["index"] / "ids.json").read_text())  # relative to the root
     assert len(ids) == size + 2 and "d9" in ids and second["coverage"]["documents"] == size + 2
     if second["verdict"] != "PROMOTED":  # the incumbent's index gained the two documents, nothing else
         assert second["coverage"]["reembedded"] == 2

@@ -92,6 +92,8 @@ def test_a_registry_made_before_the_ledger_keeps_its_looks_and_its_metric(tmp_pa
         ({"margin": 0.005}, "margin"),
         ({"forgetting_tolerance": 0.05}, "forgetting_tolerance"),
         ({"slice_tolerance": 0.05}, "slice_tolerance"),
+        ({"slices": ()}, "slices"),
+        ({"slices_against": ("incumbent",)}, "slices_against"),
         ({"confidence": 0.9}, "alpha"),
         ({"metric": "mrr@10"}, "metric"),
     ],
@@ -112,6 +114,6 @@ def test_the_ledgers_terms_are_fixed_at_its_first_look(tmp_path, override, term)
     registry.record_look("fp", None, 0.0038, 0.5, 0.1, "INCONCLUSIVE", gate.metric, {"test": "t"})  # ignored
     assert registry.ledger_terms() == ledger_terms(gate)
     check_ledger_terms(gate, registry.ledger_terms(), 2)
-    changed = GateConfig(**{"slices": ("seen_in_training:unseen",), **override})
+    changed = GateConfig(**{"slices": ("seen_in_training:unseen",), **override})  # a tuple here, a list stored
     with pytest.raises(SpendingError, match=rf"ledger has held every look to {term}=.*another registry.root$"):
         check_ledger_terms(changed, registry.ledger_terms(), 2)

@@ -7,15 +7,22 @@ import pytest
 from recft.loop.registry import Registry, RegistryError, safe_id
 
 
+def a_folder(path, text="weights"):
+    path.mkdir(parents=True)
+    (path / "adapter.bin").write_text(text)
+    return path
+
+
 def test_lifecycle_promote_reject_rollback(tmp_path):
     reg = Registry(tmp_path)
-    base = reg.add("base MiniLM", kind="base", path="/models/minilm", status="incumbent")
+    base = reg.add("base MiniLM", kind="base", path=None, status="incumbent")
     assert reg.incumbent().id == base.id == "v0001-base-MiniLM"
-    cand = reg.add("cycle 1", kind="lora", path="/runs/1", parent=base.id, config={"rank": 16})
+    run1 = str(a_folder(tmp_path / "runs" / "1"))
+    cand = reg.add("cycle 1", kind="lora", path=run1, parent=base.id, config={"rank": 16})
     assert cand.status == "candidate" and cand.parent == base.id and cand.config == {"rank": 16}
     reg.promote(cand.id)
     assert reg.incumbent().id == cand.id and reg.get(base.id).status == "retired"
-    bad = reg.add("cycle 2", kind="lora", path="/runs/2", parent=cand.id)
+    bad = reg.add("cycle 2", kind="lora", path=str(a_folder(tmp_path / "runs" / "2")), parent=cand.id)
     reg.reject(bad.id, "ROLLBACK: worse")
     assert reg.get(bad.id).status == "rejected" and reg.incumbent().id == cand.id
     assert reg.rollback().id == base.id
@@ -90,8 +97,8 @@ def test_a_second_cycle_is_refused_while_one_holds_the_lock(tmp_path):
 def test_looks_are_counted_on_one_ledger_whatever_the_golden_content_and_lineage_reaches_the_base(tmp_path):
     registry = Registry(tmp_path)
     base = registry.add("base", "base", None, status="incumbent")
-    first = registry.add("c1", "merged", "/x", parent=base.id)
-    second = registry.add("c2", "merged", "/y", parent=first.id)
+    first = registry.add("c1", "merged", None, parent=base.id)
+    second = registry.add("c2", "merged", None, parent=first.id)
     assert registry.record_look("golden-a", first.id, 0.0152, 0.2, 0.15, "INCONCLUSIVE", "ndcg@10") == 1
     assert registry.record_look("golden-a", second.id, 0.0038, 0.001, 0.14, "PROMOTED", "ndcg@10") == 2
     assert registry.record_look("golden-b", second.id, 0.0055, 0.5, 0.2, "REJECTED", "ndcg@10") == 3  # grown set

@@ -353,28 +353,37 @@ def check_probe(
     return check_probes([_probe_evidence(name, incumbent, candidate, cfg, metric, against)], cfg)[0]
 
 
+@dataclass(frozen=True)
+class BaseVectors:
+    """The original base model's side of the checks that keep losses from ratcheting over promotions:
+    probe name → (base vector, candidate vector[, metric]), and the same per protected golden slice."""
+
+    probes: Mapping[str, tuple] = field(default_factory=dict)
+    slices: Mapping[str, tuple] = field(default_factory=dict)
+
+
 def decide(
     golden_incumbent: Mapping[str, float],
     golden_candidate: Mapping[str, float],
     probes: Mapping[str, tuple] | None = None,
     cfg: GateConfig = GateConfig(),
     *,
-    base_probes: Mapping[str, tuple] | None = None,
+    base: BaseVectors | None = None,
     alpha: float | None = None,
     past_sds: Sequence[float] = (),
     slices: Mapping[str, tuple] | None = None,
-    base_slices: Mapping[str, tuple] | None = None,
 ) -> Verdict:
-    """Decide from per-query vectors: ``probes`` (and ``base_probes``, against the original model) map
-    name → (reference vector, candidate vector[, metric]); so do ``slices`` and ``base_slices`` (the
-    incumbent's or the base model's and the candidate's golden vectors cut to each protected slice, each
-    checked when ``gate.slices_against`` names it); ``alpha`` is this look's share of α."""
+    """Decide from per-query vectors: ``probes`` map name → (incumbent vector, candidate vector[, metric]);
+    so do ``slices`` (the golden vectors cut to each protected slice, checked when ``gate.slices_against``
+    names the incumbent), and ``base`` holds the same against the original model (None: the incumbent is
+    the base); ``alpha`` is this look's share of α."""
     golden = check_golden(golden_incumbent, golden_candidate, cfg, alpha, past_sds)
+    base = base or BaseVectors()
     groups = (
         ("incumbent", probes),
-        ("base", base_probes if cfg.against_base else None),
+        ("base", base.probes if cfg.against_base else None),
         (SLICE, slices if "incumbent" in cfg.slices_against else None),
-        (SLICE_VS_BASE, base_slices if "base" in cfg.slices_against else None),
+        (SLICE_VS_BASE, base.slices if "base" in cfg.slices_against else None),
     )
     evidence = [
         _probe_evidence(name, ref, cand, cfg, rest[0] if rest else None, against)

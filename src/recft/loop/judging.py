@@ -13,7 +13,7 @@ from typing import Mapping
 from recft.common.hashing import stable_hash
 from recft.eval.slices import SliceSpec, build_slices, slice_deltas
 from recft.loop.context import Loop
-from recft.loop.gate import Verdict, check_slice_names, decide
+from recft.loop.gate import BaseVectors, Verdict, check_slice_names, decide
 from recft.loop.looks import alpha_spent, golden_fingerprint, golden_sample, ledger_terms, next_level
 from recft.loop.registry import Version
 
@@ -75,11 +75,10 @@ def judge(
         candidate[golden].per_query[metric],
         probes,
         loop.gate,
-        base_probes=base_probes,
+        base=BaseVectors(base_probes, protected_slices(loop, base, candidate, slice_ids)) if base else None,
         alpha=alpha,
         past_sds=[look["sd"] for look in looks],
         slices=slices,
-        base_slices=protected_slices(loop, base, candidate, slice_ids),
     )
     empty = [name for name in loop.gate.slices if name not in slices]
     said = "no golden query in it this cycle, so it was not checked"

@@ -107,13 +107,24 @@ def check_ledger_metric(metric: str, looks: Sequence[dict], history: Sequence[di
         )
 
 
-TERMS = ("metric", "alpha", "alpha_spending", "test", "margin", "forgetting_tolerance", "slice_tolerance")
+TERMS = (
+    "metric",
+    "alpha",
+    "alpha_spending",
+    "test",
+    "margin",
+    "forgetting_tolerance",
+    "slice_tolerance",
+    "slices",
+    "slices_against",
+)
 
 
 def ledger_terms(gate) -> dict:
     """What every look of one ledger is held to (``gate.*``): changing one between looks would choose the
     rule after seeing p-values. ``alpha`` is the one-sided level before spending ((1 − confidence)/2)."""
-    return {term: getattr(gate, term) for term in TERMS}
+    as_stored = lambda value: list(value) if isinstance(value, (list, tuple)) else value  # noqa: E731 (JSON)
+    return {term: as_stored(getattr(gate, term)) for term in TERMS}
 
 
 def check_ledger_terms(gate, fixed: dict, looks: int) -> None:

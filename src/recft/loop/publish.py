@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recft.common.atomic import write_json
+from recft.common.atomic import new_folder, write_json
 from recft.data.beir import DataError
 from recft.data.growth import corpus_fingerprint
 from recft.data.sources import SourceSpec, load_source
@@ -33,7 +33,7 @@ from recft.loop.versions import load_version
 from recft.model.cache import EmbeddingCache
 from recft.model.export import export_sentence_transformers
 from recft.model.index import Index
-from recft.model.store import apply_overrides, new_folder
+from recft.model.store import apply_overrides
 
 
 def loop_config(registry: Registry, version: Version) -> dict:

@@ -25,6 +25,7 @@ from typing import Iterator
 
 from recft.common.errors import RecftError
 from recft.common.faults import pause_point
+from recft.loop.artifacts import store_tree
 from recft.loop.verdicts import ABANDONED
 
 STATUSES = ("incumbent", "candidate", "rejected", "retired")  # of a version
@@ -184,11 +185,26 @@ class Registry:
 
     # ---- reading -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _row(row) -> Version:
+    def _row(self, row) -> Version:
+        """A version as stored; its folder (kept relative to the root: ``recft.loop.artifacts``) as a path
+        where the registry is now — a version recorded by an older recft keeps its absolute path."""
+        path = None if row[5] is None else str(self.root / row[5])
         return Version(
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]), row[9]
+            row[0], row[1], row[2], row[3], row[4], path, row[6], json.loads(row[7]), json.loads(row[8]), row[9]
         )
+
+    def own(self, path: str | Path | None) -> str | None:
+        """What ``add`` records of a version's folder: a folder already in the registry by its path relative
+        to the root; any other folder copied in first (``artifacts.store_tree``), so that what the registry
+        serves never lives in a run folder someone may delete."""
+        if path is None:
+            return None
+        folder = Path(path).resolve()
+        if folder.is_relative_to(self.root.resolve()) and folder.is_dir():
+            return folder.relative_to(self.root.resolve()).as_posix()
+        if not folder.is_dir():
+            raise RegistryError(f"{path}: no such folder to store as a version's artifacts")
+        return store_tree(self.root, folder)
 
     def get(self, version_id: str) -> Version:
         with self._connect() as db:
@@ -276,6 +292,7 @@ class Registry:
     ) -> Version:
         if status not in ("candidate", "incumbent"):
             raise RegistryError(f"a new version starts as candidate or incumbent, not {status!r}")
+        path = self.own(path)  # before the transaction: a version is recorded only once its files are stored
         with self.transaction() as db:
             if parent is not None and db.execute("SELECT 1 FROM versions WHERE id=?", (parent,)).fetchone() is None:
                 raise RegistryError(f"{self.path}: parent version {parent!r} does not exist")

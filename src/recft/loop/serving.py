@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from recft.common.atomic import read_json, write_json
 from recft.data.growth import corpus_fingerprint
+from recft.loop.artifacts import incoming, store_tree
 from recft.loop.registry import Registry, RegistryError, Version
 from recft.model.cache import EmbeddingCache
 from recft.model.index import Index
@@ -16,9 +17,15 @@ from recft.model.store import apply_overrides
 
 
 def serving_state(registry: Registry) -> dict:
-    """What ``serving.json`` says is served now ({} before the first index)."""
+    """What ``serving.json`` says is served now ({} before the first index); ``index`` is relative to the
+    registry's root (an older registry's absolute path is kept)."""
     path = registry.root / "serving.json"
     return read_json(path, RegistryError) if path.is_file() else {}
+
+
+def served_index(registry: Registry, served: dict) -> Path:
+    """The folder of the index ``serving.json`` names, where the registry is now."""
+    return registry.root / served["index"]
 
 
 def unchanged(corpus: Mapping[str, str], served: dict) -> dict:
@@ -50,18 +57,19 @@ def blue_green_index(
     same_tower = served.get("passage_fingerprint") == passage and not overrides and not served.get("overrides")
     if same_tower and served.get("corpus") == fingerprint:
         return unchanged(corpus, served)
-    carried = set(read_json(Path(served["index"]) / "ids.json", RegistryError)) if same_tower else set()
+    carried = set(read_json(served_index(registry, served) / "ids.json", RegistryError)) if same_tower else set()
     doc_ids = list(corpus)
     embeddings = cache.encode(encoder, [corpus[d] for d in doc_ids], "passage", show_progress)
     if overrides:
         embeddings = apply_overrides(embeddings, doc_ids, overrides)
     index = Index(encoder.dim)
     index.add(embeddings, doc_ids)
-    folder = registry.root / "indexes" / f"{version.id}-{fingerprint[:8]}"
-    index.save(folder, meta={"version": version.id, "fingerprint": passage, "corpus": fingerprint})
+    with incoming(registry.root) as scratch:  # stored by content, like the version's own files
+        index.save(scratch, meta={"fingerprint": passage, "corpus": fingerprint})
+        folder = store_tree(registry.root, scratch)
     write_json(
         registry.root / "serving.json",
-        {"version": version.id, "index": str(folder), "passage_fingerprint": passage, "corpus": fingerprint,
+        {"version": version.id, "index": folder, "passage_fingerprint": passage, "corpus": fingerprint,
          "overrides": bool(overrides)},
     )  # fmt: skip
     reembedded = sum(1 for d in doc_ids if d not in carried or (overrides and d in overrides))
@@ -69,7 +77,7 @@ def blue_green_index(
         "documents": len(doc_ids),
         "reembedded": reembedded,
         "share": reembedded / len(doc_ids),
-        "index": str(folder),
+        "index": folder,
     }
 
 

@@ -12,14 +12,12 @@ Every folder appears complete or not at all (written under a temp name, then ren
 
 from __future__ import annotations
 
-import shutil
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from omegaconf import DictConfig
 
+from recft.common.atomic import new_folder
 from recft.common.errors import RecftError, instantiate
 from recft.model.encoder import BiEncoder
 from recft.model.export import export_sentence_transformers
@@ -29,21 +27,6 @@ OVERRIDES_FILE = "passage_overrides.npz"
 
 class StoreError(RecftError, ValueError):
     """A version folder that cannot be read."""
-
-
-@contextmanager
-def new_folder(folder: str | Path) -> Iterator[Path]:
-    """A temp folder beside ``folder`` that becomes ``folder`` (which must not exist) when the block ends."""
-    folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    tmp.rename(folder)
 
 
 def save_encoder(encoder: BiEncoder, folder: str | Path, moved=None) -> str:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from recft.common.atomic import write_json
+from recft.common.atomic import new_folder, write_json
 from recft.data.pairs import Pair
 from recft.model.cache import EmbeddingCache
 from recft.model.encoder import BiEncoder
-from recft.model.store import StoreError, load_overrides, new_folder, save_overrides
+from recft.model.store import StoreError, load_overrides, save_overrides
 from recft.nudge.algorithm import DEFAULT_GAMMAS, NudgeResult, nudge_m, nudge_n, split_validation
 from recft.training.candidate import CandidateError
 
