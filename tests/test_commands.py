@@ -1,4 +1,4 @@
-"""Every command the project documents works: README.md (and the experiments' READMEs), the header of
+"""Every command the project documents works: README.md, the pages under docs/ (and the experiments' READMEs), the header of
 every config file, and every module docstring. Hydra commands must compose (``--cfg job --resolve``;
 a multirun line is checked with the first value of each swept list), the others must parse
 (``--help``); the ``recft`` console command lists its verbs. The experiments' own scripts
@@ -69,7 +69,7 @@ def docstring_commands(path, pattern: re.Pattern = COMMAND) -> list[str]:
 
 
 def documented() -> list[tuple[str, str]]:
-    sources = [REPO / "README.md", *sorted((REPO / "experiments").glob("**/README.md"))]
+    sources = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "experiments").glob("**/README.md"))]
     found = [(str(p.relative_to(REPO)), c) for p in sources for c in markdown_commands(p)]
     found += [
         (str(p.relative_to(REPO)), c) for p in sorted((REPO / "conf").rglob("*.yaml")) for c in header_commands(p)
@@ -91,7 +91,7 @@ def first_of_each_sweep(args: list[str]) -> list[str]:
 
 
 def documented_experiments() -> list[tuple[str, str]]:
-    sources = [REPO / "README.md", *sorted((REPO / "experiments").glob("**/README.md"))]
+    sources = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "experiments").glob("**/README.md"))]
     found = [(p, c) for p in sources for c in markdown_commands(p, EXPERIMENT)]
     found += [(p, c) for p in sorted((REPO / "experiments").rglob("*.sh")) for c in header_commands(p, EXPERIMENT)]
     scripts = sorted((REPO / "experiments").rglob("*.py")) + sorted((REPO / "src" / "recft").rglob("*.py"))
@@ -107,7 +107,7 @@ def test_the_documented_commands_are_found():
     verbs = {COMMAND.match(c).group("module") or COMMAND.match(c).group("verb") for _, c in COMMANDS}
     assert verbs == set(VERBS) and len(COMMANDS) > 40
     places = {where.split("/")[0] for where, _ in COMMANDS}
-    assert {"README.md", "conf", "src", "experiments"} <= places
+    assert {"README.md", "docs", "conf", "src", "experiments"} <= places
 
 
 @pytest.mark.parametrize("where,command", COMMANDS, ids=[f"{w}: {c}" for w, c in COMMANDS])
