@@ -33,6 +33,9 @@ def run(action: Callable[[], int | None]) -> int:
 def guarded(action: Callable[[], T], cleanup: Callable[[], None] | None = None) -> T:
     """A Hydra task's body: its value, or — after ``cleanup`` (a half-made run folder) and the one-line
     error — ``SystemExit(2)``."""
+    from recft.common.noise import quiet_known_noise
+
+    quiet_known_noise()  # after Hydra set up logging, before any library speaks
     try:
         return action()
     except RecftError as err:
