@@ -194,21 +194,30 @@ def check_training(cfg: DictConfig, command: str) -> None:
 
 def check_cycle(cfg: DictConfig) -> None:
     """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
-    from recft.data.arrivals import FORMATS
-    from recft.eval.paired_tests import check_power
-    from recft.loop.cycle import TRAIN_ON
-    from recft.loop.dev_check import DevRule
     from recft.loop.domains import check_domain_adapter
-    from recft.loop.feed import TAKE
-    from recft.loop.gate import GateConfig
-    from recft.loop.looks import alpha_for_look
     from recft.loop.run import CYCLE_DEV
-    from recft.loop.schedule import LoopConfigError, arrivals
+    from recft.loop.schedule import LoopConfigError
     from recft.loop.sealing import check_share
 
     if cfg.dev.share or cfg.dev.get("split"):
         raise LoopConfigError(CYCLE_DEV)
     check_share(number("golden.seal", cfg.golden.seal), number("dev.arrival_share", cfg.dev.get("arrival_share") or 0))
+    check_gate(cfg)
+    check_loop(cfg)
+    check_arrivals(cfg)
+    if cfg.get("domain"):
+        check_domain_adapter(cfg)
+    check_folder("registry.root", cfg.registry.root)
+    check_registry(cfg)
+
+
+def check_gate(cfg: DictConfig) -> None:
+    """``gate.*``: known keys, numbers where numbers go, a level and power that can be reached, metrics and
+    slices the evaluation makes."""
+    from recft.eval.paired_tests import check_power
+    from recft.loop.gate import GateConfig
+    from recft.loop.looks import alpha_for_look
+
     gate = OmegaConf.to_container(cfg.gate, resolve=True)
     known = {field.name for field in dataclasses.fields(GateConfig)}
     unknown = sorted(set(gate) - known)
@@ -227,6 +236,14 @@ def check_cycle(cfg: DictConfig) -> None:
     positive_int("gate.golden_refresh", config.golden_refresh, allow_none=True)
     positive_int("gate.n_resamples", config.n_resamples)
     check_gate_slices(cfg, config.slices)
+
+
+def check_loop(cfg: DictConfig) -> None:
+    """``loop.*`` and dev's screen (``dev.level``, ``dev.unseen_budget``)."""
+    from recft.loop.cycle import TRAIN_ON
+    from recft.loop.dev_check import DevRule
+    from recft.loop.schedule import arrivals
+
     positive_int("loop.cycles", cfg.loop.cycles)
     one_of("loop.train_on", cfg.loop.train_on, TRAIN_ON)
     if cfg.loop.train_on == "since_incumbent":
@@ -240,6 +257,14 @@ def check_cycle(cfg: DictConfig) -> None:
     budget = cfg.dev.unseen_budget
     DevRule(number("dev.level", cfg.dev.level), None if budget is None else number("dev.unseen_budget", budget))
     arrivals([], list(cfg.loop.schedule), cfg.seed)  # the shares' own check
+
+
+def check_arrivals(cfg: DictConfig) -> None:
+    """``arrivals.*`` with a path (its format, take and folder), else the schedule's length."""
+    from recft.data.arrivals import FORMATS
+    from recft.loop.feed import TAKE
+    from recft.loop.schedule import LoopConfigError
+
     node = cfg.get("arrivals") or {}
     if node.get("path"):
         one_of("arrivals.format", node.get("format") or "auto", ("auto", *FORMATS))
@@ -248,10 +273,6 @@ def check_cycle(cfg: DictConfig) -> None:
             raise ConfigError(f"arrivals.path={node.path}: no such file or folder")
     elif int(cfg.loop.cycles) > len(cfg.loop.schedule):
         raise LoopConfigError(f"loop.cycles={cfg.loop.cycles} but loop.schedule has {len(cfg.loop.schedule)} shares")
-    if cfg.get("domain"):
-        check_domain_adapter(cfg)
-    check_folder("registry.root", cfg.registry.root)
-    check_registry(cfg)
 
 
 def check_registry(cfg: DictConfig) -> None:
