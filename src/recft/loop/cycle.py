@@ -52,7 +52,7 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record and hold out
     ``dev.arrival_share`` as dev (pending until the caller records them); returns the cycle's ``Loop``
     with them, and what they cost in training pairs."""
-    shares = Shares(float(loop.cfg.golden.seal), int(loop.cfg.seed), float(loop.cfg.dev.get("arrival_share") or 0))
+    shares = Shares(float(loop.cfg.golden.seal), int(loop.cfg.seed), float(loop.cfg.dev.arrival_share))
     near_dup = loop.cfg.arrivals.get("near_dup")
     embed = query_embedder(loop) if shares.held and near_dup is not None else None
     arriving = set(new)
@@ -166,7 +166,7 @@ def kept_the_incumbent(trained: Trained, dev_line: dict) -> str | None:
 def gated(cfg) -> bool:
     """``loop.gated=false``: every candidate is promoted, dev's screen and the gate's verdict recorded but
     not obeyed — the arm a researcher compares the gated loop with (what did the gate save?)."""
-    return bool(cfg.loop.get("gated", True))
+    return bool(cfg.loop.gated)
 
 
 def cycle_line(cfg, cycle: int, incumbent: Version, counts: dict, sealing: dict, injected: bool) -> dict:
