@@ -29,14 +29,13 @@ candidates promoted — each with its Monte-Carlo SE, the share SKIPPED and the 
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from loop_power import REPORTS, Shape, calibrate
+from loop_power import REPORTS, Shape, calibrate, simulation_arguments
 
 from recft.common.atomic import write_json
 from recft.common.cpu import cpu_model
@@ -247,13 +246,7 @@ def done_when(rows: list[dict], alpha: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loops", type=int, default=200, help="simulated loops per cell")
-    parser.add_argument("--cycles", type=int, default=10, help="cycles per loop")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--rho", type=float, default=0.8, help="correlation of a reused query's deltas across cycles")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = simulation_arguments(__doc__, 200, 10, RESULTS).parse_args()
     started = time.perf_counter()
     calibration = calibrate(sorted(REPO.glob(REPORTS)))
     shape = Shape(calibration[METRIC]["zeros"], calibration[METRIC]["sd_nonzero"])

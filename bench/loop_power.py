@@ -337,14 +337,19 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loops", type=int, default=2000, help="simulated loops per cell")
-    parser.add_argument("--cycles", type=int, default=20, help="looks per loop")
+def simulation_arguments(doc: str, loops: int, cycles: int, out: Path) -> argparse.ArgumentParser:
+    """The options every loop simulation takes (this bench and ``loop_gate.py``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=loops, help="simulated loops per cell")
+    parser.add_argument("--cycles", type=int, default=cycles, help="looks per loop")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rho", type=float, default=0.8, help="correlation of a reused query's deltas across cycles")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def main() -> None:
+    args = simulation_arguments(__doc__, 2000, 20, RESULTS).parse_args()
     started = time.perf_counter()
     calibration = calibrate(sorted(REPO.glob(REPORTS)))
     shape_of = shapes(calibration)

@@ -145,6 +145,12 @@ def damaged_report(w: World) -> None:
     (w.registry / "reports" / "v0001-base" / "tiny.json").write_text('{"dataset": "tiny", "per_q')
 
 
+def two_reports(w: World) -> None:
+    for name in ("a", "b"):
+        report = {"dataset": "tiny", "split": "test", "per_query": {"ndcg@10": {"q1": 0.5, "q2": 0.25}}}
+        (w.root / f"{name}.json").write_text(json.dumps(report))
+
+
 def slice_file(w: World) -> None:
     (w.root / "slices.tsv").write_text("query-id\tslice\nq1\ttail\nq2\n")
 
@@ -219,6 +225,10 @@ CASES = [
     Case("rollback-first", "manage", "--registry {reg} rollback", "no previous incumbent to roll back to"),
     Case("reject-unknown", "manage", "--registry {reg} reject v0099", "no version 'v0099'"),
     Case("power-setting", "manage", "--registry {reg} power --power 1.5", "--power must be in (0, 1), got 1.5"),
+    Case("registry-missing", "manage", "--registry {root}/nowhere history", "{root}/nowhere: no registry here (recft cycle creates one"),
+    Case("registry-missing-domains", "manage", "--registry {root}/nowhere domains", "{root}/nowhere: no such folder"),
+    Case("report-alone", "manage", "--registry {reg} power --metrics --reports {root}/a.json", "--reports takes a reference report and at least one candidate report"),
+    Case("report-metric", "manage", "--registry {reg} power --metrics --current mrr@100 --reports {root}/a.json {root}/b.json", "--current mrr@100: the reports have no per-query mrr@100 (they have ndcg@10)", two_reports),
     Case("version-folder", "cycle", "", "/model: a merged version's folder is missing", promoted_version_without_folder),
 ]
 # fmt: on
@@ -258,6 +268,14 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(case, pristine, tmp_pa
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert case.expect.format(**world.names) in err[0]
     assert snapshot(world) == before
+
+
+def test_a_mistyped_registry_is_refused_not_read_as_an_empty_loop(pristine, tmp_path, capsys):
+    """Before, ``recft manage --registry <typo> history`` created the folder and answered "incumbent: none",
+    exit 0 — a cron line's typo read as "nothing promoted yet"."""
+    code = run("manage", ["--registry", str(tmp_path / "typo"), "history"])
+    assert code == 2 and not (tmp_path / "typo").exists()
+    assert "no registry here" in capsys.readouterr().err
 
 
 def test_a_held_lock_is_one_line(pristine, tmp_path, capsys):

@@ -1,6 +1,6 @@
-"""Every command the project documents works: README.md, the pages under docs/ (and the experiments' READMEs), the header of
-every config file, and every module docstring. Hydra commands must compose (``--cfg job --resolve``;
-a multirun line is checked with the first value of each swept list), the others must parse
+"""Every command the project documents works: README.md, the pages under docs/ (and the experiments'
+READMEs), the header of every config file, and every module docstring. Hydra commands must compose
+(``--cfg job --resolve``; a multirun line is checked with the first value of each swept list), the others must parse
 (``--help``); the ``recft`` console command lists its verbs. The experiments' own scripts
 (``bash experiments/…sh``, ``python experiments/…py``, documented there and in their headers) must
 exist and parse; a Python one runs as written where every path it reads is in the repository, else
@@ -69,7 +69,11 @@ def docstring_commands(path, pattern: re.Pattern = COMMAND) -> list[str]:
 
 
 def documented() -> list[tuple[str, str]]:
-    sources = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "experiments").glob("**/README.md"))]
+    sources = [
+        REPO / "README.md",
+        *sorted((REPO / "docs").glob("*.md")),
+        *sorted((REPO / "experiments").glob("**/README.md")),
+    ]
     found = [(str(p.relative_to(REPO)), c) for p in sources for c in markdown_commands(p)]
     found += [
         (str(p.relative_to(REPO)), c) for p in sorted((REPO / "conf").rglob("*.yaml")) for c in header_commands(p)
@@ -91,7 +95,11 @@ def first_of_each_sweep(args: list[str]) -> list[str]:
 
 
 def documented_experiments() -> list[tuple[str, str]]:
-    sources = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "experiments").glob("**/README.md"))]
+    sources = [
+        REPO / "README.md",
+        *sorted((REPO / "docs").glob("*.md")),
+        *sorted((REPO / "experiments").glob("**/README.md")),
+    ]
     found = [(p, c) for p in sources for c in markdown_commands(p, EXPERIMENT)]
     found += [(p, c) for p in sorted((REPO / "experiments").rglob("*.sh")) for c in header_commands(p, EXPERIMENT)]
     scripts = sorted((REPO / "experiments").rglob("*.py")) + sorted((REPO / "src" / "recft").rglob("*.py"))
@@ -133,12 +141,24 @@ def test_documented_command_composes(where, command):
 
 def test_a_wrong_override_is_caught_by_the_same_check():
     out = io.StringIO()
-    with pytest.raises(SystemExit), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
-            main(["train", "adapter=no_such_adapter", "--cfg", "job", "--resolve"])
+            code = main(["train", "adapter=no_such_adapter", "--cfg", "job", "--resolve"])
         finally:
             GlobalHydra.instance().clear()
-    assert "no_such_adapter" in out.getvalue()
+    assert code == 1 and "no_such_adapter" in out.getvalue()  # Hydra's own refusal: its exit code, returned
+
+
+def test_every_verb_is_called_the_same_way_and_returns_its_exit_code():
+    """``main(argv) -> int`` for every verb (before, three took argv and three read ``sys.argv``, two exited
+    with ``sys.exit`` and the others returned)."""
+    import importlib
+    import inspect
+
+    for verb in VERBS:
+        entry = importlib.import_module(f"recft.{verb}").main
+        assert list(inspect.signature(entry).parameters) == ["argv"], verb
+        assert inspect.signature(entry).return_annotation in ("int", int), verb
 
 
 def test_recft_help_lists_the_verbs():

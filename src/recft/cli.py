@@ -41,10 +41,8 @@ def main(argv: list[str] | None = None) -> int | None:
     if verb not in VERBS:
         print(f"error: unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    sys.argv = [f"recft {verb}", *rest]  # Hydra and argparse read the verb's arguments from here
-    entry = importlib.import_module(f"recft.{verb}")
-    result = entry.main(rest) if verb in ("manage", "summarize", "fetch") else entry.main()
-    return result if isinstance(result, int) else 0
+    sys.argv = [f"recft {verb}", *rest]  # the program name Hydra and argparse print
+    return importlib.import_module(f"recft.{verb}").main(rest)  # every verb: main(argv) -> exit code
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import guarded, leave, run_hydra
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
@@ -34,22 +34,20 @@ def cycle(cfg: DictConfig) -> None:
     from recft.loop.verdicts import EXIT_CODES
     from recft.preflight import check_settings
 
-    try:
+    def run() -> list[dict]:
         check_settings(cfg, "cycle")
-        lines = run_loop(cfg)
-    except RecftError as err:
-        sys.exit(report_error(err))
-    code = EXIT_CODES.get(lines[-1]["verdict"], 0) if lines else 0
-    if code:
-        sys.exit(code)
+        return run_loop(cfg)
+
+    lines = guarded(run)
+    leave(EXIT_CODES.get(lines[-1]["verdict"], 0) if lines else 0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``arrivals=PATH`` is short for ``arrivals.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``;
     then Hydra."""
-    sys.argv = [sys.argv[0], *_config.recipe_files(_config.short_paths(sys.argv[1:], ("arrivals",)))]
-    cycle()
+    argv = sys.argv[1:] if argv is None else argv
+    return run_hydra(cycle, _config.recipe_files(_config.short_paths(argv, ("arrivals",))))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,7 +20,7 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import guarded, run_hydra
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="evaluate")
@@ -31,22 +31,23 @@ def evaluate(cfg: DictConfig) -> float:
     from recft.preflight import check_settings
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
+
+    def run():
         check_settings(cfg, "evaluate")
-        report = evaluate_job(cfg, run_dir)
-    except RecftError as err:
-        # Bad input: one line, and no half-made run directory left behind.
+        return evaluate_job(cfg, run_dir)
+
+    def no_half_made_run_folder() -> None:
         if not (run_dir / "report.json").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
-        sys.exit(report_error(err))
-    return report.means[cfg.eval.primary]
+
+    return guarded(run, no_half_made_run_folder).means[cfg.eval.primary]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``pairs=PATH`` is short for ``pairs.path=PATH``; then Hydra."""
-    sys.argv = [sys.argv[0], *_config.short_paths(sys.argv[1:], ("pairs",))]
-    evaluate()
+    argv = sys.argv[1:] if argv is None else argv
+    return run_hydra(evaluate, _config.short_paths(argv, ("pairs",)))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

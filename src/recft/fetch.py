@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from recft.common.config import repo_path
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import run
 from recft.model.fetch import MODELS, fetch
 
 
@@ -22,12 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", choices=sorted(MODELS))
     parser.add_argument("--models-dir", default=repo_path("models"), help="where the model folder goes")
     args = parser.parse_args(argv)
-    try:
-        folder = fetch(args.model, args.models_dir)
-    except RecftError as err:
-        return report_error(err)
-    print(f"{folder} ({MODELS[args.model].licence})")
-    return 0
+    return run(lambda: print(f"{fetch(args.model, args.models_dir)} ({MODELS[args.model].licence})"))
 
 
 if __name__ == "__main__":

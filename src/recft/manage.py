@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from recft.common import console as console_module
 from recft.common.config import repo_path
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import run
+from recft.common.errors import ConfigError
 from recft.loop.domains import domain_registries, domains_table, registry_root
 from recft.loop.history import history_table, read_history, repair_history
-from recft.loop.registry import Registry
+from recft.loop.registry import Registry, RegistryError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -62,14 +64,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        registry = Registry(registry_root(args.registry, args.domain))
-        return COMMANDS[args.command](registry, args) or 0
-    except RecftError as err:
-        return report_error(err)
+    if args.command == "domains":  # the root holds domain registries, perhaps none of its own
+        return run(lambda: domains(None, args))
+    return run(lambda: COMMANDS[args.command](Registry.existing(registry_root(args.registry, args.domain)), args))
 
 
-def domains(registry: Registry, args) -> None:
+def domains(registry: Registry | None, args) -> None:
+    if not Path(args.registry).is_dir():
+        raise RegistryError(f"{args.registry}: no such folder (recft cycle domain=X creates one; check --registry)")
     console_module.out().print(domains_table(domain_registries(args.registry)))
 
 
@@ -139,7 +141,7 @@ def metrics_command(registry: Registry, args) -> int:
     lines = read_history(registry.root / "history.jsonl")
     if args.reports:
         if len(args.reports) < 2:
-            raise ValueError("--reports takes a reference report and at least one candidate report")
+            raise ConfigError("--reports takes a reference report and at least one candidate report")
         base, *candidates = (Report.load(path) for path in args.reports)
         pairs = [(base, candidate) for candidate in candidates]
     else:

@@ -143,7 +143,7 @@ def check_pairs(node) -> None:
     from recft.data.arrivals import FORMATS
     from recft.data.pair_sets import corpus_choice
 
-    one_of("pairs.format", node.get("format") or "auto", ("auto", *FORMATS))
+    one_of("pairs.format", node.format, ("auto", *FORMATS))
     corpus_choice(node)
 
 
@@ -159,8 +159,8 @@ def check_training(cfg: DictConfig, command: str) -> None:
     instantiate(cfg.loss)
     if cfg.miner.get("miner"):
         instantiate(cfg.miner.miner)
-    one_of("trainer.precision", cfg.trainer.get("precision", "32-true"), PRECISIONS)
-    one_of("trainer.accelerator", cfg.trainer.get("accelerator", "auto"), ACCELERATORS)
+    one_of("trainer.precision", cfg.trainer.precision, PRECISIONS)
+    one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
     train = cfg.train
     for key in ("epochs", "batch_size", "validate_every_n_epochs"):
         positive_int(f"train.{key}", train.get(key, 1))
@@ -168,11 +168,11 @@ def check_training(cfg: DictConfig, command: str) -> None:
     if train.get("lr") is not None and not number("train.lr", train.lr) > 0:  # NUDGE trains nothing: no lr
         raise ConfigError(f"train.lr must be > 0, got {train.lr}")
     one_of("train.keep", train.get("keep", "last"), KEEP)
-    one_of("tune_on", cfg.get("tune_on", "dev"), TUNE_ON)
+    one_of("tune_on", cfg.tune_on, TUNE_ON)
     share = number("dev.share", cfg.dev.share or 0)
     if not 0 <= share < 1:
         raise ConfigError(f"dev.share must be in [0, 1), got {share}")
-    one_of("dev.group_by", cfg.dev.get("group_by", "documents"), HOLD_OUT_GROUPS)
+    one_of("dev.group_by", cfg.dev.group_by, HOLD_OUT_GROUPS)
     alpha = number("replay.alpha", cfg.replay.alpha)
     if not 0 <= alpha < 1:
         raise ConfigError(f"replay.alpha must be in [0, 1), got {alpha}")
@@ -180,7 +180,7 @@ def check_training(cfg: DictConfig, command: str) -> None:
         raise ConfigError(f"replay.alpha={alpha} needs replay pairs: set replay.source (e.g. replay=squad)")
     check_weight(number("merge.weight", OmegaConf.select(cfg, "merge.weight", default=1.0)))
     settings = TrainSettings.from_config(cfg)  # every value fitting and the makers read, as they will read it
-    arrival_dev = number("dev.arrival_share", cfg.dev.get("arrival_share") or 0) if command == "cycle" else 0
+    arrival_dev = number("dev.arrival_share", cfg.dev.arrival_share) if command == "cycle" else 0
     has_dev = bool(share or cfg.dev.get("split")) if command != "cycle" else arrival_dev > 0
     needs_dev = [why for why, needed in (
         (f"train.keep={settings.keep}", settings.keep == "best"),
@@ -194,21 +194,30 @@ def check_training(cfg: DictConfig, command: str) -> None:
 
 def check_cycle(cfg: DictConfig) -> None:
     """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
-    from recft.data.arrivals import FORMATS
-    from recft.eval.paired_tests import check_power
-    from recft.loop.cycle import TRAIN_ON
-    from recft.loop.dev_check import DevRule
     from recft.loop.domains import check_domain_adapter
-    from recft.loop.feed import TAKE
-    from recft.loop.gate import GateConfig
-    from recft.loop.looks import alpha_for_look
     from recft.loop.run import CYCLE_DEV
-    from recft.loop.schedule import LoopConfigError, arrivals
+    from recft.loop.schedule import LoopConfigError
     from recft.loop.sealing import check_share
 
     if cfg.dev.share or cfg.dev.get("split"):
         raise LoopConfigError(CYCLE_DEV)
-    check_share(number("golden.seal", cfg.golden.seal), number("dev.arrival_share", cfg.dev.get("arrival_share") or 0))
+    check_share(number("golden.seal", cfg.golden.seal), number("dev.arrival_share", cfg.dev.arrival_share))
+    check_gate(cfg)
+    check_loop(cfg)
+    check_arrivals(cfg)
+    if cfg.get("domain"):
+        check_domain_adapter(cfg)
+    check_folder("registry.root", cfg.registry.root)
+    check_registry(cfg)
+
+
+def check_gate(cfg: DictConfig) -> None:
+    """``gate.*``: known keys, numbers where numbers go, a level and power that can be reached, metrics and
+    slices the evaluation makes."""
+    from recft.eval.paired_tests import check_power
+    from recft.loop.gate import GateConfig
+    from recft.loop.looks import alpha_for_look
+
     gate = OmegaConf.to_container(cfg.gate, resolve=True)
     known = {field.name for field in dataclasses.fields(GateConfig)}
     unknown = sorted(set(gate) - known)
@@ -227,31 +236,43 @@ def check_cycle(cfg: DictConfig) -> None:
     positive_int("gate.golden_refresh", config.golden_refresh, allow_none=True)
     positive_int("gate.n_resamples", config.n_resamples)
     check_gate_slices(cfg, config.slices)
+
+
+def check_loop(cfg: DictConfig) -> None:
+    """``loop.*`` and dev's screen (``dev.level``, ``dev.unseen_budget``)."""
+    from recft.loop.cycle import TRAIN_ON
+    from recft.loop.dev_check import DevRule
+    from recft.loop.schedule import arrivals
+
     positive_int("loop.cycles", cfg.loop.cycles)
     one_of("loop.train_on", cfg.loop.train_on, TRAIN_ON)
     if cfg.loop.train_on == "since_incumbent":
         earlier = cfg.loop.earlier_pairs
         if isinstance(earlier, bool) or not isinstance(earlier, int) or earlier < 0:
             raise ConfigError(f"loop.earlier_pairs must be a whole number >= 0, got {earlier!r}")
-    if not isinstance(cfg.loop.get("gated", True), bool):
+    if not isinstance(cfg.loop.gated, bool):
         raise ConfigError(f"loop.gated must be true or false, got {cfg.loop.gated!r}")
     if cfg.loop.get("patience") is not None:
         positive_int("loop.patience", cfg.loop.patience)
     budget = cfg.dev.unseen_budget
     DevRule(number("dev.level", cfg.dev.level), None if budget is None else number("dev.unseen_budget", budget))
     arrivals([], list(cfg.loop.schedule), cfg.seed)  # the shares' own check
+
+
+def check_arrivals(cfg: DictConfig) -> None:
+    """``arrivals.*`` with a path (its format, take and folder), else the schedule's length."""
+    from recft.data.arrivals import FORMATS
+    from recft.loop.feed import TAKE
+    from recft.loop.schedule import LoopConfigError
+
     node = cfg.get("arrivals") or {}
     if node.get("path"):
-        one_of("arrivals.format", node.get("format") or "auto", ("auto", *FORMATS))
-        one_of("arrivals.take", node.get("take") or "all", TAKE)
+        one_of("arrivals.format", node.format, ("auto", *FORMATS))
+        one_of("arrivals.take", node.take, TAKE)
         if not Path(node.path).exists():
             raise ConfigError(f"arrivals.path={node.path}: no such file or folder")
     elif int(cfg.loop.cycles) > len(cfg.loop.schedule):
         raise LoopConfigError(f"loop.cycles={cfg.loop.cycles} but loop.schedule has {len(cfg.loop.schedule)} shares")
-    if cfg.get("domain"):
-        check_domain_adapter(cfg)
-    check_folder("registry.root", cfg.registry.root)
-    check_registry(cfg)
 
 
 def check_registry(cfg: DictConfig) -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import run
 from recft.sweeps.models import compare_models
 from recft.sweeps.summarize import summarize
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recft summarize", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="multirun folders, run folders, or folders of them")
     parser.add_argument("--out", help="where summary.md, summary.csv and figures/ go (default: <first path>/summary)")
@@ -32,14 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reference", help="with --models: the model the others are compared with (default: first)")
     args = parser.parse_args(argv)
-    try:
-        if args.models:
-            compare_models(args.paths, args.out, args.reference)
-        else:
-            summarize(args.paths, args.out, args.curves)
-    except RecftError as err:
-        sys.exit(report_error(err))
+    if args.models:
+        return run(lambda: compare_models(args.paths, args.out, args.reference))
+    return run(lambda: summarize(args.paths, args.out, args.curves))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,7 +22,7 @@ import hydra
 from omegaconf import DictConfig
 
 from recft.common import config as _config
-from recft.common.errors import RecftError, report_error
+from recft.common.entry import guarded, run_hydra
 
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="train")
@@ -31,19 +31,18 @@ def train(cfg: DictConfig) -> float:
     from recft.sweeps.objective import objective
     from recft.training.job import train_job
 
-    try:
+    def run() -> dict:
         check_settings(cfg, "train")
-        summary = train_job(cfg, Path(cfg.output_dir))
-    except RecftError as err:
-        sys.exit(report_error(err))
-    return objective(summary, cfg)
+        return train_job(cfg, Path(cfg.output_dir))
+
+    return objective(guarded(run), cfg)  # what an Optuna sweep minimises or maximises
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``pairs=PATH`` is short for ``pairs.path=PATH``, ``recipe=FILE.yaml`` for ``recipe_file=FILE``; then Hydra."""
-    sys.argv = [sys.argv[0], *_config.recipe_files(_config.short_paths(sys.argv[1:], ("pairs",)))]
-    train()
+    argv = sys.argv[1:] if argv is None else argv
+    return run_hydra(train, _config.recipe_files(_config.short_paths(argv, ("pairs",))))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -46,7 +46,11 @@ def declared(cfg: DictConfig) -> list[str]:
     """The recipes a cycle trains: ``recipe=X`` alone when given (already applied), else ``loop.recipes``."""
     if names_a_recipe(cfg):
         return [OWN]
-    return [str(ref) for ref in (cfg.loop.get("recipes") or [OWN])]
+    recipes = cfg.loop.recipes
+    if isinstance(recipes, str) or not recipes or not all(isinstance(ref, str) for ref in recipes):
+        raise CandidateError(f"loop.recipes must be a non-empty list of recipe names or files (own = this config), "
+                             f"got {recipes!r}")  # fmt: skip
+    return [str(ref) for ref in recipes]
 
 
 def check_dev_for_recipes(cfg: DictConfig) -> None:
@@ -54,7 +58,7 @@ def check_dev_for_recipes(cfg: DictConfig) -> None:
     there will never be one, so the declaration cannot be what runs — refused rather than quietly
     narrowed to ``own``. (A cycle whose draw holds no dev query *yet* trains its own settings.)"""
     refs = declared(cfg)
-    if len(refs) > 1 and not float(cfg.dev.get("arrival_share") or 0):
+    if len(refs) > 1 and not float(cfg.dev.arrival_share):
         raise CandidateError(
             f"loop.recipes={refs} are chosen among on the cycle's dev split, and dev.arrival_share=0 gives none: "
             f"set dev.arrival_share > 0, or declare one recipe (loop.recipes=[{OWN}])"

@@ -52,7 +52,7 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record and hold out
     ``dev.arrival_share`` as dev (pending until the caller records them); returns the cycle's ``Loop``
     with them, and what they cost in training pairs."""
-    shares = Shares(float(loop.cfg.golden.seal), int(loop.cfg.seed), float(loop.cfg.dev.get("arrival_share") or 0))
+    shares = Shares(float(loop.cfg.golden.seal), int(loop.cfg.seed), float(loop.cfg.dev.arrival_share))
     near_dup = loop.cfg.arrivals.get("near_dup")
     embed = query_embedder(loop) if shares.held and near_dup is not None else None
     arriving = set(new)
@@ -166,7 +166,21 @@ def kept_the_incumbent(trained: Trained, dev_line: dict) -> str | None:
 def gated(cfg) -> bool:
     """``loop.gated=false``: every candidate is promoted, dev's screen and the gate's verdict recorded but
     not obeyed — the arm a researcher compares the gated loop with (what did the gate save?)."""
-    return bool(cfg.loop.get("gated", True))
+    return bool(cfg.loop.gated)
+
+
+def cycle_line(cfg, cycle: int, incumbent: Version, counts: dict, sealing: dict, injected: bool) -> dict:
+    """The start of a cycle's history line: when, from which incumbent, and its pairs — ``counts``' new,
+    total so far, trained on, and ``known_to_incumbent`` (of the total, the pairs the incumbent's cycle
+    could train on)."""
+    return {
+        "cycle": cycle,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "incumbent": incumbent.id,
+        "pairs": {**counts, "train_on": str(cfg.loop.train_on)},
+        "sealed": sealing,
+        "injected": injected,
+    }
 
 
 def run_cycle(
@@ -182,20 +196,8 @@ def run_cycle(
     seen_record = {"pairs": len(seen_pairs), "fingerprint": fingerprint_pairs(seen_pairs)}
     learned = len(unsealed(seen_pairs[:known], loop.held_out()))
     new_pairs, seen_pairs, pairs = pairs_to_train(loop, new_pairs, seen_pairs, known, cycle)
-    line = {
-        "cycle": cycle,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "incumbent": incumbent.id,
-        "pairs": {
-            "new": len(new_pairs),
-            "total": len(seen_pairs),
-            "trained_on": len(pairs),
-            "known_to_incumbent": learned,  # of ``total``: the pairs the incumbent's cycle could train on
-            "train_on": str(cfg.loop.train_on),
-        },
-        "sealed": sealing,
-        "injected": injected,
-    }
+    counts = {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(pairs), "known_to_incumbent": learned}
+    line = cycle_line(cfg, cycle, incumbent, counts, sealing, injected)
     inc_reports = version_reports(loop, incumbent)
     try:
         check_enough_pairs(lineage_pairs(cfg, pairs, seen_pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
@@ -204,15 +206,8 @@ def run_cycle(
     trained, recipes, dev_line = train_recipes(loop, incumbent, inc_reports, pairs, run_dir, seen_pairs)
     reason = kept_the_incumbent(trained, dev_line)
     if reason is not None:  # dev hands the incumbent back: no candidate
-        wall = time.perf_counter() - began
-        return {
-            **line,
-            "verdict": SKIPPED,
-            "reasons": [reason],
-            "recipes": recipes,
-            "dev": dev_line,
-            "wall_s": wall,
-        }, loop
+        skipped = {"verdict": SKIPPED, "reasons": [reason], "recipes": recipes, "dev": dev_line}
+        return {**line, **skipped, "wall_s": time.perf_counter() - began}, loop
     candidate = trained.candidate
     trained_on = TrainedOn(pairs, seen_pairs, seen_record)
     decision = gate_candidate(loop, candidate, cycle, run_dir, incumbent, trained_on, inc_reports)

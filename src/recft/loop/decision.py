@@ -172,7 +172,7 @@ def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate,
 def ungated(loop: Loop, verdict: Verdict) -> Verdict:
     """With ``loop.gated=false`` the candidate is promoted whatever the gate said; what it said stays in
     the reasons (and the look is recorded as usual: the arm's ledger is its own registry's)."""
-    if loop.cfg.loop.get("gated", True) or verdict.verdict == PROMOTED:
+    if loop.cfg.loop.gated or verdict.verdict == PROMOTED:
         return verdict
     said = f"loop.gated=false: promoted although the gate said {verdict.verdict}"
     return dataclasses.replace(verdict, verdict=PROMOTED, reasons=[said, *verdict.reasons])

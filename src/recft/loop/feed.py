@@ -76,7 +76,7 @@ def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
     """The simulation mode: the golden source's training split arriving in ``loop.schedule`` shares."""
     seen: list[Pair] = []
     lines = []
-    split = loop.cfg.data.get("train_split") or "train"
+    split = loop.cfg.data.train_split
     for cycle, (new, injected) in enumerate(arrival_batches(loop.cfg, loop.training.pairs), start=first):
         new, leakage = audit_schedule(loop, new)
         seen += new
@@ -108,7 +108,7 @@ def cycle_groups(cfg: DictConfig, inbox: Inbox, good: list[Delivery], first: int
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
     pair_files = inbox.set_aside_other_domains(pair_files, first - 1)
-    take = cfg.arrivals.get("take", "all")
+    take = cfg.arrivals.take
     if take not in TAKE:
         raise LoopConfigError(f"arrivals.take must be all or next, got {take!r}")
     pair_files = pair_files[:1] if take == "next" else pair_files  # the rest wait for the next run

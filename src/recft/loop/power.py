@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
+from recft.common.errors import ConfigError
 from recft.eval.paired_tests import queries_needed
 from recft.loop.gate import check_label
 from recft.loop.looks import alpha_for_look
@@ -111,7 +112,8 @@ def metric_multipliers(pairs: list[tuple], current: str) -> list[dict]:
     their median, and the pooled Σt_metric² / Σt_current² (a pair with no signal on either adds nothing)."""
     metrics = sorted(set.intersection(*(set(a.per_query) & set(b.per_query) for a, b in pairs)))
     if current not in metrics:
-        raise ValueError(f"the reports have no per-query {current} (they have {', '.join(metrics)})")
+        have = ", ".join(metrics)
+        raise ConfigError(f"--current {current}: the reports have no per-query {current} (they have {have})")
     base = [paired_t(a.per_query[current], b.per_query[current]) for a, b in pairs]
     rows = []
     for metric in metrics:

@@ -140,6 +140,14 @@ class Registry:
         except sqlite3.DatabaseError as err:
             raise RegistryError(f"{self.path}: not a readable registry ({err})") from None
 
+    @classmethod
+    def existing(cls, root: str | Path) -> "Registry":
+        """A registry that must already be there (every ``recft manage`` verb): a mistyped ``--registry``
+        is refused in one line instead of reading as an empty loop — only ``recft cycle`` creates one."""
+        if not (Path(root) / "registry.sqlite").is_file():
+            raise RegistryError(f"{root}: no registry here (recft cycle creates one; check --registry / --domain)")
+        return cls(root)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)

@@ -47,7 +47,7 @@ def run_loop(cfg: DictConfig) -> list[dict]:
     registry = Registry(registry_root(cfg.registry.root, domain))
     history_path = registry.root / "history.jsonl"
     gate = GateConfig(**OmegaConf.to_container(cfg.gate, resolve=True))
-    check_share(float(cfg.golden.seal), float(cfg.dev.get("arrival_share") or 0))
+    check_share(float(cfg.golden.seal), float(cfg.dev.arrival_share))
     check_dev_for_recipes(cfg)
     for ref in declared(cfg):
         if ref != OWN:

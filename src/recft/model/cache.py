@@ -165,7 +165,7 @@ class EmbeddingCache:
     @classmethod
     def from_config(cls, cfg) -> "EmbeddingCache":
         """``cache_dir`` and ``encode_processes`` of a run's config."""
-        return cls(cfg.cache_dir, cfg.get("encode_processes", 1))
+        return cls(cfg.cache_dir, cfg.encode_processes)
 
     def folder(self, settings: dict) -> Path:
         assert self.root is not None

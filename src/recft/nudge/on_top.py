@@ -65,6 +65,25 @@ def beats_on_dev(refit: dict[str, float] | None, start: dict[str, float] | None)
     return mean_over(refit) > mean_over(start)
 
 
+def first_within_budget(problem, accuracies: dict, budget, reference, unseen: set[str], dev_values) -> tuple:
+    """Each γ that beats not moving on validation, best first; the first whose loss on dev's unseen stratum
+    (against ``reference``, the start point's dev values) is within ``budget`` — the best one without a
+    budget. Returns (its moved corpus, its dev values, every γ looked at); (None, None, …) when none fits."""
+    floor = accuracies.get(0.0, float("-inf"))  # a γ must beat not moving at all on validation
+    looked = []
+    for gamma in sorted((g for g in accuracies if g > 0 and accuracies[g] > floor), key=lambda g: (-accuracies[g], g)):
+        moved = problem.corpus(nudge_n_at(problem.doc_emb, *problem.train, gamma))
+        point = {"gamma": gamma, "val_accuracy": accuracies[gamma]}
+        values = None
+        if reference is not None:
+            values = dev_values(moved.overrides())
+            point["dev_loss"] = mean_over(reference, unseen) - mean_over(values, unseen)
+        looked.append(point)
+        if reference is None or point["dev_loss"] <= budget:
+            return moved, values, looked
+    return None, None, looked
+
+
 def nudge_within_budget(
     encoder, pairs, ctx: MakeContext, step: NudgeStep, carried: NudgedCorpus | None = None
 ) -> tuple[NudgedCorpus | None, dict]:
@@ -90,19 +109,7 @@ def nudge_within_budget(
         return evaluate_set(encoder, dev, ctx.cache, ctx.settings, overrides).per_query[metric]
 
     reference = dev_values(carried.overrides() if carried else None) if budget is not None else None
-    floor = accuracies.get(0.0, float("-inf"))  # a γ must beat not moving at all on validation
-    looked, chosen, chosen_values = [], None, None
-    for gamma in sorted((g for g in accuracies if g > 0 and accuracies[g] > floor), key=lambda g: (-accuracies[g], g)):
-        moved = problem.corpus(nudge_n_at(problem.doc_emb, *problem.train, gamma))
-        point = {"gamma": gamma, "val_accuracy": accuracies[gamma]}
-        values = None
-        if reference is not None:
-            values = dev_values(moved.overrides())
-            point["dev_loss"] = mean_over(reference, unseen) - mean_over(values, unseen)
-        looked.append(point)
-        if reference is None or point["dev_loss"] <= budget:
-            chosen, chosen_values = moved, values
-            break
+    chosen, chosen_values, looked = first_within_budget(problem, accuracies, budget, reference, unseen, dev_values)
     kept = carried is not None and (chosen is None or not beats_on_dev(chosen_values, reference))
     whole_dev = {"start": mean_over(reference), "refit": mean_over(chosen_values)}
     if kept:

@@ -71,7 +71,7 @@ def training_source(cfg: DictConfig, spec: SourceSpec) -> tuple[Source, dict]:
 def tuning_sets(cfg: DictConfig, sets: dict[str, Source]) -> tuple[str, ...]:
     """The sets validated every epoch: the dev set and the probes, or — only when ``tune_on=golden`` is
     asked for — the golden set too (said in the console, the summary and the registry)."""
-    tune_on = cfg.get("tune_on", "dev")
+    tune_on = cfg.tune_on
     if tune_on not in TUNE_ON:
         raise CandidateError(f"tune_on must be dev or golden, got {tune_on!r}")
     if tune_on == "golden":
@@ -130,7 +130,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     zero_shot = evaluate_sets(encoder, sets, cache, settings)
     start = StartPoint("base", None, zero_shot, lambda trainable: encoder if trainable else instantiate(cfg.encoder))
     per_epoch = tuning_sets(cfg, sets)
-    tuned_on = cfg.get("tune_on", "dev")
+    tuned_on = cfg.tune_on
     selection = load_source(selection_probe, cfg.seed) if selection_probe else None
     ctx = MakeContext(
         train, sets, cfg.data.name, cache, settings, per_epoch=per_epoch, tuned_on=tuned_on, selection=selection

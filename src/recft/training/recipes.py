@@ -78,7 +78,7 @@ class Recipe:
 
     def apply(self, cfg: DictConfig) -> DictConfig:
         """A copy of ``cfg`` with this recipe's settings, and ``recipe_info`` saying which recipe it was."""
-        tune_on = cfg.get("tune_on", "dev")
+        tune_on = cfg.tune_on
         if self.tuned_on == "golden" and tune_on != "golden":
             raise RecipeError(
                 f"{self.path}: recipe {self.name} was tuned on a golden split; it is refused unless tune_on=golden "
