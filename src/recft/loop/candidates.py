@@ -24,11 +24,10 @@ from typing import Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common.errors import instantiate
-from recft.data.sources import Source, load_source
-from recft.training.candidate import Candidate, CandidateError, CandidateMaker, MakeContext, StartPoint, TrainingData
-from recft.training.job import checked_selection
+from recft.data.sources import Source
+from recft.training.candidate import Candidate, CandidateError, CandidateMaker, StartPoint, TrainingData
+from recft.training.job import make_candidate
 from recft.training.recipes import Recipe, names_a_recipe
-from recft.training.settings import TrainSettings
 
 OWN = "own"  # the cycle's own settings, as configured
 
@@ -118,10 +117,7 @@ def train_candidates(
         recipe_cfg = with_cycle_patience(cfg if ref == OWN else Recipe.load(ref).apply(cfg), cfg.loop.get("patience"))
         recipe_maker = maker if ref == OWN else instantiate(recipe_cfg.adapter)
         log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
-        spec = checked_selection(recipe_cfg, recipe_maker)  # train.forgetting_budget's selection probe
-        selection = load_source(spec, int(cfg.seed)) if spec else None
-        ctx = MakeContext(TrainSettings.from_config(recipe_cfg), sets, log_dir=log_dir, selection=selection, **context)
-        candidate = recipe_maker.make(start, data, ctx)
+        candidate = make_candidate(recipe_cfg, recipe_maker, start, data, sets, log_dir=log_dir, **context)
         gain = dev_gain(candidate, start, str(cfg.eval.primary))
         trained.append(Trained(ref, candidate, recipe_cfg, gain, is_the_start(candidate, start)))
     with_dev = [t for t in trained if t.dev_gain is not None]

@@ -116,11 +116,21 @@ def checked_selection(cfg: DictConfig, maker) -> SourceSpec | None:
     return spec
 
 
+def make_candidate(cfg: DictConfig, maker, start: StartPoint, data, sets, **context):
+    """One candidate from ``start`` on ``data`` under ``cfg``'s training settings: the one path ``recft train``
+    and every recipe of a cycle take — the selection probe checked and loaded (``train.forgetting_budget``'s),
+    the ``MakeContext`` built from ``context`` (golden, cache, settings, log folder, …), the maker run."""
+    spec = checked_selection(cfg, maker)
+    selection = load_source(spec, int(cfg.seed)) if spec else None
+    ctx = MakeContext(TrainSettings.from_config(cfg), sets, selection=selection, **context)
+    return maker.make(start, data, ctx)
+
+
 def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     cfg = with_recipe(cfg)
-    train = TrainSettings.from_config(cfg)
+    TrainSettings.from_config(cfg)  # every training setting checked before any work
     maker = instantiate(cfg.adapter)
-    selection_probe = checked_selection(cfg, maker)  # before any work
+    checked_selection(cfg, maker)  # so is the selection probe
     data, dev = load_training_data(cfg)
     check_enough_pairs(len(data.pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
     sets = with_dev(load_eval_sets(cfg), cfg.data.name, dev)
@@ -129,13 +139,9 @@ def train_job(cfg: DictConfig, run_dir: Path) -> dict:
     encoder = instantiate(cfg.encoder)
     zero_shot = evaluate_sets(encoder, sets, cache, settings)
     start = StartPoint("base", None, zero_shot, lambda trainable: encoder if trainable else instantiate(cfg.encoder))
-    per_epoch = tuning_sets(cfg, sets)
     tuned_on = cfg.tune_on
-    selection = load_source(selection_probe, cfg.seed) if selection_probe else None
-    ctx = MakeContext(
-        train, sets, cfg.data.name, cache, settings, per_epoch=per_epoch, tuned_on=tuned_on, selection=selection
-    )
-    candidate = maker.make(start, data, ctx)
+    context = {"golden": cfg.data.name, "cache": cache, "settings": settings, "tuned_on": tuned_on}
+    candidate = make_candidate(cfg, maker, start, data, sets, per_epoch=tuning_sets(cfg, sets), **context)
     kind = candidate.save(run_dir / "candidate")
     console.print(f"made a {kind} candidate in {candidate.wall_s:.0f} s")
     extra = {
