@@ -64,3 +64,13 @@ def test_dev_screen_keeps_null_candidates_from_spending_looks():
     ]
     skipped = [s for loop in out for _, _, s in loop]
     assert 0 < sum(skipped) < len(skipped)  # the screen at 0.25 lets some nulls through, not all
+
+
+def test_a_loop_is_the_same_whichever_worker_runs_it_and_a_small_run_has_every_cell():
+    gate = bench.GateConfig(metric="ndcg@10", test="t", slices=("unseen",))
+    job = (3, bench.DESIGNS[0], SHAPE, gate, 0.5, 0.02, 3, 0.8)
+    assert bench.one_loop(job) == bench.one_loop(job)
+    rows = bench.run(2, 2, 42, 0.8, SHAPE, workers=1)
+    assert len(rows) == len(bench.DESIGNS) * len(bench.TESTS) * len(bench.CELLS)
+    assert {(r["test"], r["pi0"]) for r in rows} == {(t, pi0) for t in bench.TESTS for pi0, _ in bench.CELLS}
+    assert all(0 <= r["fwer"] <= 1 and r["loops"] == 2 for r in rows)
