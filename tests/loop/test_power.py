@@ -7,6 +7,7 @@ import pytest
 
 from recft.eval.paired_tests import queries_needed
 from recft.loop.power import power_rows
+from recft.loop.registry import Registry
 from recft.manage import main
 
 LINES = [
@@ -48,13 +49,15 @@ def test_a_protected_slice_is_named_as_the_gate_names_it():
 
 
 def test_manage_power_prints_needed_against_available(tmp_path, capsys):
+    Registry(tmp_path)  # a registry (recft manage refuses a folder without one)
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in LINES))
     assert main(["--registry", str(tmp_path), "power", "--mde", "0.02"]) == 0
     out = capsys.readouterr().out
     needed = queries_needed(np.sqrt((0.12**2 + 0.16**2) / 2), 0.02, 0.025 * 6 / (np.pi**2 * 9), 0.8)
     assert "golden mrr@10" in out and str(needed) in out and "Δ = 0.02" in out
-    empty = tmp_path / "empty"
+    empty = Registry(tmp_path / "empty").root  # a registry with no decided cycle: nothing to size from
     assert main(["--registry", str(empty), "power"]) == 2
+    assert main(["--registry", str(tmp_path / "nowhere"), "power"]) == 2 and not (tmp_path / "nowhere").exists()
 
 
 def test_dev_is_sized_for_its_screen_even_when_every_cycle_was_skipped():
