@@ -215,19 +215,28 @@ def one_loop(job: tuple) -> list[tuple]:
 
 
 def run(loops: int, cycles: int, seed: int, rho: float, shape: Shape, workers: int = 1) -> list[dict]:
+    """Every cell; ``workers`` > 1 runs a cell's loops in that many processes (one process: in this one)."""
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     rows = []
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    try:
         for design in DESIGNS:
             for test in TESTS:
                 gate = GateConfig(metric=METRIC, test=test, slices=("unseen",), seed=seed)
                 for pi0, gain in CELLS:
                     started = time.perf_counter()
                     jobs = [(i, design, shape, gate, pi0, gain, cycles, rho) for i in range(loops)]
-                    done = pool.map(one_loop, jobs, chunksize=max(1, loops // (4 * workers)))
+                    done = (
+                        pool.map(one_loop, jobs, chunksize=max(1, loops // (4 * workers)))
+                        if pool
+                        else [one_loop(job) for job in jobs]
+                    )
                     row = {"design": asdict(design), "test": test, "pi0": pi0, "gain": gain, **rates(done)}
                     row["wall_s"] = time.perf_counter() - started
                     rows.append(row)
                     print(line(row), flush=True)
+    finally:
+        if pool:
+            pool.close()
     return rows
 
 
