@@ -225,6 +225,7 @@ CASES = [
     Case("rollback-first", "manage", "--registry {reg} rollback", "no previous incumbent to roll back to"),
     Case("reject-unknown", "manage", "--registry {reg} reject v0099", "no version 'v0099'"),
     Case("power-setting", "manage", "--registry {reg} power --power 1.5", "--power must be in (0, 1), got 1.5"),
+    Case("gate-slices-against", "cycle", "gate.slices_against=[golden]", "gate.slices_against must name incumbent and/or base, got ['golden']"),
     Case("registry-missing", "manage", "--registry {root}/nowhere history", "{root}/nowhere: no registry here (recft cycle creates one"),
     Case("registry-missing-domains", "manage", "--registry {root}/nowhere domains", "{root}/nowhere: no such folder"),
     Case("report-alone", "manage", "--registry {reg} power --metrics --reports {root}/a.json", "--reports takes a reference report and at least one candidate report"),
