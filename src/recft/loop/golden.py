@@ -42,16 +42,21 @@ def split_size(registry: Registry) -> int | None:
     return held[-1]["source_split"] if held else None
 
 
-def golden_of_record_dataset(registry: Registry):
-    """The golden set of record over the corpus of record, rebuilt from the registry."""
+def golden_of_record_dataset(registry: Registry, config: dict | None = None):
+    """The golden set of record over the corpus of record, rebuilt from the registry: the data source its
+    loop started from (``config``: the base version's, by default the registry's first), grown by every
+    consumed arrival's documents, plus every sealed query. The one builder ``recft manage golden`` and
+    ``recft manage export`` (its ``.corpus``) read."""
     from recft.data.sources import SourceSpec, load_source
     from recft.loop.inbox import consumed_from
     from recft.loop.sealing import golden_of_record
 
-    base = next((v for v in registry.versions() if v.kind == "base"), None)
-    if base is None or "data" not in base.config:
-        raise RegistryError(f"{registry.path}: no base version with its data config: run a cycle first")
-    source = load_source(SourceSpec.from_config(base.config["data"], "data"), base.config.get("seed", 42))
+    if config is None:
+        base = next((v for v in registry.versions() if v.kind == "base"), None)
+        if base is None or "data" not in base.config:
+            raise RegistryError(f"{registry.path}: no base version with its data config: run a cycle first")
+        config = base.config
+    source = load_source(SourceSpec.from_config(config["data"], "data"), int(config.get("seed", 42)))
     return golden_of_record(consumed_from(registry).grow(source.dataset), registry.sealed())
 
 

@@ -26,8 +26,7 @@ from omegaconf import OmegaConf
 from recft.common.atomic import new_folder, write_json
 from recft.data.beir import DataError
 from recft.data.growth import corpus_fingerprint
-from recft.data.sources import SourceSpec, load_source
-from recft.loop.inbox import consumed_from
+from recft.loop.golden import golden_of_record_dataset
 from recft.loop.registry import Registry, RegistryError, Version
 from recft.loop.versions import load_version
 from recft.model.cache import EmbeddingCache
@@ -45,19 +44,13 @@ def loop_config(registry: Registry, version: Version) -> dict:
     return root.config
 
 
-def corpus_of_record(registry: Registry, data: dict, seed: int) -> dict[str, str]:
-    """The golden source's corpus plus every document the consumed arrivals brought."""
-    golden = load_source(SourceSpec.from_config(data, "data"), seed)
-    return consumed_from(registry).grow(golden.dataset).corpus
-
-
 def export_version(registry: Registry, name: str, folder: str | Path, cache_dir: str | Path | None) -> Path:
     version = registry.resolve(name)
     config = loop_config(registry, version)
     encoder_cfg = OmegaConf.create({**config["encoder"], "precision": "fp32", "device": "cpu"})
     loaded = load_version(registry, version, encoder_cfg)
     encoder = loaded.encoder.eval()
-    corpus = corpus_of_record(registry, config["data"], int(config.get("seed", 42)))
+    corpus = golden_of_record_dataset(registry, config).corpus  # the corpus of record
     folder = Path(folder)
     if folder.exists():
         raise DataError(f"{folder}: already exists; export into a new folder")
