@@ -9,7 +9,7 @@ Run on the files (or folders) before committing them:
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,5 +40,7 @@ def files_under(paths: list[str]) -> list[Path]:
 
 
 if __name__ == "__main__":
-    changed = [str(p) for p in files_under(sys.argv[1:]) if rewrite(p)]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="files, or folders whose text files are rewritten")
+    changed = [str(p) for p in files_under(parser.parse_args().paths) if rewrite(p)]
     print(f"{len(changed)} file(s) rewritten" + "".join(f"\n  {p}" for p in changed))

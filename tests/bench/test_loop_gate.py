@@ -11,14 +11,17 @@ from conftest import REPO
 
 
 def load(name: str):
-    sys.path.insert(0, str(REPO / "bench"))  # loop_gate imports its calibration from loop_power
+    """A bench script as a module, registered under its name (a dataclass looks its module up there, and
+    loop_gate's ``from loop_power import`` finds it) — never by putting bench/ on sys.path, where
+    bench/nudge.py would shadow the reference package ``nudge``."""
     spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # a dataclass looks its module up there
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
+load("loop_power")  # what loop_gate imports its calibration from
 bench = load("loop_gate")
 SHAPE = bench.Shape(0.77, 0.25)
 
