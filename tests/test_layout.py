@@ -242,3 +242,29 @@ def test_manage_and_summarize_load_neither_torch_nor_lightning():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# A name shared by two modules is allowed only as one idea per stage (its own settings, job, maker or errors) or
+# as a verb's entry point beside the stage module that does the work; anything else is renamed to grep apart.
+SHARED_NAMES = {
+    "settings",
+    "job",
+    "maker",
+    "objective",
+    "errors",
+    "fetch",
+    "evaluate",
+    "summarize",
+    "cycle",
+    "__init__",
+}
+
+
+def test_module_names_are_unique_enough_to_grep():
+    """Before: three ``domains.py`` (labels, the adapter encoder, the registries) and three ``figures.py``."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted((SRC / "recft").rglob("*.py")):
+        by_name.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
+    repeated = {name: paths for name, paths in by_name.items() if len(paths) > 1 and name not in SHARED_NAMES}
+    assert not repeated, repeated
+    assert all(len(paths) <= 2 for name, paths in by_name.items() if name != "__init__"), by_name

@@ -27,12 +27,12 @@ from omegaconf import OmegaConf  # noqa: E402
 from recft.common.atomic import write_text  # noqa: E402
 from recft.common.config import register_resolvers  # noqa: E402
 from recft.common.cpu import cpu_description  # noqa: E402
-from recft.common.figures import save_figure  # noqa: E402
+from recft.common.figure_files import save_figure  # noqa: E402
 from recft.eval.sets import EvalSettings, evaluate_sets, load_eval_sets  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.store import load_encoder  # noqa: E402
-from recft.sweeps.figures import errorbar_2d  # noqa: E402
 from recft.sweeps.models import paired  # noqa: E402
+from recft.sweeps.sweep_figures import errorbar_2d  # noqa: E402
 from recft.training.merge import endpoints, set_weight  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)

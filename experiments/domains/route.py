@@ -4,7 +4,7 @@
 
 Each argument is a ``recft train adapter=query_lora`` run folder (its ``candidate/query_adapter`` and
 ``.hydra/config.yaml``); the run's data name is the domain. The adapters are loaded side by side on one
-copy of the base (``recft.model.domains.DomainEncoder``); each domain's golden set is measured with
+copy of the base (``recft.model.domain_encoder.DomainEncoder``); each domain's golden set is measured with
 the base model, through its own adapter, and through every other adapter (what a query routed to the
 wrong domain gets) — paired Δ against the base with 95 % CIs. Writes ``routing.md`` beside this file.
 """
@@ -26,7 +26,7 @@ from recft.common.cpu import cpu_description  # noqa: E402
 from recft.data.sources import SourceSpec, load_source  # noqa: E402
 from recft.eval.sets import EvalSettings, evaluate_set  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
-from recft.model.domains import DomainEncoder  # noqa: E402
+from recft.model.domain_encoder import DomainEncoder  # noqa: E402
 
 
 def main(runs: list[str]) -> Path:

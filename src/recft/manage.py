@@ -29,7 +29,7 @@ from recft.common import console as console_module
 from recft.common.config import repo_path
 from recft.common.entry import run
 from recft.common.errors import ConfigError
-from recft.loop.domains import domain_registries, domains_table, registry_root
+from recft.loop.domain_registries import domain_registries, domains_table, registry_root
 from recft.loop.history import history_table, read_history, repair_history
 from recft.loop.registry import Registry, RegistryError
 
@@ -127,7 +127,7 @@ def power(registry: Registry, args) -> int | None:
 
 
 def figures(registry: Registry, args) -> None:
-    from recft.loop.figures import cycle_figures  # matplotlib: only when drawing
+    from recft.loop.cycle_figures import cycle_figures  # matplotlib: only when drawing
 
     for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
         print(path)

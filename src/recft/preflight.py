@@ -194,7 +194,7 @@ def check_training(cfg: DictConfig, command: str) -> None:
 
 def check_cycle(cfg: DictConfig) -> None:
     """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
-    from recft.loop.domains import check_domain_adapter
+    from recft.loop.domain_registries import check_domain_adapter
     from recft.loop.run import CYCLE_DEV
     from recft.loop.schedule import LoopConfigError
     from recft.loop.sealing import check_share
@@ -278,7 +278,7 @@ def check_arrivals(cfg: DictConfig) -> None:
 def check_registry(cfg: DictConfig) -> None:
     """The registry a cycle will use, read and not written: its incumbent's folder and stored reports."""
     from recft.eval.report import Report
-    from recft.loop.domains import registry_root
+    from recft.loop.domain_registries import registry_root
     from recft.loop.registry import Registry
     from recft.loop.versions import encoder_version
     from recft.model.store import check_stored

@@ -6,7 +6,7 @@ import pytest
 
 from recft.data.arrivals import CorpusIndex, read_arrival
 from recft.data.beir import DataError, load_beir
-from recft.data.domains import check_domain, restrict_to_domain
+from recft.data.domain_labels import check_domain, restrict_to_domain
 from recft.data.pairs import pairs_from_dataset
 
 from conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from recft.loop.domains import DomainConfigError, domain_registries, incumbent_adapters, serving_router
+from recft.loop.domain_registries import DomainConfigError, domain_registries, incumbent_adapters, serving_router
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
 from recft.loop.run import run_loop

@@ -13,7 +13,7 @@ A passage is given by id (Tevatron's ``docid``, when the corpus has it) or as te
 corpus document — its ``title + " " + text``, or its text alone — becomes that document's id; other
 text gets a stable id from its content (``new:<hash>``) and is reported as a new document. Every bad
 row is a ``file:line: what`` problem, never an exception half-way through a file; duplicate pairs are
-dropped and counted. Any format may carry a ``domain`` column (``recft.data.domains``): a cycle run
+dropped and counted. Any format may carry a ``domain`` column (``recft.data.domain_labels``): a cycle run
 with ``domain=X`` takes the rows labelled X or unlabelled and leaves the others to their domains.
 
 A corpus delta — ``corpus.jsonl`` (or ``<name>.corpus.jsonl``) in BEIR corpus layout (``_id``,

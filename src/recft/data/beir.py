@@ -45,7 +45,7 @@ class Dataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     titles: dict[str, str] = field(default_factory=dict, repr=False)
-    query_domains: dict[str, str] = field(default_factory=dict, repr=False)  # qid → "domain" (recft.data.domains)
+    query_domains: dict[str, str] = field(default_factory=dict, repr=False)  # qid → "domain" (recft.data.domain_labels)
 
     def __repr__(self) -> str:
         return (
@@ -111,7 +111,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         yield lineno, record
 
 
-DOMAIN_FIELD = "domain"  # a query's product or collection (recft.data.domains)
+DOMAIN_FIELD = "domain"  # a query's product or collection (recft.data.domain_labels)
 
 
 def _string_field(record: dict, key: str, path: Path, lineno: int, required: bool = True) -> str:

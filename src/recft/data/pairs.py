@@ -19,7 +19,7 @@ class Pair:
     doc_id: str
     passage: str
     source: str = ""  # the data source's name: doc ids are unique only within a source
-    domain: str = ""  # the product or collection the query belongs to ("" = unlabelled; recft.data.domains)
+    domain: str = ""  # the product or collection the query belongs to ("" = unlabelled; recft.data.domain_labels)
 
 
 def pairs_from_dataset(dataset: Dataset, min_relevance: int = 1) -> list[Pair]:

@@ -14,9 +14,9 @@ from recft.common.errors import instantiate
 from recft.eval.sets import EvalSettings, load_eval_sets
 from recft.loop.candidates import OWN, check_dev_for_recipes, declared
 from recft.loop.context import Loop
-from recft.loop.domains import registry_root, scope
+from recft.loop.cycle_figures import cycle_figures
+from recft.loop.domain_registries import registry_root, scope
 from recft.loop.feed import run_inbox, run_schedule
-from recft.loop.figures import cycle_figures
 from recft.loop.gate import GateConfig
 from recft.loop.history import read_history
 from recft.loop.looks import check_ledger_metric, check_ledger_terms

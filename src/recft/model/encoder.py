@@ -213,7 +213,7 @@ class BiEncoder(torch.nn.Module):
 
     def _hash_weights(self, include_adapters: bool) -> str:
         digest = hashlib.blake2b(digest_size=16)
-        # with several named adapters (per-domain, recft.model.domains) only the active one embeds
+        # with several named adapters (per-domain, recft.model.domain_encoder) only the active one embeds
         several = len(getattr(self.model, "peft_config", {})) > 1
         active = self.model.active_adapter if several else None
         for key, tensor in sorted(self.model.state_dict().items()):

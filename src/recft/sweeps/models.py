@@ -25,7 +25,7 @@ from recft.common.atomic import write_text
 from recft.eval.paired_tests import one_sided_p
 from recft.eval.report import Report
 from recft.eval.stats import compare
-from recft.sweeps import figures
+from recft.sweeps import sweep_figures as figures
 from recft.sweeps.summarize import Job, SummarizeError, collect, to_markdown
 
 TEST = "permutation"

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from recft.common.atomic import write_text
 from recft.common.errors import RecftError
-from recft.sweeps import figures
+from recft.sweeps import sweep_figures as figures
 from recft.sweeps.objective import objective
 
 

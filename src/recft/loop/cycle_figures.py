@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recft.common.figures import save_figure  # noqa: E402
+from recft.common.figure_files import save_figure  # noqa: E402
 from recft.loop import verdicts  # noqa: E402
 from recft.loop.gate import GateConfig, check_probe  # noqa: E402
 from recft.loop.history import read_history  # noqa: E402

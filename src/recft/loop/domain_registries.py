@@ -5,7 +5,7 @@ incumbent, looks at its golden set (the gate's alpha spending counts per domain)
 and history — because a promotion for one product must not be decided by another's queries. Every
 domain's candidates are query-side LoRA adapters (``adapter=query_lora``): passages stay the base
 model's, so all domains search one corpus index, and serving loads each domain's incumbent adapter
-beside the others on one copy of the base (``recft.model.domains.DomainEncoder``).
+beside the others on one copy of the base (``recft.model.domain_encoder.DomainEncoder``).
 
     recft cycle data=scifact domain=scifact
     recft cycle data=cranfield domain=cranfield
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from recft.data.domains import check_domain, restrict_to_domain
+from recft.data.domain_labels import check_domain, restrict_to_domain
 from recft.loop.history import read_history
 from recft.loop.registry import Registry
 from recft.loop.schedule import LoopConfigError
 
 if TYPE_CHECKING:  # `recft manage` reads domain registries without loading torch
     from recft.data.sources import Source
-    from recft.model.domains import DomainEncoder
+    from recft.model.domain_encoder import DomainEncoder
     from recft.training.candidate import TrainingData
 
 FOLDER = "domains"
@@ -86,7 +86,7 @@ def incumbent_adapters(root: str | Path) -> dict[str, Path | None]:
 def serving_router(root: str | Path, base) -> DomainEncoder:
     """Every trained domain's incumbent adapter on ``base`` (a fresh base ``BiEncoder``): one model,
     switched per query by domain. Domains still at the base model are served by ``base`` itself."""
-    from recft.model.domains import DomainEncoder
+    from recft.model.domain_encoder import DomainEncoder
 
     trained = {name: path for name, path in incumbent_adapters(root).items() if path is not None}
     return DomainEncoder(base, trained)

@@ -6,7 +6,7 @@ import torch
 
 from recft.model.adapters import apply_adapter
 from recft.model.cache import EmbeddingCache
-from recft.model.domains import DomainEncoder, DomainError
+from recft.model.domain_encoder import DomainEncoder, DomainError
 from recft.model.encoder import BiEncoder
 
 QUERIES = ["how long do fleas live", "wing in a slipstream", "stem cells"]

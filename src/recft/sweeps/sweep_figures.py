@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from recft.common.figures import save_figure  # noqa: E402
+from recft.common.figure_files import save_figure  # noqa: E402
 
 PROGRESSION_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 

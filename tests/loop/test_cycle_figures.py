@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from recft.loop.figures import COLORS, cycle_figures, verdict_shares_by_n
+from recft.loop.cycle_figures import COLORS, cycle_figures, verdict_shares_by_n
 from recft.loop.verdicts import VERDICTS
 
 
