@@ -13,7 +13,6 @@ serving index that did not change is the same tree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,17 +22,9 @@ from pathlib import Path
 from typing import Iterator
 
 from recft.common.atomic import atomic_path, new_folder
-from recft.common.hashing import stable_hash
+from recft.common.hashing import file_sha256, stable_hash
 
 OBJECTS, TREES, INCOMING = "artifacts/objects", "artifacts/trees", "artifacts/incoming"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def object_path(root: Path, sha: str) -> Path:
