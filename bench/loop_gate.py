@@ -10,9 +10,9 @@ per-query deltas against the incumbent are drawn with the shape calibrated from 
 reports (``loop_power.calibrate``: share of exact zeros, sd of the rest; a reused query keeps its
 draw with probability √ρ). Then what a cycle does, with recft's functions:
 
-1. **dev's screen** (``recft.loop.dev_check.dev_evidence`` at ``dev.level`` 0.25, the unseen stratum's
+1. **dev's screen** (``recft.loop.gate.dev_check.dev_evidence`` at ``dev.level`` 0.25, the unseen stratum's
    budget 0.005, the gate's test): a candidate it does not send is SKIPPED and spends no look;
-2. **the gate** (``recft.loop.gate.decide`` at the level ``recft.loop.looks.next_level`` gives this
+2. **the gate** (``recft.loop.gate.promotion.decide`` at the level ``recft.loop.gate.looks.next_level`` gives this
    look on the loop's ledger, with the earlier looks' sds): golden superiority, a TREC DL-sized probe
    (97 queries, null deltas of sd 0.02) against the incumbent and — once something was promoted —
    the base, and the unseen golden slice against both (``gate.slices_against``);
@@ -41,10 +41,10 @@ from loop_power import REPORTS, Shape, calibrate, simulation_arguments
 from recft.common.atomic import write_json
 from recft.common.cpu import cpu_model
 from recft.eval.report import Report
-from recft.loop.dev_check import DevRule, dev_evidence
-from recft.loop.gate import BaseVectors, GateConfig, decide
-from recft.loop.looks import next_level
-from recft.loop.verdicts import PROMOTED
+from recft.loop.gate.dev_check import DevRule, dev_evidence
+from recft.loop.gate.looks import next_level
+from recft.loop.gate.promotion import BaseVectors, GateConfig, decide
+from recft.loop.gate.verdicts import PROMOTED
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_gate.json"
@@ -122,7 +122,7 @@ class Loop:
 
 
 def screen(loop: Loop, candidate: dict, n_dev: int, seen_dev: np.ndarray, gate: GateConfig) -> bool:
-    """dev's screen on the dev split of this cycle (``recft.loop.dev_check``)."""
+    """dev's screen on the dev split of this cycle (``recft.loop.gate.dev_check``)."""
     before = Report("dev", "dev", {METRIC: vector("d", loop.incumbent["dev"][:n_dev])})
     after = Report("dev", "dev", {METRIC: vector("d", candidate["dev"][:n_dev])})
     ids = lambda mask: {f"d{i}" for i in np.flatnonzero(mask)}  # noqa: E731
@@ -132,7 +132,7 @@ def screen(loop: Loop, candidate: dict, n_dev: int, seen_dev: np.ndarray, gate: 
 
 
 def judge(loop: Loop, candidate: dict, n: int, unseen: np.ndarray, gate: GateConfig):
-    """The gate's decision on this look, as ``recft.loop.judging.judge`` asks it."""
+    """The gate's decision on this look, as ``recft.loop.orchestration.judging.judge`` asks it."""
     cut = lambda who, name: vector("q", who[name][:n])  # noqa: E731
     inc, cand, base = (cut(who, "golden") for who in (loop.incumbent, candidate, loop.base))
     ids = {f"q{i}" for i in np.flatnonzero(unseen)}

@@ -26,7 +26,7 @@ queries and every sealed arrival so far, this cycle's included (reused from then
 candidate is null with probability π0, else truly better by the cell's gain. Its one-sided p (H0
 "Δ ≤ gate.margin") comes from ``one_sided_p`` with ``test="t"`` — computed for all loops at once by
 ``t_p_rows``, tested equal to ``one_sided_p`` — and a look promotes when p ≤ the level
-``recft.loop.looks.levels`` gives it under each rule in ``RULES`` (p-values do not depend on the
+``recft.loop.gate.looks.levels`` gives it under each rule in ``RULES`` (p-values do not depend on the
 rule). All cells of one growth share their random draws (common random numbers).
 
 **The gate's default test beside the t-test** (``CHECK``: 200 loops of the proposed design at π0 0.5,
@@ -36,7 +36,7 @@ first look's, α·γ_1). A Monte-Carlo sign-flip p is never below 1/(resamples +
 with no promotion just before it is held to α·γ_t, below 1e-4 from look 13 (and hard to resolve
 well before): late looks the t-test can pass, the permutation test at a fixed 10,000 resamples
 cannot. The gate therefore sizes the superiority test's resamples from the look's level
-(``recft.loop.gate.superiority_resamples``: at least 100/level), which this check, at a fixed count
+(``recft.loop.gate.promotion.superiority_resamples``: at least 100/level), which this check, at a fixed count
 for speed, does not.
 
 **Reported per cell and rule**: FWER, the share of loops that promote at least one null candidate,
@@ -63,8 +63,8 @@ from recft.common.cpu import cpu_model
 from recft.eval.paired_tests import one_sided_p
 from recft.eval.report import Report
 from recft.eval.stats import cohens_dz, paired_arrays
-from recft.loop.gate import GateConfig
-from recft.loop.looks import RULES, alpha_for_look, levels
+from recft.loop.gate.looks import RULES, alpha_for_look, levels
+from recft.loop.gate.promotion import GateConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_power.json"

@@ -21,7 +21,7 @@ from pathlib import Path
 from recft.common.atomic import write_json
 from recft.common.config import REPO_ROOT as REPO
 from recft.common.cpu import cpu_description
-from recft.loop.history import read_history
+from recft.loop.storage.history import read_history
 
 
 def week_rows(folder: Path) -> list[dict]:

@@ -200,9 +200,10 @@ CYCLE_TEST_DEFAULTS = ("loop.recipes=[own]", "dev.arrival_share=0", "gate.slices
 def compose(config_name: str, *overrides: str):
     """Compose ``conf/<config_name>.yaml`` with overrides, as the entry points do. A cycle trains its own
     settings without a dev split unless the test says otherwise (``CYCLE_TEST_DEFAULTS``): the shipped
-    recipe is SciFact's, six epochs and a merge grid, and is tested on its own (tests/loop/test_candidates.py).
+    recipe is SciFact's, six epochs and a merge grid, and is tested on its own
+    (tests/loop/orchestration/test_candidates.py).
     Nor is the leakage audit on by default: several tiny sets train on their own test queries, and a random
-    tiny BERT finds every text near every other (tests/loop/test_leakage.py turns it on)."""
+    tiny BERT finds every text near every other (tests/loop/intake/test_leakage.py turns it on)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 

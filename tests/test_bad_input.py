@@ -22,7 +22,7 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 
 from recft.cli import main
-from recft.loop.registry import Registry
+from recft.loop.storage.registry import Registry
 
 from conftest import TINY_CORPUS, tiny_run_overrides, write_tiny_train_beir
 

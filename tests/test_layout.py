@@ -24,7 +24,8 @@ ENTRY_POINTS = {
 }
 # The stages, earliest first, by the role each package's docstring gives it: what every stage shares;
 # reading data; the model; measuring a model; making a candidate from pairs (training, then NUDGE, a
-# candidate made through training's interface); the loop that gates candidates; sweeps, read after
+# candidate made through training's interface); the loop that gates candidates; what `recft manage` shows
+# of a loop; sweeps, read after
 # the runs; the settings check that builds every stage's objects early; the commands. A module may
 # import its own stage or an earlier one, never a later one.
 STAGES = (
@@ -35,6 +36,7 @@ STAGES = (
     ("recft.training",),
     ("recft.nudge",),
     ("recft.loop",),
+    ("recft.views",),
     ("recft.sweeps",),
     ("recft.preflight",),
     tuple(sorted(ENTRY_POINTS | {"recft.__main__"})),
@@ -141,8 +143,8 @@ def test_every_module_and_stage_package_has_a_stage():
 def test_the_stage_order_check_finds_an_import_of_a_later_stage():
     saved = dict(GRAPH)
     try:
-        GRAPH["recft.data.beir"] = GRAPH["recft.data.beir"] | {"recft.loop.gate"}
-        assert later_stage_imports() == {"recft.data.beir": {"recft.loop.gate"}}
+        GRAPH["recft.data.beir"] = GRAPH["recft.data.beir"] | {"recft.loop.gate.promotion"}
+        assert later_stage_imports() == {"recft.data.beir": {"recft.loop.gate.promotion"}}
     finally:
         GRAPH.clear()
         GRAPH.update(saved)
@@ -150,6 +152,54 @@ def test_the_stage_order_check_finds_an_import_of_a_later_stage():
 
 def test_no_module_imports_a_later_stage_lazy_imports_included():
     assert later_stage_imports() == {}
+
+
+# recft.loop by concern, lowest first: the gate's statistics (no I/O), storage, intake, and the orchestration
+# that uses them. A loop module imports its own concern or a lower one; no module sits in loop/ outside them.
+LOOP_LAYERS = ("recft.loop.gate", "recft.loop.storage", "recft.loop.intake", "recft.loop.orchestration")
+
+
+def loop_layer(module: str) -> int:
+    return next(rank for rank, layer in enumerate(LOOP_LAYERS) if module == layer or module.startswith(layer + "."))
+
+
+def loop_layer_violations() -> dict[str, set[str]]:
+    """Each loop module that imports a loop module of a higher concern, and those modules."""
+    inside = [m for m in GRAPH if m.startswith("recft.loop.")]
+    found = {m: {d for d in GRAPH[m] if d.startswith("recft.loop.") and loop_layer(d) > loop_layer(m)} for m in inside}
+    return {m: deps for m, deps in found.items() if deps}
+
+
+def test_every_loop_module_sits_in_one_concern():
+    outside = [m for m in MODULES if m.startswith("recft.loop.") and not any(m.startswith(x) for x in LOOP_LAYERS)]
+    assert outside == []
+    for layer in LOOP_LAYERS:
+        assert layer in MODULES, layer  # a package, saying its concern in its docstring
+
+
+def test_loop_imports_run_from_orchestration_down_to_the_gate_never_up():
+    assert loop_layer_violations() == {}
+
+
+def test_the_loop_order_check_finds_storage_importing_orchestration():
+    saved = dict(GRAPH)
+    try:
+        GRAPH["recft.loop.storage.registry"] = GRAPH["recft.loop.storage.registry"] | {"recft.loop.orchestration.run"}
+        assert loop_layer_violations() == {"recft.loop.storage.registry": {"recft.loop.orchestration.run"}}
+    finally:
+        GRAPH.clear()
+        GRAPH.update(saved)
+
+
+def test_the_gate_statistics_do_no_io():
+    """The gate's modules compute from vectors and numbers; files, registries and consoles are elsewhere."""
+    io = {"pathlib", "sqlite3", "rich", "omegaconf", "json", "recft.common.atomic", "recft.common.console"}
+    for name, path in MODULES.items():
+        if name.startswith("recft.loop.gate."):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            used = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            used |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            assert not {u for u in used if u in io or u.split(".")[0] in io}, (name, used)
 
 
 def functions(tree: ast.AST, prefix: str):
@@ -227,7 +277,7 @@ def test_the_files_extending_recft_names_exist():
 
 def test_every_stage_package_says_its_role_in_one_line():
     packages = [p for p in (SRC / "recft").iterdir() if (p / "__init__.py").is_file()]
-    assert {p.name for p in packages} >= {"common", "data", "model", "eval", "training", "nudge", "loop", "sweeps"}
+    assert {p.name for p in packages} >= {"common", "data", "model", "eval", "training", "nudge", "loop", "views", "sweeps"}
     for package in packages:
         doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8")))
         assert doc and len(doc.splitlines()) == 1, package.name
@@ -235,7 +285,7 @@ def test_every_stage_package_says_its_role_in_one_line():
 
 def test_manage_and_summarize_load_neither_torch_nor_lightning():
     code = (
-        "import sys, recft.manage, recft.summarize, recft.loop.history, recft.loop.registry; "
+        "import sys, recft.manage, recft.summarize, recft.loop.storage.history, recft.loop.storage.registry; "
         "heavy = {'torch', 'pytorch_lightning', 'lightning', 'transformers'} & set(sys.modules); "
         "print(sorted(heavy))"
     )

@@ -42,7 +42,7 @@ def recipes(line: dict) -> str:
 
 
 def screen(line: dict) -> str:
-    """Dev's screen (``recft.loop.dev_check``): n, Δ and the one-sided p it was held to; or why none ran."""
+    """Dev's screen (``recft.loop.gate.dev_check``): n, Δ and the one-sided p it was held to; or why none ran."""
     record = (line.get("dev") or {}).get("screen")
     if record is None:
         return "kept the incumbent" if line.get("recipes") else ""

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from recft.eval.report import Report
-from recft.loop.gate import GateConfig, decide
+from recft.loop.gate.promotion import GateConfig, decide
 
 ROWS = [("scifact", "ndcg@10"), ("trecdl", "ndcg@10"), ("nevir", "ndcg@10"), ("nevir", "paired_accuracy")]
 

@@ -30,9 +30,9 @@ from recft.data.sources import SourceSpec, load_source  # noqa: E402
 from recft.eval.report import Report  # noqa: E402
 from recft.eval.sets import evaluate_set  # noqa: E402
 from recft.eval.settings import EvalSettings  # noqa: E402
-from recft.loop.history import read_history  # noqa: E402
-from recft.loop.registry import Registry  # noqa: E402
-from recft.loop.versions import load_version  # noqa: E402
+from recft.loop.storage.history import read_history  # noqa: E402
+from recft.loop.storage.registry import Registry  # noqa: E402
+from recft.loop.storage.versions import load_version  # noqa: E402
 from recft.model.cache import EmbeddingCache  # noqa: E402
 from recft.model.store import has_overrides, load_encoder, load_overrides  # noqa: E402
 

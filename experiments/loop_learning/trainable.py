@@ -13,7 +13,7 @@ from pathlib import Path
 
 from recft.data.arrivals import normalize
 from recft.data.pairs import Pair
-from recft.loop.registry import Registry
+from recft.loop.storage.registry import Registry
 
 
 def trainable_pairs(root: str | Path, through: int) -> list[Pair]:

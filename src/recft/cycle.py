@@ -9,7 +9,8 @@
 
 Each cycle trains a candidate starting from the incumbent, evaluates it on the golden set and every
 probe (the incumbent's reports are cached in the registry), asks the gate, acts on the verdict, and
-appends one line to ``history.jsonl`` (see ``recft.loop.run``, and ``recft.loop.cycle`` for one cycle).
+appends one line to ``history.jsonl`` (see ``recft.loop.orchestration.run``, and
+``recft.loop.orchestration.cycle`` for one cycle).
 ``python -m recft.cycle`` is the same command.
 
 Exit codes, for schedulers (the last cycle's verdict): 0 PROMOTED or nothing new, 3
@@ -30,8 +31,8 @@ from recft.common.entry import guarded, leave, run_hydra
 
 @hydra.main(version_base="1.3", config_path=str(_config.CONF_DIR), config_name="cycle")
 def cycle(cfg: DictConfig) -> None:
-    from recft.loop.run import run_loop
-    from recft.loop.verdicts import EXIT_CODES
+    from recft.loop.gate.verdicts import EXIT_CODES
+    from recft.loop.orchestration.run import run_loop
     from recft.preflight import check_settings
 
     def run() -> list[dict]:

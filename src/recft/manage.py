@@ -29,9 +29,11 @@ from recft.common import console as console_module
 from recft.common.config import repo_path
 from recft.common.entry import run
 from recft.common.errors import ConfigError
-from recft.loop.domain_registries import domain_registries, domains_table, registry_root
-from recft.loop.history import history_table, read_history, repair_history
-from recft.loop.registry import Registry, RegistryError
+from recft.loop.orchestration.domain_registries import domain_registries, registry_root
+from recft.loop.storage.history import read_history, repair_history
+from recft.loop.storage.registry import Registry, RegistryError
+from recft.views.domains_view import domains_table
+from recft.views.history_view import history_table
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,7 +95,7 @@ def reject(registry: Registry, args) -> None:
 
 
 def export(registry: Registry, args) -> None:
-    from recft.loop.publish import export_version  # torch: only when exporting
+    from recft.loop.orchestration.publish import export_version  # torch: only when exporting
 
     print(export_version(registry, args.version, args.folder, args.cache))
 
@@ -103,7 +105,8 @@ def rollback(registry: Registry, args) -> None:
 
 
 def golden(registry: Registry, args) -> None:
-    from recft.loop.golden import export_beir, origins_table, split_size
+    from recft.loop.intake.golden import export_beir
+    from recft.views.golden_view import origins_table, split_size
 
     if args.export:
         print(export_beir(registry, args.export))
@@ -115,7 +118,8 @@ def power(registry: Registry, args) -> int | None:
     if args.metrics:
         return metrics_command(registry, args)
     from recft.eval.paired_tests import check_power
-    from recft.loop.power import power_rows, power_table
+    from recft.loop.gate.power import power_rows
+    from recft.views.power_view import power_table
 
     check_power(args.mde, args.power, args.alpha, prefix="--")
     rows = power_rows(read_history(registry.root / "history.jsonl"), args.mde, args.power, args.alpha, args.spending)
@@ -127,7 +131,7 @@ def power(registry: Registry, args) -> int | None:
 
 
 def figures(registry: Registry, args) -> None:
-    from recft.loop.cycle_figures import cycle_figures  # matplotlib: only when drawing
+    from recft.loop.orchestration.cycle_figures import cycle_figures  # matplotlib: only when drawing
 
     for path in cycle_figures(registry.root / "history.jsonl", registry.root / "figures"):
         print(path)
@@ -136,7 +140,8 @@ def figures(registry: Registry, args) -> None:
 def metrics_command(registry: Registry, args) -> int:
     """``power --metrics``: from ``--reports BASE CAND…`` or every decided cycle's golden reports."""
     from recft.eval.report import Report
-    from recft.loop.power import metric_multipliers, multipliers_table, registry_report_pairs
+    from recft.loop.gate.power import metric_multipliers
+    from recft.views.power_view import multipliers_table, registry_report_pairs
 
     lines = read_history(registry.root / "history.jsonl")
     if args.reports:

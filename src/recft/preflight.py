@@ -44,7 +44,7 @@ def check_settings(cfg: DictConfig, command: str) -> None:
 
 def check_recipes(cfg: DictConfig) -> None:
     """Every recipe a cycle trains (``loop.recipes``): found, readable, and its settings valid."""
-    from recft.loop.candidates import OWN, check_dev_for_recipes, declared
+    from recft.loop.orchestration.candidates import OWN, check_dev_for_recipes, declared
     from recft.training.recipes import Recipe
 
     check_dev_for_recipes(cfg)
@@ -194,10 +194,10 @@ def check_training(cfg: DictConfig, command: str) -> None:
 
 def check_cycle(cfg: DictConfig) -> None:
     """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
-    from recft.loop.domain_registries import check_domain_adapter
-    from recft.loop.run import CYCLE_DEV
-    from recft.loop.schedule import LoopConfigError
-    from recft.loop.sealing import check_share
+    from recft.loop.intake.schedule import LoopConfigError
+    from recft.loop.intake.sealing import check_share
+    from recft.loop.orchestration.domain_registries import check_domain_adapter
+    from recft.loop.orchestration.run import CYCLE_DEV
 
     if cfg.dev.share or cfg.dev.get("split"):
         raise LoopConfigError(CYCLE_DEV)
@@ -215,8 +215,8 @@ def check_gate(cfg: DictConfig) -> None:
     """``gate.*``: known keys, numbers where numbers go, a level and power that can be reached, metrics and
     slices the evaluation makes."""
     from recft.eval.paired_tests import check_power
-    from recft.loop.gate import GateConfig
-    from recft.loop.looks import alpha_for_look
+    from recft.loop.gate.looks import alpha_for_look
+    from recft.loop.gate.promotion import GateConfig
 
     gate = OmegaConf.to_container(cfg.gate, resolve=True)
     known = {field.name for field in dataclasses.fields(GateConfig)}
@@ -240,9 +240,9 @@ def check_gate(cfg: DictConfig) -> None:
 
 def check_loop(cfg: DictConfig) -> None:
     """``loop.*`` and dev's screen (``dev.level``, ``dev.unseen_budget``)."""
-    from recft.loop.cycle import TRAIN_ON
-    from recft.loop.dev_check import DevRule
-    from recft.loop.schedule import arrivals
+    from recft.loop.gate.dev_check import DevRule
+    from recft.loop.intake.schedule import arrivals
+    from recft.loop.orchestration.cycle import TRAIN_ON
 
     positive_int("loop.cycles", cfg.loop.cycles)
     one_of("loop.train_on", cfg.loop.train_on, TRAIN_ON)
@@ -262,8 +262,8 @@ def check_loop(cfg: DictConfig) -> None:
 def check_arrivals(cfg: DictConfig) -> None:
     """``arrivals.*`` with a path (its format, take and folder), else the schedule's length."""
     from recft.data.arrivals import FORMATS
-    from recft.loop.feed import TAKE
-    from recft.loop.schedule import LoopConfigError
+    from recft.loop.intake.schedule import LoopConfigError
+    from recft.loop.orchestration.feed import TAKE
 
     node = cfg.get("arrivals") or {}
     if node.get("path"):
@@ -278,9 +278,9 @@ def check_arrivals(cfg: DictConfig) -> None:
 def check_registry(cfg: DictConfig) -> None:
     """The registry a cycle will use, read and not written: its incumbent's folder and stored reports."""
     from recft.eval.report import Report
-    from recft.loop.domain_registries import registry_root
-    from recft.loop.registry import Registry
-    from recft.loop.versions import encoder_version
+    from recft.loop.orchestration.domain_registries import registry_root
+    from recft.loop.storage.registry import Registry
+    from recft.loop.storage.versions import encoder_version
     from recft.model.store import check_stored
 
     root = registry_root(cfg.registry.root, cfg.get("domain"))
@@ -302,6 +302,6 @@ def check_gate_slices(cfg: DictConfig, names) -> None:
     if not names:
         return
     from recft.eval.slices import SliceSpec, slice_names
-    from recft.loop.gate import check_slice_names
+    from recft.loop.gate.promotion import check_slice_names
 
     check_slice_names(names, sorted(slice_names(SliceSpec.from_config(cfg.eval.get("slices")))))

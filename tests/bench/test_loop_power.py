@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recft.eval.paired_tests import one_sided_p
-from recft.loop.looks import RULES, levels
+from recft.loop.gate.looks import RULES, levels
 
 from conftest import REPO
 

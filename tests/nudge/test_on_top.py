@@ -10,8 +10,8 @@ from training.test_budget import budget_overrides
 import recft.nudge.on_top as on_top
 from recft.common.errors import instantiate
 from recft.eval.report import Report
-from recft.loop.registry import Version
-from recft.loop.versions import load_version
+from recft.loop.storage.registry import Version
+from recft.loop.storage.versions import load_version
 from recft.model.store import has_overrides, load_overrides
 from recft.nudge.algorithm import nudge_n, nudge_n_accuracies, nudge_n_at
 from recft.nudge.corpus import NudgeError, NudgeProblem

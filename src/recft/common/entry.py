@@ -3,7 +3,7 @@ every ``main(argv)`` returns its exit code.
 
 Exit codes of every verb: 0 done; 2 bad input, configuration or registry state; 1 Hydra's own
 refusal of an override it cannot parse. ``recft cycle`` also exits with its last cycle's verdict
-(``recft.loop.verdicts.EXIT_CODES``: 3 PENDING_APPROVAL, 4 INCONCLUSIVE, 5 REJECTED, 6 ROLLBACK,
+(``recft.loop.gate.verdicts.EXIT_CODES``: 3 PENDING_APPROVAL, 4 INCONCLUSIVE, 5 REJECTED, 6 ROLLBACK,
 7 FORGETTING_DETECTED, 8 SKIPPED). Anything that is not a ``RecftError`` is a bug and keeps its
 traceback.
 

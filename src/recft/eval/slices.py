@@ -11,7 +11,7 @@ from a file a team keeps, or from built-in rules:
   NUDGE's touched/untouched split measures: the only queries NUDGE can move), else ``unseen``.
 
 Slice names are ``rule:value`` for the rules and the file's own names for a file. The gate can hold
-a candidate to non-inferiority on named slices (``gate.slices``; ``recft.loop.gate``).
+a candidate to non-inferiority on named slices (``gate.slices``; ``recft.loop.gate.promotion``).
 """
 
 from __future__ import annotations

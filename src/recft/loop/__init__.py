@@ -1,1 +1,1 @@
-"""The recursive loop: a run feeding its cycles, one cycle, the gate, the registry, versions, history and figures."""
+"""The recursive loop: the gate's statistics, storage, intake, and the orchestration that uses them, in that order."""

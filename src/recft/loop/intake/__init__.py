@@ -1,0 +1,1 @@
+"""What arrives and where it goes: inbox or schedule, the leakage audit, sealing into golden and dev."""
