@@ -30,6 +30,7 @@ from recft.common.cpu import cpu_model  # noqa: E402
 from recft.eval.paired_tests import TESTS
 from recft.loop.gate.looks import alpha_for_look
 from recft.loop.gate.promotion import PROMOTED, GateConfig, check_probe, decide
+from recft.loop.orchestration.settings import shipped_gate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gate_calibration.json"
 SHAPES = {"sparse": 0.95, "dense": 0.79}  # share of exact zeros
@@ -62,7 +63,15 @@ def rate(hits: int, sims: int) -> dict:
 def calibration(sims: int, resamples: int, seed: int) -> dict:
     rows = {}
     for test in TESTS:
-        cfg = GateConfig(test=test, n_resamples=resamples, min_queries=30, equivalence=None, alpha_spending="none")
+        cfg = shipped_gate(
+            slices=(),
+            probe_metric=None,
+            test=test,
+            n_resamples=resamples,
+            min_queries=30,
+            equivalence=None,
+            alpha_spending="none",
+        )
         for shape, zeros in SHAPES.items():
             for n in (40, 80, 300):
                 rng = np.random.default_rng([seed, n, int(zeros * 100)])  # the same deltas for every test
@@ -78,7 +87,11 @@ def four_of_forty(resamples: int) -> dict:
     deltas = np.array([1.0, 0.5, 0.5, 1.0] + [0.0] * 36)
     out = {}
     for test in TESTS:
-        verdict = decide(*as_vectors(deltas), {}, GateConfig(test=test, n_resamples=resamples, equivalence=None))
+        verdict = decide(
+            *as_vectors(deltas),
+            {},
+            shipped_gate(slices=(), probe_metric=None, test=test, n_resamples=resamples, equivalence=None),
+        )
         out[test] = {"verdict": verdict.verdict, "p": verdict.golden.p}
     return out
 
@@ -88,7 +101,9 @@ def null_cycles(sims: int, resamples: int, seed: int, test: str, cycles: int = 1
     rng = np.random.default_rng([seed, 10])
     out = {}
     for rule in ("none", "pi2"):
-        cfg = GateConfig(test=test, n_resamples=resamples, equivalence=None, alpha_spending=rule)
+        cfg = shipped_gate(
+            slices=(), probe_metric=None, test=test, n_resamples=resamples, equivalence=None, alpha_spending=rule
+        )
         hits = 0
         for _ in range(sims):
             looks = (alpha_for_look(k, cfg.alpha, rule) for k in range(1, cycles + 1))
@@ -100,7 +115,7 @@ def null_cycles(sims: int, resamples: int, seed: int, test: str, cycles: int = 1
 def tuned_sweep(sims: int, resamples: int, seed: int, test: str, trials: int = 20) -> dict:
     """(b) the best of ``trials`` null candidates by mean Δ on one split, gated on golden (n = 300)."""
     rng = np.random.default_rng([seed, 20])
-    cfg = GateConfig(test=test, n_resamples=resamples, equivalence=None)
+    cfg = shipped_gate(slices=(), probe_metric=None, test=test, n_resamples=resamples, equivalence=None)
     first_look = alpha_for_look(1, cfg.alpha, cfg.alpha_spending)
     on_dev = on_golden = 0
     for _ in range(sims):
@@ -114,7 +129,7 @@ def tuned_sweep(sims: int, resamples: int, seed: int, test: str, trials: int = 2
 def ratchet(sims: int, resamples: int, seed: int, test: str, steps: int = 4, loss: float = 0.010) -> dict:
     """(c) each promotion loses ``loss`` on a probe of n = 97 (per-query sd 0.035, SE ≈ 0.0036)."""
     rng = np.random.default_rng([seed, 30])
-    cfg = GateConfig(test=test, n_resamples=resamples)
+    cfg = shipped_gate(slices=(), probe_metric=None, test=test, n_resamples=resamples)
     blocked = {k: {"incumbent": 0, "base": 0} for k in range(1, steps + 1)}
     for _ in range(sims):
         cumulative = np.zeros(97)
@@ -145,7 +160,7 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=500, help="simulated loops / sweeps for (a)-(c)")
     parser.add_argument("--resamples", type=int, default=1000, help="permutation / bootstrap resamples per test")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--test", default=GateConfig().test, help="the test (a)-(c) use (the gate's default)")
+    parser.add_argument("--test", default=shipped_gate().test, help="the test (a)-(c) use (the gate's default)")
     args = parser.parse_args()
     started = time.perf_counter()
     results = {

@@ -45,6 +45,7 @@ from recft.loop.gate.dev_check import DevRule, dev_evidence
 from recft.loop.gate.looks import next_level
 from recft.loop.gate.promotion import BaseVectors, GateConfig, decide
 from recft.loop.gate.verdicts import PROMOTED
+from recft.loop.orchestration.settings import shipped_gate
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_gate.json"
@@ -221,7 +222,7 @@ def run(loops: int, cycles: int, seed: int, rho: float, shape: Shape, workers: i
     try:
         for design in DESIGNS:
             for test in TESTS:
-                gate = GateConfig(metric=METRIC, test=test, slices=("unseen",), seed=seed)
+                gate = shipped_gate(probe_metric=None, metric=METRIC, test=test, slices=("unseen",), seed=seed)
                 for pi0, gain in CELLS:
                     started = time.perf_counter()
                     jobs = [(i, design, shape, gate, pi0, gain, cycles, rho) for i in range(loops)]
@@ -279,7 +280,7 @@ def main() -> None:
         "settings": {**settings, "dev_level": DEV_LEVEL, "dev_budget": DEV_BUDGET, "probe": [PROBE_N, PROBE_SD]},
         "shape": {"zeros": shape.zeros, "sd_nonzero": shape.sd},
         "cells": rows,
-        "done_when": done_when(rows, GateConfig().alpha),
+        "done_when": done_when(rows, shipped_gate().alpha),
         "wall_s": time.perf_counter() - started,
     }
     write_json(args.out, results)

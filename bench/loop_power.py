@@ -64,7 +64,7 @@ from recft.eval.paired_tests import one_sided_p
 from recft.eval.report import Report
 from recft.eval.stats import cohens_dz, paired_arrays
 from recft.loop.gate.looks import RULES, alpha_for_look, levels
-from recft.loop.gate.promotion import GateConfig
+from recft.loop.orchestration.settings import shipped_gate
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_power.json"
@@ -79,7 +79,7 @@ FWER_RULES = ("fallback", "pi2")  # the rules that promise FWER ≤ α
 TODAY = (0, "mrr@10", "pi2")
 PROPOSED = (30, "ndcg@10", "fallback")
 TARGET = 0.80  # power at +0.02 the proposed design must reach
-GATE = GateConfig()
+GATE = shipped_gate(slices=(), probe_metric=None)
 CHECK = {"growth": 30, "metric": "ndcg@10", "pi0": 0.5, "gain": 0.02, "loops": 200, "resamples": GATE.n_resamples}
 
 

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from recft.eval.report import Report
-from recft.loop.gate.promotion import GateConfig, decide
+from recft.loop.gate.promotion import decide
+from recft.loop.orchestration.settings import shipped_gate
 
 ROWS = [("scifact", "ndcg@10"), ("trecdl", "ndcg@10"), ("nevir", "ndcg@10"), ("nevir", "paired_accuracy")]
 
@@ -45,7 +46,7 @@ def gate(runs: Path) -> None:
     """What the gate says if the standard fine-tune were the incumbent and a structural run the candidate:
     golden nDCG@10, TREC DL nDCG@10 and NevIR paired accuracy as probes (conf/probe/nevir.yaml)."""
     standard = next(runs.glob("*-none"))
-    cfg = GateConfig(metric="ndcg@10", probe_metric="ndcg@10", min_queries=30)
+    cfg = shipped_gate(slices=(), metric="ndcg@10", probe_metric="ndcg@10", min_queries=30)
     for candidate in sorted(runs.glob("*structural*")):
 
         def vectors(name, metric, candidate=candidate):

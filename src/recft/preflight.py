@@ -11,10 +11,9 @@ themselves stay where they are built; this only builds them once more, early.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from recft.common.errors import ConfigError, instantiate
 
@@ -44,10 +43,9 @@ def check_settings(cfg: DictConfig, command: str) -> None:
 
 def check_recipes(cfg: DictConfig) -> None:
     """Every recipe a cycle trains (``loop.recipes``): found, readable, and its settings valid."""
-    from recft.loop.orchestration.candidates import OWN, check_dev_for_recipes, declared
+    from recft.loop.orchestration.settings import OWN, declared
     from recft.training.recipes import Recipe
 
-    check_dev_for_recipes(cfg)
     for ref in declared(cfg):
         if ref != OWN:
             check_training(Recipe.load(ref).apply(cfg), "cycle")
@@ -153,7 +151,7 @@ def check_training(cfg: DictConfig, command: str) -> None:
     from recft.training.job import TUNE_ON
     from recft.training.merge import check_weight
     from recft.training.merge_search import MergeSearchMaker
-    from recft.training.settings import KEEP, TrainSettings
+    from recft.training.settings import TrainSettings
 
     maker = instantiate(cfg.adapter)
     instantiate(cfg.loss)
@@ -161,13 +159,6 @@ def check_training(cfg: DictConfig, command: str) -> None:
         instantiate(cfg.miner.miner)
     one_of("trainer.precision", cfg.trainer.precision, PRECISIONS)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
-    train = cfg.train
-    for key in ("epochs", "batch_size", "validate_every_n_epochs"):
-        positive_int(f"train.{key}", train.get(key, 1))
-    positive_int("train.patience", train.get("patience"), allow_none=True)
-    if train.get("lr") is not None and not number("train.lr", train.lr) > 0:  # NUDGE trains nothing: no lr
-        raise ConfigError(f"train.lr must be > 0, got {train.lr}")
-    one_of("train.keep", train.get("keep", "last"), KEEP)
     one_of("tune_on", cfg.tune_on, TUNE_ON)
     share = number("dev.share", cfg.dev.share or 0)
     if not 0 <= share < 1:
@@ -178,8 +169,8 @@ def check_training(cfg: DictConfig, command: str) -> None:
         raise ConfigError(f"replay.alpha must be in [0, 1), got {alpha}")
     if alpha and not cfg.replay.get("source"):
         raise ConfigError(f"replay.alpha={alpha} needs replay pairs: set replay.source (e.g. replay=squad)")
-    check_weight(number("merge.weight", OmegaConf.select(cfg, "merge.weight", default=1.0)))
     settings = TrainSettings.from_config(cfg)  # every value fitting and the makers read, as they will read it
+    check_weight(settings.merge_weight)
     arrival_dev = number("dev.arrival_share", cfg.dev.arrival_share) if command == "cycle" else 0
     has_dev = bool(share or cfg.dev.get("split")) if command != "cycle" else arrival_dev > 0
     needs_dev = [why for why, needed in (
@@ -193,97 +184,33 @@ def check_training(cfg: DictConfig, command: str) -> None:
 
 
 def check_cycle(cfg: DictConfig) -> None:
-    """``gate.*``, ``loop.*``, ``arrivals.*``, ``domain``, ``registry.root`` (and what it holds), a cycle's ``dev``."""
-    from recft.loop.intake.schedule import LoopConfigError
-    from recft.loop.intake.sealing import check_share
-    from recft.loop.orchestration.domain_registries import check_domain_adapter
-    from recft.loop.orchestration.run import CYCLE_DEV
+    """``LoopSettings`` — ``gate.*``, ``loop.*``, ``arrivals.*``, ``golden``, a cycle's ``dev``, ``domain`` — built
+    as the cycle builds it; then what it names checked against the evaluation (metrics, slices) and the
+    registry it will use."""
+    from recft.loop.orchestration.settings import LoopSettings
 
-    if cfg.dev.share or cfg.dev.get("split"):
-        raise LoopConfigError(CYCLE_DEV)
-    check_share(number("golden.seal", cfg.golden.seal), number("dev.arrival_share", cfg.dev.arrival_share))
-    check_gate(cfg)
-    check_loop(cfg)
-    check_arrivals(cfg)
-    if cfg.get("domain"):
-        check_domain_adapter(cfg)
+    settings = LoopSettings.from_config(cfg)
+    check_gate(cfg, settings.gate)
     check_folder("registry.root", cfg.registry.root)
-    check_registry(cfg)
+    check_registry(settings.registry_root)
 
 
-def check_gate(cfg: DictConfig) -> None:
-    """``gate.*``: known keys, numbers where numbers go, a level and power that can be reached, metrics and
-    slices the evaluation makes."""
-    from recft.eval.paired_tests import check_power
-    from recft.loop.gate.looks import alpha_for_look
-    from recft.loop.gate.promotion import GateConfig
-
-    gate = OmegaConf.to_container(cfg.gate, resolve=True)
-    known = {field.name for field in dataclasses.fields(GateConfig)}
-    unknown = sorted(set(gate) - known)
-    if unknown:
-        raise ConfigError(f"gate: unknown setting(s) {', '.join(unknown)} (a gate has {', '.join(sorted(known))})")
-    for field in dataclasses.fields(GateConfig):
-        if type(field.default) in (int, float) and gate.get(field.name) is not None:
-            number(f"gate.{field.name}", gate[field.name])
-    config = GateConfig(**gate)
-    alpha_for_look(1, config.alpha, config.alpha_spending)
-    check_power(config.mde, config.power, config.alpha)
+def check_gate(cfg: DictConfig, gate) -> None:
+    """``gate.metric``, ``gate.probe_metric`` and ``gate.slices`` name what the evaluation makes."""
     metrics = metric_names(cfg)
-    one_of("gate.metric", config.metric, metrics)
-    if config.probe_metric is not None:
-        one_of("gate.probe_metric", config.probe_metric, metrics)
-    positive_int("gate.golden_refresh", config.golden_refresh, allow_none=True)
-    positive_int("gate.n_resamples", config.n_resamples)
-    check_gate_slices(cfg, config.slices)
+    one_of("gate.metric", gate.metric, metrics)
+    if gate.probe_metric is not None:
+        one_of("gate.probe_metric", gate.probe_metric, metrics)
+    check_gate_slices(cfg, gate.slices)
 
 
-def check_loop(cfg: DictConfig) -> None:
-    """``loop.*`` and dev's screen (``dev.level``, ``dev.unseen_budget``)."""
-    from recft.loop.gate.dev_check import DevRule
-    from recft.loop.intake.schedule import arrivals
-    from recft.loop.orchestration.cycle import TRAIN_ON
-
-    positive_int("loop.cycles", cfg.loop.cycles)
-    one_of("loop.train_on", cfg.loop.train_on, TRAIN_ON)
-    if cfg.loop.train_on == "since_incumbent":
-        earlier = cfg.loop.earlier_pairs
-        if isinstance(earlier, bool) or not isinstance(earlier, int) or earlier < 0:
-            raise ConfigError(f"loop.earlier_pairs must be a whole number >= 0, got {earlier!r}")
-    if not isinstance(cfg.loop.gated, bool):
-        raise ConfigError(f"loop.gated must be true or false, got {cfg.loop.gated!r}")
-    if cfg.loop.get("patience") is not None:
-        positive_int("loop.patience", cfg.loop.patience)
-    budget = cfg.dev.unseen_budget
-    DevRule(number("dev.level", cfg.dev.level), None if budget is None else number("dev.unseen_budget", budget))
-    arrivals([], list(cfg.loop.schedule), cfg.seed)  # the shares' own check
-
-
-def check_arrivals(cfg: DictConfig) -> None:
-    """``arrivals.*`` with a path (its format, take and folder), else the schedule's length."""
-    from recft.data.arrivals import FORMATS
-    from recft.loop.intake.schedule import LoopConfigError
-    from recft.loop.orchestration.feed import TAKE
-
-    node = cfg.get("arrivals") or {}
-    if node.get("path"):
-        one_of("arrivals.format", node.format, ("auto", *FORMATS))
-        one_of("arrivals.take", node.take, TAKE)
-        if not Path(node.path).exists():
-            raise ConfigError(f"arrivals.path={node.path}: no such file or folder")
-    elif int(cfg.loop.cycles) > len(cfg.loop.schedule):
-        raise LoopConfigError(f"loop.cycles={cfg.loop.cycles} but loop.schedule has {len(cfg.loop.schedule)} shares")
-
-
-def check_registry(cfg: DictConfig) -> None:
+def check_registry(root: Path) -> None:
     """The registry a cycle will use, read and not written: its incumbent's folder and stored reports."""
     from recft.eval.report import Report
-    from recft.loop.orchestration.domain_registries import registry_root
     from recft.loop.storage.registry import Registry
     from recft.loop.storage.versions import encoder_version
     from recft.model.store import check_stored
 
-    root = registry_root(cfg.registry.root, cfg.get("domain"))
     if not (root / "registry.sqlite").is_file():
         return  # a new registry: the cycle makes it
     registry = Registry(root)

@@ -47,7 +47,7 @@ def test_a_cycle_runs_the_gates_decide_and_after_a_promotion_checks_probe_and_sl
 
     real_decide = bench.decide
     monkeypatch.setattr(bench, "decide", spy)
-    gate = bench.GateConfig(metric="ndcg@10", test="t", slices=("unseen",))
+    gate = bench.shipped_gate(probe_metric=None, metric="ndcg@10", test="t", slices=("unseen",))
     design = bench.Design("test", screen=False)
     out = bench.run_loop(np.random.default_rng(0), design, SHAPE, gate, pi0=0.0, gain=0.2, cycles=3, rho=0.8)
     assert [real for real, _, _ in out] == [True] * 3 and out[0][1]  # a +0.2 candidate is promoted at look 1
@@ -60,7 +60,7 @@ def test_a_cycle_runs_the_gates_decide_and_after_a_promotion_checks_probe_and_sl
 
 
 def test_dev_screen_keeps_null_candidates_from_spending_looks():
-    gate = bench.GateConfig(metric="ndcg@10", test="t", slices=("unseen",))
+    gate = bench.shipped_gate(probe_metric=None, metric="ndcg@10", test="t", slices=("unseen",))
     out = [
         bench.run_loop(np.random.default_rng(s), bench.DESIGNS[0], SHAPE, gate, pi0=1.0, gain=0.0, cycles=2, rho=0.8)
         for s in range(20)
@@ -70,7 +70,7 @@ def test_dev_screen_keeps_null_candidates_from_spending_looks():
 
 
 def test_a_loop_is_the_same_whichever_worker_runs_it_and_a_small_run_has_every_cell():
-    gate = bench.GateConfig(metric="ndcg@10", test="t", slices=("unseen",))
+    gate = bench.shipped_gate(probe_metric=None, metric="ndcg@10", test="t", slices=("unseen",))
     job = (3, bench.DESIGNS[0], SHAPE, gate, 0.5, 0.02, 3, 0.8)
     assert bench.one_loop(job) == bench.one_loop(job)
     rows = bench.run(2, 2, 42, 0.8, SHAPE, workers=1)

@@ -21,12 +21,11 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
+from recft.common.config_keys import read_key
 from recft.common.errors import ConfigError
 from recft.training.errors import CandidateError
 
 KEEP = ("last", "best")  # train.keep: the last epoch, or the best on dev (recft.training.checkpoint)
-KINDS = {int: "a whole number", float: "a number"}  # how a refusal names what a key must be
-ABSENT = object()
 
 
 def forgetting_budget_value(value: Any) -> float | None:
@@ -43,18 +42,8 @@ def forgetting_budget_value(value: Any) -> float | None:
 
 
 def read(cfg: DictConfig, key: str, kind: type | None = None, nullable: bool = False):
-    """``cfg``'s dotted ``key``, converted to ``kind`` (int, float, bool, str) — None where it may be null —
-    or one line naming the key: a key that is not there has no fallback here (the YAML holds the defaults)."""
-    value = OmegaConf.select(cfg, key, default=ABSENT)
-    if value is ABSENT:
-        raise ConfigError(f"{key} is not set (its default belongs in conf/train.yaml)")
-    if kind is None or (value is None and nullable):
-        return value
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        what = KINDS.get(kind, kind.__name__) + (" or null" if nullable else "")
-        raise ConfigError(f"{key} must be {what}, got {value!r}") from None
+    """``cfg``'s dotted ``key`` as ``kind``, or one line naming the key (``recft.common.config_keys``)."""
+    return read_key(cfg, key, kind, nullable, home="conf/train.yaml")
 
 
 @dataclass(frozen=True)
@@ -112,6 +101,12 @@ class TrainSettings:
     def __post_init__(self):
         if self.keep not in KEEP:
             raise CandidateError(f"train.keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
+        for key in ("epochs", "batch_size", "validate_every_n_epochs", "patience"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"train.{key} must be a whole number >= 1, got {value}")
+        if self.lr is not None and not self.lr > 0:  # NUDGE trains nothing: no lr
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "TrainSettings":

@@ -8,6 +8,7 @@ from scipy import stats
 from recft.common.errors import ConfigError
 from recft.eval.report import Report
 from recft.loop.gate.dev_check import DevRule, dev_evidence, dev_reason, dev_strata
+from recft.loop.orchestration.settings import shipped_gate
 
 ONE_PLACE = 1 - 1 / np.log2(3)  # nDCG@10 of one relevant document dropping from rank 1 to rank 2
 
@@ -20,7 +21,7 @@ def screen(before, after, unseen=None, rule=None):
     ids = {f"q{i}" for i in range(len(before))}
     unseen = ids if unseen is None else {f"q{i}" for i in unseen}
     strata = {"seen": ids - unseen, "unseen": unseen}
-    rule = rule or DevRule(level=0.1, budget=0.005, n_resamples=2000)
+    rule = rule or DevRule.for_gate(0.1, 0.005, shipped_gate(n_resamples=2000))
     return dev_evidence(report(before), report(after), strata, "ndcg@10", rule)
 
 
@@ -56,7 +57,7 @@ def test_a_real_gain_is_sent_and_a_shown_loss_on_the_unseen_stratum_keeps_it_bac
     record = screen(before, after, unseen=range(60, 120))
     assert record["beats_incumbent"] and not record["send"] and not record["unseen"]["within_budget"]
     assert "loss beyond the forgetting budget 0.005" in dev_reason(record)
-    unbudgeted = DevRule(level=0.1, budget=None, n_resamples=2000)
+    unbudgeted = DevRule.for_gate(0.1, None, shipped_gate(n_resamples=2000))
     assert screen(before, after, unseen=range(60, 120), rule=unbudgeted)["send"]
 
 
@@ -64,7 +65,7 @@ def test_the_screen_runs_the_gates_test_pinned_to_scipy():
     rng = np.random.default_rng(2)
     before = rng.uniform(0.2, 1.0, 40)
     after = before + rng.normal(0.02, 0.05, 40)
-    record = screen(before, after, rule=DevRule(level=0.1, budget=0.005, test="t"))
+    record = screen(before, after, rule=DevRule.for_gate(0.1, 0.005, shipped_gate(test="t")))
     deltas = after - before
     assert record["p"] == pytest.approx(stats.ttest_1samp(deltas, 0.0, alternative="greater").pvalue)
     loss = stats.ttest_1samp(deltas, -0.005, alternative="less").pvalue
@@ -76,4 +77,4 @@ def test_the_screen_runs_the_gates_test_pinned_to_scipy():
                                                     (0.1, -0.01, "dev.unseen_budget")])  # fmt: skip
 def test_a_bad_dev_setting_is_refused_in_one_line(level, budget, message):
     with pytest.raises(ConfigError, match=message):
-        DevRule(level=level, budget=budget)
+        DevRule.for_gate(level, budget, shipped_gate())

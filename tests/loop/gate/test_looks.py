@@ -103,17 +103,19 @@ def test_the_ledgers_terms_are_fixed_at_its_first_look(tmp_path, override, term)
     is refused in one line naming the old term and a new registry.root. (Before, only the metric was
     checked: the kill test itself switched gate.alpha_spending between looks of one registry.)"""
     from recft.loop.gate.looks import check_ledger_terms, ledger_terms
-    from recft.loop.gate.promotion import GateConfig
+    from recft.loop.orchestration.settings import shipped_gate
     from recft.loop.storage.registry import Registry
 
     registry = Registry(tmp_path)
-    gate = GateConfig(slices=("seen_in_training:unseen",))
+    gate = shipped_gate(probe_metric=None, slices=("seen_in_training:unseen",))
     assert registry.ledger_terms() == {}
     check_ledger_terms(gate, registry.ledger_terms(), 0)  # nothing fixed before the first look
     registry.record_look("fp", None, 0.0152, 0.5, 0.1, "INCONCLUSIVE", gate.metric, ledger_terms(gate))
     registry.record_look("fp", None, 0.0038, 0.5, 0.1, "INCONCLUSIVE", gate.metric, {"test": "t"})  # ignored
     assert registry.ledger_terms() == ledger_terms(gate)
     check_ledger_terms(gate, registry.ledger_terms(), 2)
-    changed = GateConfig(**{"slices": ("seen_in_training:unseen",), **override})  # a tuple here, a list stored
+    changed = shipped_gate(
+        probe_metric=None, **{"slices": ("seen_in_training:unseen",), **override}
+    )  # a tuple here, a list stored
     with pytest.raises(SpendingError, match=rf"ledger has held every look to {term}=.*another registry.root$"):
         check_ledger_terms(changed, registry.ledger_terms(), 2)

@@ -17,6 +17,7 @@ from recft.loop.gate.promotion import (
     check_golden,
     decide,
 )
+from recft.loop.orchestration.settings import shipped_gate
 
 
 def vectors(n, mean_delta, sd=0.1, seed=0, base=0.5):
@@ -34,7 +35,15 @@ def with_deltas(deltas):
     return incumbent, {q: 0.5 + d for q, d in zip(incumbent, deltas)}
 
 
-CFG = GateConfig(metric="mrr@10", margin=0.0, forgetting_tolerance=0.02, min_queries=20, n_resamples=4000)
+CFG = shipped_gate(
+    slices=(),
+    probe_metric=None,
+    metric="mrr@10",
+    margin=0.0,
+    forgetting_tolerance=0.02,
+    min_queries=20,
+    n_resamples=4000,
+)
 SAFE_PROBE = {"trecdl": vectors(200, 0.0, sd=0.02, seed=9)}
 
 
@@ -74,9 +83,9 @@ def test_rejected_when_shown_below_a_positive_margin():
 
 def test_a_negative_margin_is_refused():
     with pytest.raises(GateError, match="gate.margin must be >= 0, got -0.01"):
-        GateConfig(margin=-0.01)
+        shipped_gate(margin=-0.01)
     with pytest.raises(GateError, match="gate.test must be one of"):
-        GateConfig(test="wilcoxon")
+        shipped_gate(test="wilcoxon")
 
 
 def test_rollback_when_worse():
@@ -193,14 +202,14 @@ def test_a_protected_slice_that_regresses_rejects_a_candidate_better_on_average(
     candidate = {q: v + (-0.1 if i < 60 else 0.15) for i, (q, v) in enumerate(incumbent.items())}
     tail = set(ids[:60])
     cut = lambda vector: {q: v for q, v in vector.items() if q in tail}  # noqa: E731
-    cfg = GateConfig(n_resamples=2000, slices=("tail",))
-    plain = decide(incumbent, candidate, cfg=cfg)
+    cfg = shipped_gate(probe_metric=None, n_resamples=2000, slices=("tail",))
+    plain = decide(incumbent, candidate, {}, cfg=cfg)
     assert plain.verdict == "PROMOTED"
-    guarded = decide(incumbent, candidate, cfg=cfg, slices={"tail": (cut(incumbent), cut(candidate), "mrr@10")})
+    guarded = decide(incumbent, candidate, {}, cfg=cfg, slices={"tail": (cut(incumbent), cut(candidate), "mrr@10")})
     assert guarded.verdict == REJECTED and guarded.failing == ["slice tail"]
     assert any(r.startswith("golden slice tail mrr@10 dropped by more than 0.02") for r in guarded.reasons)
     fine = {q: v + 0.15 for q, v in incumbent.items()}
-    ok = decide(incumbent, fine, cfg=cfg, slices={"tail": (cut(incumbent), cut(fine), "mrr@10")})
+    ok = decide(incumbent, fine, {}, cfg=cfg, slices={"tail": (cut(incumbent), cut(fine), "mrr@10")})
     assert ok.verdict == "PROMOTED" and ok.probes[0].against == "slice" and ok.probes[0].outcome == "ok"
 
 
@@ -215,7 +224,7 @@ def test_a_late_looks_small_level_stays_reachable_by_the_permutation_test():
     incumbent = {q: 0.5 for q in ids}
     candidate = {q: 0.5 + (0.1 + 0.05 * rng.standard_normal() if i < 80 else 0.0) for i, q in enumerate(ids)}
     level = alpha_for_look(20, 0.025, "pi2")
-    cfg = GateConfig(metric="ndcg@10", n_resamples=10_000)
+    cfg = shipped_gate(slices=(), probe_metric=None, metric="ndcg@10", n_resamples=10_000)
     assert superiority_resamples(level, cfg) >= 100 / level > 10_000
     check = check_golden(incumbent, candidate, cfg, alpha=level)
     assert check.outcome == "better" and check.p <= level < 1 / 10_001
@@ -237,14 +246,16 @@ def test_a_protected_slice_is_held_against_the_base_so_promotions_cannot_slide_i
     candidate = step(incumbent)
     kept = {"tail": (cut(incumbent), cut(candidate), "mrr@10")}
     against_base = BaseVectors(slices={"tail": (cut(base), cut(candidate), "mrr@10")})
-    only_incumbent = GateConfig(n_resamples=2000, slices=("tail",), slices_against=("incumbent",), against_base=True)
-    assert decide(incumbent, candidate, cfg=only_incumbent, slices=kept, base=against_base).verdict == PROMOTED
-    both = GateConfig(n_resamples=2000, slices=("tail",))
+    only_incumbent = shipped_gate(
+        probe_metric=None, n_resamples=2000, slices=("tail",), slices_against=("incumbent",), against_base=True
+    )
+    assert decide(incumbent, candidate, {}, cfg=only_incumbent, slices=kept, base=against_base).verdict == PROMOTED
+    both = shipped_gate(probe_metric=None, n_resamples=2000, slices=("tail",))
     assert tuple(both.slices_against) == ("incumbent", "base")
-    verdict = decide(incumbent, candidate, cfg=both, slices=kept, base=against_base)
+    verdict = decide(incumbent, candidate, {}, cfg=both, slices=kept, base=against_base)
     assert verdict.verdict == REJECTED and verdict.failing == ["slice tail vs base"]
     [held] = [c for c in verdict.probes if c.against == SLICE_VS_BASE]
     assert held.comparison.delta == pytest.approx(-0.045) and held.outcome == "forgetting"
     assert any(r.startswith("golden slice tail mrr@10 vs base dropped by more than 0.02") for r in verdict.reasons)
     with pytest.raises(GateError, match="gate.slices_against must name incumbent and/or base"):
-        GateConfig(slices_against=("golden",))
+        shipped_gate(slices_against=("golden",))

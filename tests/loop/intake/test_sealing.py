@@ -55,30 +55,32 @@ def test_near_duplicate_groups_are_never_split_across_sealed_and_training():
     topics = [f"topic{t}" for t in range(40)]
     queries = [f"{topic} variant {v}" for topic in topics for v in range(3)]
     new = pairs_of(queries)
-    result = seal(new, [], Shares(0.25, seed=42), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    result = seal(new, [], Shares(0.25, seed=42, dev=0.0), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
     sealed_topics = {e["text"].split()[0] for e in result.entries}
     trained_topics = {p.query.split()[0] for p in result.train}
     assert sealed_topics and trained_topics and not sealed_topics & trained_topics
     assert all(sum(e["text"].startswith(t + " ") for e in result.entries) in (0, 3) for t in topics)
     assert 0.1 < len(sealed_topics) / len(topics) < 0.45  # a seeded share, drawn per group
-    again = seal(list(reversed(new)), [], Shares(0.25, seed=42), cycle=7, origins={}, embed=topic_embed, near_dup=0.95)
+    again = seal(
+        list(reversed(new)), [], Shares(0.25, seed=42, dev=0.0), cycle=7, origins={}, embed=topic_embed, near_dup=0.95
+    )
     assert {e["text"] for e in again.entries} == {e["text"] for e in result.entries}  # order and cycle free
-    other = seal(new, [], Shares(0.25, seed=7), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
+    other = seal(new, [], Shares(0.25, seed=7, dev=0.0), cycle=1, origins={}, embed=topic_embed, near_dup=0.95)
     assert {e["text"] for e in other.entries} != {e["text"] for e in result.entries}
 
 
 def test_a_group_that_reaches_an_already_trained_query_trains():
     new = pairs_of([f"topic{t} new" for t in range(30)])
     trained = pairs_of([f"topic{t} old" for t in range(30)])
-    result = seal(new, trained, Shares(0.5, seed=42), cycle=2, origins={}, embed=topic_embed, near_dup=0.95)
+    result = seal(new, trained, Shares(0.5, seed=42, dev=0.0), cycle=2, origins={}, embed=topic_embed, near_dup=0.95)
     assert result.entries == [] and len(result.train) == len(new)
     with pytest.raises(SealError, match=r"golden.seal must be in \[0, 1\)"):
-        seal(new, [], Shares(1.0, seed=42), cycle=1, origins={})
+        seal(new, [], Shares(1.0, seed=42, dev=0.0), cycle=1, origins={})
 
 
 def test_the_golden_set_of_record_adds_sealed_queries_with_their_origin():
     new = [Pair("a1", "why do cats purr", "d1", "p", "src"), Pair("a1", "why do cats purr", "d2", "p", "src")]
-    [entry] = seal(new, [], Shares(0.999, seed=1), cycle=3, origins={"a1": ("2026-12-01.jsonl", 4)}).entries
+    [entry] = seal(new, [], Shares(0.999, seed=1, dev=0.0), cycle=3, origins={"a1": ("2026-12-01.jsonl", 4)}).entries
     assert entry == {
         "query_id": "sealed:a1",
         "text": "why do cats purr",

@@ -9,9 +9,10 @@ from hydra.utils import instantiate as hydra_instantiate
 import recft.loop.orchestration.candidates as candidates_module
 import recft.loop.orchestration.cycle as cycle_module
 import recft.loop.orchestration.run as run_module
+from recft.loop.intake.schedule import LoopConfigError
 from recft.loop.orchestration.run import run_loop
 from recft.loop.storage.registry import Registry
-from recft.training.candidate import Candidate, CandidateError
+from recft.training.candidate import Candidate
 from recft.training.recipes import write_recipe
 
 from conftest import TINY_CORPUS, SpyMaker, compose, inbox_cycle_overrides, tiny_run_overrides
@@ -77,7 +78,7 @@ def test_without_a_dev_split_declared_recipes_are_refused_and_a_cycle_with_none_
         "golden.seal=0",
         "loop.recipes=[scifact,own]",
     ]
-    with pytest.raises(CandidateError, match=r"dev.arrival_share=0 gives none: set dev.arrival_share > 0, or declare"):
+    with pytest.raises(LoopConfigError, match=r"dev.arrival_share=0 gives none: set dev.arrival_share > 0, or declare"):
         run_loop(compose("cycle", *args, "dev.arrival_share=0"))
     assert not spied and not (tmp_path / "registry" / "history.jsonl").exists()  # refused before any work
     [line] = run_loop(compose("cycle", *args, "dev.arrival_share=0.001"))  # a share so small no group is drawn
@@ -103,9 +104,9 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
 ):
     from recft.loop.orchestration.candidates import Trained
 
-    def incumbent_preferred(cfg, maker, start, data, sets, context, run_dir):
+    def incumbent_preferred(loop, start, data, sets, context, run_dir):
         row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
-        return Trained("own", None, cfg, 0.0, is_start=True), [row]
+        return Trained("own", None, loop.train_config, 0.0, is_start=True), [row]
 
     monkeypatch.setattr(cycle_module, "train_candidates", incumbent_preferred)
     line = one_delivery_cycle(tiny_model_dir, tiny_train_beir, tmp_path)
@@ -151,9 +152,9 @@ def test_a_candidate_dev_cannot_tell_from_the_incumbent_is_not_gated(
     """Measured, not assumed: a candidate whose dev Δ the screen's test cannot tell from 0 is SKIPPED."""
     from recft.loop.orchestration.candidates import Trained
 
-    def same_as_incumbent(cfg, maker, start, data, sets, context, run_dir):
+    def same_as_incumbent(loop, start, data, sets, context, run_dir):
         row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
-        return Trained("own", SimpleNamespace(reports={"dev": start.reports["dev"]}), cfg, 0.0), [row]
+        return Trained("own", SimpleNamespace(reports={"dev": start.reports["dev"]}), loop.train_config, 0.0), [row]
 
     monkeypatch.setattr(cycle_module, "train_candidates", same_as_incumbent)
     line = one_delivery_cycle(tiny_model_dir, tiny_train_beir, tmp_path)

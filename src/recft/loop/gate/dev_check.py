@@ -38,10 +38,15 @@ class DevRule:
 
     level: float
     budget: float | None
-    test: str = "permutation"
-    confidence: float = 0.95
-    n_resamples: int = 10_000
-    seed: int = 42
+    test: str
+    confidence: float
+    n_resamples: int
+    seed: int
+
+    @classmethod
+    def for_gate(cls, level: float, budget: float | None, gate) -> DevRule:
+        """Dev's screen at ``level`` with the gate's own test, confidence, resamples and seed (``GateConfig``)."""
+        return cls(level, budget, gate.test, gate.confidence, gate.n_resamples, gate.seed)
 
     def __post_init__(self):
         if not 0 < self.level < 0.5:

@@ -32,13 +32,14 @@ becomes PENDING_APPROVAL when a human must sign off. Every failing check is list
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from recft.common.config_keys import convert
 from recft.common.errors import RecftError
-from recft.eval.paired_tests import TESTS, holm, one_sided_p, queries_needed
+from recft.eval.paired_tests import TESTS, check_power, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
 from recft.loop.gate.looks import RULES
 from recft.loop.gate.verdicts import FORGETTING_DETECTED, INCONCLUSIVE, PENDING_APPROVAL, PROMOTED, REJECTED, ROLLBACK
@@ -56,27 +57,58 @@ def is_slice(against: str) -> bool:
     return against in (SLICE, SLICE_VS_BASE)
 
 
+KINDS = {"str": str, "float": float, "int": int, "bool": bool}
+
+
+def _typed(key: str, value, annotation: str):
+    """``value`` as its field's annotation says (``float | None``: a number or null; ``Sequence[str]``: a
+    list of names, kept as a tuple)."""
+    if annotation.startswith("Sequence"):
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise GateError(f"{key} must be a list, got {value!r}")
+        return tuple(convert(key, item, str) for item in value)
+    kind, _, rest = annotation.partition(" | ")
+    return convert(key, value, KINDS[kind], nullable=rest == "None")
+
+
 @dataclass(frozen=True)
 class GateConfig:
-    metric: str = "ndcg@10"
-    margin: float = 0.0  # golden Δ the candidate must exceed; ≥ 0 (a negative margin would promote worse models)
-    forgetting_tolerance: float = 0.02  # probe Δ allowed below zero
-    probe_metric: str | None = None  # default: same as `metric`
-    require_approval: bool = False
-    min_queries: int = 30  # fewer paired queries than this can never decide
-    confidence: float = 0.95  # two-sided interval; each one-sided test runs at (1 − confidence) / 2
-    test: str = "permutation"  # permutation | t | bootstrap (bench/gate_calibration.py)
-    equivalence: float | None = 0.005  # |Δ| within this, shown by two one-sided tests → REJECTED; None = off
-    against_base: bool = True  # also compare every probe with the original base version
-    alpha_spending: str = "fallback"  # the level of each look on the loop's ledger (recft.loop.gate.looks.RULES)
-    golden_refresh: int | None = None  # judge each cycle on a fresh sample of this many golden queries
-    slices: Sequence[str] = ()  # golden slices (eval.slices names) held to non-inferiority
-    slice_tolerance: float = 0.02  # a slice's Δ allowed below zero
-    slices_against: Sequence[str] = ("incumbent", "base")  # what each protected slice is compared with
-    mde: float = 0.01  # the effect `queries needed` is sized for
-    power: float = 0.8
-    n_resamples: int = 10_000
-    seed: int = 42
+    """The gate as configured (``gate.*``). No field has a default: the shipped gate is
+    ``conf/gate/default.yaml``, read by ``from_values`` — so no Python default can drift from what runs."""
+
+    metric: str
+    margin: float  # golden Δ the candidate must exceed; ≥ 0 (a negative margin would promote worse models)
+    forgetting_tolerance: float  # probe Δ allowed below zero
+    probe_metric: str | None  # None: same as `metric`
+    require_approval: bool
+    min_queries: int  # fewer paired queries than this can never decide
+    confidence: float  # two-sided interval; each one-sided test runs at (1 − confidence) / 2
+    test: str  # permutation | t | bootstrap (bench/gate_calibration.py)
+    equivalence: float | None  # |Δ| within this, shown by two one-sided tests → REJECTED; None = off
+    against_base: bool  # also compare every probe with the original base version
+    alpha_spending: str  # the level of each look on the loop's ledger (recft.loop.gate.looks.RULES)
+    golden_refresh: int | None  # judge each cycle on a fresh sample of this many golden queries
+    slices: Sequence[str]  # golden slices (eval.slices names) held to non-inferiority
+    slice_tolerance: float  # a slice's Δ allowed below zero
+    slices_against: Sequence[str]  # what each protected slice is compared with (SLICE_REFERENCES)
+    mde: float  # the effect `queries needed` is sized for
+    power: float
+    n_resamples: int
+    seed: int
+
+    @classmethod
+    def from_values(cls, values: Mapping) -> GateConfig:
+        """The gate from ``gate.*`` as composed and resolved: every key required (``gate.<key> is not set``),
+        none unknown, each of its field's kind — a refusal names the key."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise GateError(f"gate: unknown setting(s) {', '.join(unknown)} (a gate has {', '.join(sorted(names))})")
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise GateError(f"gate.{missing[0]} is not set (its default belongs in conf/gate/default.yaml)")
+        typed = {f.name: _typed(f"gate.{f.name}", values[f.name], str(f.type)) for f in fields(cls)}
+        return cls(**typed)
 
     def __post_init__(self):
         if self.margin < 0:
@@ -96,6 +128,11 @@ class GateConfig:
             raise GateError(f"gate.alpha_spending must be one of {', '.join(RULES)}, got {self.alpha_spending!r}")
         if not 0.5 < self.confidence < 1:
             raise GateError(f"gate.confidence must be in (0.5, 1), got {self.confidence}")
+        for key in ("min_queries", "n_resamples", "golden_refresh"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise GateError(f"gate.{key} must be a whole number >= 1, got {value}")
+        check_power(self.mde, self.power, self.alpha)
 
     @property
     def alpha(self) -> float:
@@ -365,8 +402,8 @@ class BaseVectors:
 def decide(
     golden_incumbent: Mapping[str, float],
     golden_candidate: Mapping[str, float],
-    probes: Mapping[str, tuple] | None = None,
-    cfg: GateConfig = GateConfig(),
+    probes: Mapping[str, tuple] | None,
+    cfg: GateConfig,
     *,
     base: BaseVectors | None = None,
     alpha: float | None = None,

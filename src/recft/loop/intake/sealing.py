@@ -79,7 +79,7 @@ class Shares:
 
     golden: float
     seed: int
-    dev: float = 0.0
+    dev: float
 
     def __post_init__(self):
         check_share(self.golden, self.dev)

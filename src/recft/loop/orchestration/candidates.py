@@ -26,11 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from recft.common.errors import instantiate
 from recft.data.sources import Source
-from recft.training.candidate import Candidate, CandidateError, CandidateMaker, StartPoint, TrainingData
+from recft.loop.orchestration.context import Loop
+from recft.loop.orchestration.settings import OWN
+from recft.training.candidate import Candidate, StartPoint, TrainingData
 from recft.training.job import make_candidate
-from recft.training.recipes import Recipe, names_a_recipe
-
-OWN = "own"  # the cycle's own settings, as configured
+from recft.training.recipes import Recipe
 
 
 @dataclass
@@ -40,29 +40,6 @@ class Trained:
     cfg: DictConfig
     dev_gain: float | None  # Δ eval.primary on the cycle's dev split, candidate − incumbent
     is_start: bool = False  # it kept the incumbent's weights and passage vectors: it is the incumbent
-
-
-def declared(cfg: DictConfig) -> list[str]:
-    """The recipes a cycle trains: ``recipe=X`` alone when given (already applied), else ``loop.recipes``."""
-    if names_a_recipe(cfg):
-        return [OWN]
-    recipes = cfg.loop.recipes
-    if isinstance(recipes, str) or not recipes or not all(isinstance(ref, str) for ref in recipes):
-        raise CandidateError(f"loop.recipes must be a non-empty list of recipe names or files (own = this config), "
-                             f"got {recipes!r}")  # fmt: skip
-    return [str(ref) for ref in recipes]
-
-
-def check_dev_for_recipes(cfg: DictConfig) -> None:
-    """Several declared recipes are chosen among on the cycle's dev split: with ``dev.arrival_share=0``
-    there will never be one, so the declaration cannot be what runs — refused rather than quietly
-    narrowed to ``own``. (A cycle whose draw holds no dev query *yet* trains its own settings.)"""
-    refs = declared(cfg)
-    if len(refs) > 1 and not float(cfg.dev.arrival_share):
-        raise CandidateError(
-            f"loop.recipes={refs} are chosen among on the cycle's dev split, and dev.arrival_share=0 gives none: "
-            f"set dev.arrival_share > 0, or declare one recipe (loop.recipes=[{OWN}])"
-        )
 
 
 def kept_the_start_weights(candidate: Candidate) -> bool:
@@ -100,26 +77,22 @@ def with_cycle_patience(cfg: DictConfig, patience: int | None) -> DictConfig:
 
 
 def train_candidates(
-    cfg: DictConfig,
-    maker: CandidateMaker,
-    start: StartPoint,
-    data: TrainingData,
-    sets: Mapping[str, Source],
-    context: dict,
-    run_dir: Path,
+    loop: Loop, start: StartPoint, data: TrainingData, sets: Mapping[str, Source], context: dict, run_dir: Path
 ) -> tuple[Trained, list[dict]]:
     """Train every declared recipe (``context``: MakeContext's golden, cache, settings); returns the
     one dev chose and a row per recipe for the history line."""
-    refs = declared(cfg)
+    cfg, refs, metric = loop.train_config, list(loop.settings.loop.recipes), loop.settings.primary
     if "dev" not in sets and len(refs) > 1:  # nothing to choose with: the cycle's own settings, or the first
         refs = [OWN] if OWN in refs else refs[:1]
     trained = []
     for ref in refs:
-        recipe_cfg = with_cycle_patience(cfg if ref == OWN else Recipe.load(ref).apply(cfg), cfg.loop.get("patience"))
-        recipe_maker = maker if ref == OWN else instantiate(recipe_cfg.adapter)
+        recipe_cfg = with_cycle_patience(
+            cfg if ref == OWN else Recipe.load(ref).apply(cfg), loop.settings.loop.patience
+        )
+        recipe_maker = loop.maker if ref == OWN else instantiate(recipe_cfg.adapter)
         log_dir = run_dir if len(refs) == 1 else run_dir / f"recipe-{Path(ref).stem}"
         candidate = make_candidate(recipe_cfg, recipe_maker, start, data, sets, log_dir=log_dir, **context)
-        gain = dev_gain(candidate, start, str(cfg.eval.primary))
+        gain = dev_gain(candidate, start, metric)
         trained.append(Trained(ref, candidate, recipe_cfg, gain, is_the_start(candidate, start)))
     with_dev = [t for t in trained if t.dev_gain is not None]
     chosen = max(with_dev, key=lambda t: t.dev_gain) if with_dev else trained[0]  # max keeps the first of ties
@@ -127,7 +100,7 @@ def train_candidates(
         {
             "recipe": t.recipe,
             "dev_gain": t.dev_gain,
-            "metric": str(cfg.eval.primary),
+            "metric": metric,
             "epochs": int(t.cfg.train.epochs),
             "kept_epoch": t.candidate.summary.get("checkpoint", {}).get("chosen_epoch"),
             "merge_weight": (t.candidate.settings.get("merge") or {}).get("weight"),

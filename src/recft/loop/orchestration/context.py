@@ -19,6 +19,7 @@ from recft.data.sources import Source
 from recft.eval.sets import EvalSettings
 from recft.loop.gate.promotion import GateConfig
 from recft.loop.intake.sealing import golden_of_record
+from recft.loop.orchestration.settings import LoopSettings
 from recft.loop.storage.registry import Registry
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import CandidateMaker, TrainingData
@@ -28,12 +29,12 @@ from recft.training.candidate import CandidateMaker, TrainingData
 class Loop:
     """What every cycle of one run shares."""
 
-    cfg: DictConfig
+    settings: LoopSettings  # every loop key, read once (recft.loop.orchestration.settings)
+    train_config: DictConfig  # what each recipe trains with: read by the training stage (TrainSettings), not here
     registry: Registry
     sets: dict[str, Source]
     cache: EmbeddingCache
-    settings: EvalSettings
-    gate: GateConfig
+    eval_settings: EvalSettings
     maker: CandidateMaker
     training: TrainingData  # replay, α and the training corpus; each cycle brings its own pairs
     arrivals_seen: list[str] = dataclasses.field(default_factory=list)  # sha256 of every arrival trained on
@@ -44,7 +45,11 @@ class Loop:
 
     @property
     def golden(self) -> str:
-        return self.cfg.data.name
+        return self.settings.golden
+
+    @property
+    def gate(self) -> GateConfig:
+        return self.settings.gate
 
     def with_golden(self, split: Dataset | None = None) -> Loop:
         """The golden set of record: the golden split (over the corpus as it stands) plus every sealed query."""

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from recft.data.pairs import Pair
 from recft.eval.report import Report
-from recft.loop.gate.dev_check import DevRule, dev_evidence, dev_reason, dev_strata
+from recft.loop.gate.dev_check import dev_evidence, dev_reason, dev_strata
 from recft.loop.gate.verdicts import SKIPPED
 from recft.loop.intake.null_control import derange_positives
-from recft.loop.intake.sealing import Shares, seal, unsealed
+from recft.loop.intake.sealing import seal, unsealed
 from recft.loop.orchestration.candidates import Trained, train_candidates
 from recft.loop.orchestration.context import Loop
 from recft.loop.orchestration.decision import TrainedOn, fingerprint_pairs, gate_candidate
@@ -44,7 +44,7 @@ def cost(loop: Loop, wall_s: float) -> dict:
     import torch
 
     device_hours = wall_s / 3600 * max(1, torch.cuda.device_count())
-    price = float(loop.cfg.cost.price_per_hour)
+    price = loop.settings.price_per_hour
     return {"device_hours": device_hours, "price_per_hour": price, "total": device_hours * price}
 
 
@@ -52,8 +52,7 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     """Seal ``golden.seal`` of this cycle's arriving queries into the golden set of record and hold out
     ``dev.arrival_share`` as dev (pending until the caller records them); returns the cycle's ``Loop``
     with them, and what they cost in training pairs."""
-    shares = Shares(float(loop.cfg.golden.seal), int(loop.cfg.seed), float(loop.cfg.dev.arrival_share))
-    near_dup = loop.cfg.arrivals.get("near_dup")
+    shares, near_dup = loop.settings.shares, loop.settings.arrivals.near_dup
     embed = query_embedder(loop) if shares.held and near_dup is not None else None
     arriving = set(new)
     trained = unsealed([p for p in seen if p not in arriving], loop.held_out())  # a held-out query never trained
@@ -61,9 +60,6 @@ def seal_arrivals(loop: Loop, cycle: int, new: list[Pair], seen: list[Pair], ori
     dev = {"share": shares.dev, "queries": len(sealed.dev), "pairs": sealed.pairs_dev}
     summary = {"share": shares.golden, "queries": sealed.queries, "pairs": sealed.pairs_sealed, "dev": dev}
     return loop.with_sealing([*sealed.entries, *sealed.dev]), summary
-
-
-TRAIN_ON = ("since_incumbent", "all", "new")  # loop.train_on
 
 
 def known_to(incumbent: Version, seen: list[Pair]) -> int:
@@ -96,30 +92,24 @@ def pairs_to_train(loop: Loop, new: list[Pair], seen: list[Pair], known: int, cy
     earlier_set = set(seen[:known])
     new, seen = unsealed(new, held), unsealed(seen, held)
     is_earlier = [pair in earlier_set for pair in seen]
-    if loop.cfg.loop.get("null_control"):
-        new, seen = derange_positives(new, int(loop.cfg.seed)), derange_positives(seen, int(loop.cfg.seed))
-    how = loop.cfg.loop.train_on
+    settings = loop.settings
+    if settings.loop.null_control:
+        new, seen = derange_positives(new, settings.seed), derange_positives(seen, settings.seed)
+    how = settings.loop.train_on
     if how == "all" or loop.maker.uses_all_pairs:
         return new, seen, seen
     if how == "new":
         return new, seen, new
     fresh = [pair for pair, old in zip(seen, is_earlier) if not old]
     earlier = [pair for pair, old in zip(seen, is_earlier) if old]
-    return new, seen, fresh + replayed(earlier, int(loop.cfg.loop.earlier_pairs), int(loop.cfg.seed), cycle)
+    return new, seen, fresh + replayed(earlier, settings.loop.earlier_pairs, settings.seed, cycle)
 
 
-def lineage_pairs(cfg, pairs: list[Pair], seen: list[Pair]) -> int:
+def lineage_pairs(train_on: str, pairs: list[Pair], seen: list[Pair]) -> int:
     """What ``train.min_pairs`` is held to: with ``since_incumbent`` a candidate continues a lineage that
     learned from every pair so far (a few new ones and a replayed share train today), so the count is
     theirs; otherwise the pairs it trains on."""
-    return len(seen) if cfg.loop.train_on == "since_incumbent" else len(pairs)
-
-
-def dev_rule(loop: Loop) -> DevRule:
-    """The cycle's dev screen: ``dev.level``, ``dev.unseen_budget`` and the gate's own test."""
-    dev, gate = loop.cfg.dev, loop.gate
-    budget = None if dev.unseen_budget is None else float(dev.unseen_budget)
-    return DevRule(float(dev.level), budget, gate.test, gate.confidence, gate.n_resamples, gate.seed)
+    return len(seen) if train_on == "since_incumbent" else len(pairs)
 
 
 def train_recipes(
@@ -129,29 +119,30 @@ def train_recipes(
     chose, a row per recipe and the dev split's line (with the screen's record when there is a
     candidate to screen). Dev chooses inside training; the gate never reads it. Dev measures every dev
     query of record, in two strata: on documents this loop trained on (``pairs`` or ``seen``) or not."""
-    cfg = loop.cfg
     data = dataclasses.replace(loop.training, pairs=pairs, seen=list(seen))
     entries = loop.held("dev")
     strata = dev_strata(entries, {p.doc_id for p in [*pairs, *seen]})
     dev = loop.dev_source(entries)
     sets = {**loop.sets, "dev": dev} if dev else loop.sets
     start_reports = {**incumbent_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
-    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.settings}
+    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.eval_settings}
     start = start_point(loop, incumbent, start_reports)
-    trained, recipes = train_candidates(cfg, loop.maker, start, data, sets, context, run_dir)
+    trained, recipes = train_candidates(loop, start, data, sets, context, run_dir)
     line = {
         "queries": len(dev.dataset.queries) if dev else 0,
         **{name: len(ids) for name, ids in strata.items()},
-        "metric": str(cfg.eval.primary),
+        "metric": loop.settings.primary,
     }
     if trained.dev_gain is not None and not trained.is_start:
         before, after = start.reports["dev"], trained.candidate.reports["dev"]
-        line["screen"] = dev_evidence(before, after, strata, str(cfg.eval.primary), dev_rule(loop))
+        line["screen"] = dev_evidence(before, after, strata, loop.settings.primary, loop.settings.dev_rule)
     return trained, recipes, line
 
 
-def kept_the_incumbent(trained: Trained, dev_line: dict) -> str | None:
-    """Why dev hands the incumbent back (no candidate goes to the gate), or None."""
+def kept_the_incumbent(trained: Trained, dev_line: dict, gated: bool) -> str | None:
+    """Why dev hands the incumbent back (no candidate goes to the gate), or None. With ``loop.gated=false``
+    every candidate is promoted, dev's screen and the gate's verdict recorded but not obeyed — the arm a
+    researcher compares the gated loop with (what did the gate save?)."""
     if trained.dev_gain is None:
         return None  # no dev split yet: the gate alone decides
     if trained.is_start:
@@ -160,16 +151,10 @@ def kept_the_incumbent(trained: Trained, dev_line: dict) -> str | None:
             "dev queries): nothing to gate, no look spent"
         )
     screen = dev_line["screen"]
-    return None if screen["send"] or not gated(trained.cfg) else dev_reason(screen)
+    return None if screen["send"] or not gated else dev_reason(screen)
 
 
-def gated(cfg) -> bool:
-    """``loop.gated=false``: every candidate is promoted, dev's screen and the gate's verdict recorded but
-    not obeyed — the arm a researcher compares the gated loop with (what did the gate save?)."""
-    return bool(cfg.loop.gated)
-
-
-def cycle_line(cfg, cycle: int, incumbent: Version, counts: dict, sealing: dict, injected: bool) -> dict:
+def cycle_line(train_on: str, cycle: int, incumbent: Version, counts: dict, sealing: dict, injected: bool) -> dict:
     """The start of a cycle's history line: when, from which incumbent, and its pairs — ``counts``' new,
     total so far, trained on, and ``known_to_incumbent`` (of the total, the pairs the incumbent's cycle
     could train on)."""
@@ -177,7 +162,7 @@ def cycle_line(cfg, cycle: int, incumbent: Version, counts: dict, sealing: dict,
         "cycle": cycle,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "incumbent": incumbent.id,
-        "pairs": {**counts, "train_on": str(cfg.loop.train_on)},
+        "pairs": {**counts, "train_on": train_on},
         "sealed": sealing,
         "injected": injected,
     }
@@ -188,8 +173,8 @@ def run_cycle(
 ) -> tuple[dict, Loop]:
     """The cycle's history line, and its ``Loop`` (with the queries it sealed, for the caller to record)."""
     began = time.perf_counter()
-    cfg = loop.cfg
-    run_dir = run_folder(Path(cfg.output_dir), cycle)
+    settings = loop.settings
+    run_dir = run_folder(settings.output_dir, cycle)
     incumbent = ensure_incumbent(loop)
     loop, sealing = seal_arrivals(loop, cycle, new_pairs, seen_pairs, origins)
     known = known_to(incumbent, seen_pairs)
@@ -197,14 +182,14 @@ def run_cycle(
     learned = len(unsealed(seen_pairs[:known], loop.held_out()))
     new_pairs, seen_pairs, pairs = pairs_to_train(loop, new_pairs, seen_pairs, known, cycle)
     counts = {"new": len(new_pairs), "total": len(seen_pairs), "trained_on": len(pairs), "known_to_incumbent": learned}
-    line = cycle_line(cfg, cycle, incumbent, counts, sealing, injected)
+    line = cycle_line(settings.loop.train_on, cycle, incumbent, counts, sealing, injected)
     inc_reports = version_reports(loop, incumbent)
     try:
-        check_enough_pairs(lineage_pairs(cfg, pairs, seen_pairs), int(cfg.train.min_pairs), bool(cfg.train.force))
+        check_enough_pairs(lineage_pairs(settings.loop.train_on, pairs, seen_pairs), settings.min_pairs, settings.force)
     except SmallDataError as err:
         return {**line, "verdict": SKIPPED, "reasons": [str(err)], "wall_s": time.perf_counter() - began}, loop
     trained, recipes, dev_line = train_recipes(loop, incumbent, inc_reports, pairs, run_dir, seen_pairs)
-    reason = kept_the_incumbent(trained, dev_line)
+    reason = kept_the_incumbent(trained, dev_line, settings.loop.gated)
     if reason is not None:  # dev hands the incumbent back: no candidate
         skipped = {"verdict": SKIPPED, "reasons": [reason], "recipes": recipes, "dev": dev_line}
         return {**line, **skipped, "wall_s": time.perf_counter() - began}, loop

@@ -20,7 +20,8 @@ import numpy as np  # noqa: E402
 
 from recft.common.figure_files import save_figure  # noqa: E402
 from recft.loop.gate import verdicts  # noqa: E402
-from recft.loop.gate.promotion import GateConfig, check_probe  # noqa: E402
+from recft.loop.gate.promotion import check_probe  # noqa: E402
+from recft.loop.orchestration.settings import shipped_gate
 from recft.loop.storage.history import read_history  # noqa: E402
 
 COLORS = {
@@ -93,7 +94,7 @@ def verdict_shares_by_n(
 ) -> dict[int, dict[str, float]]:
     """Share of forgetting / inconclusive / ok outcomes when the probe is subsampled to each size."""
     rng = np.random.default_rng(seed)
-    cfg = GateConfig(forgetting_tolerance=tolerance, min_queries=1, n_resamples=1000)
+    cfg = shipped_gate(forgetting_tolerance=tolerance, min_queries=1, n_resamples=1000)
     shares = {}
     for size in sizes:
         outcomes = []

@@ -24,6 +24,7 @@ from recft.loop.intake.sealing import composition
 from recft.loop.orchestration.context import Loop
 from recft.loop.orchestration.incumbent import serve_incumbent, version_reports
 from recft.loop.orchestration.judging import (
+    Sides,
     against_base,
     count_look,
     golden_for_this_look,
@@ -128,10 +129,9 @@ def register(
     return version
 
 
-def write_evidence(
-    run_dir: Path, verdict: Verdict, candidate: dict, incumbent: dict, base: dict | None, golden: str
-) -> list[dict]:
+def write_evidence(run_dir: Path, verdict: Verdict, sides: Sides, golden: str) -> list[dict]:
     """``gate_eval.json`` and ``forgetting_eval.json`` (with per-query probe deltas); returns the probe rows."""
+    incumbent, candidate, base = sides
     gate_eval = {
         **verdict.to_dict(),
         "golden_set": golden,
@@ -155,7 +155,7 @@ def write_evidence(
 def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate, cycle: int) -> dict | None:
     """Promote (switching the serving index first), mark pending, or reject; returns the serving index's
     coverage (the incumbent's index follows a grown corpus too)."""
-    corpus, cache, show = loop.sets[loop.golden].dataset.corpus, loop.cache, loop.settings.show_progress
+    corpus, cache, show = loop.sets[loop.golden].dataset.corpus, loop.cache, loop.eval_settings.show_progress
     if verdict.verdict == PROMOTED:
         coverage = blue_green_index(loop.registry, version, candidate.encoder, corpus, cache, candidate.overrides, show)
         loop.registry.promote(version.id, reason=f"cycle {cycle}: PROMOTED")
@@ -165,14 +165,20 @@ def act_on(loop: Loop, verdict: Verdict, version: Version, candidate: Candidate,
         else:
             loop.registry.reject(version.id, reason=f"cycle {cycle}: {verdict.verdict}")
         coverage = serve_incumbent(loop)
-    log_version_artifact(loop.cfg, loop.registry.get(version.id), verdict.verdict, verdict.verdict == PROMOTED)
+    log_version_artifact(
+        loop.settings.wandb,
+        loop.settings.output_dir,
+        loop.registry.get(version.id),
+        verdict.verdict,
+        verdict.verdict == PROMOTED,
+    )
     return coverage
 
 
 def ungated(loop: Loop, verdict: Verdict) -> Verdict:
     """With ``loop.gated=false`` the candidate is promoted whatever the gate said; what it said stays in
     the reasons (and the look is recorded as usual: the arm's ledger is its own registry's)."""
-    if loop.cfg.loop.gated or verdict.verdict == PROMOTED:
+    if loop.settings.loop.gated or verdict.verdict == PROMOTED:
         return verdict
     said = f"loop.gated=false: promoted although the gate said {verdict.verdict}"
     return dataclasses.replace(verdict, verdict=PROMOTED, reasons=[said, *verdict.reasons])
@@ -196,16 +202,17 @@ def gate_candidate(
     pause_point("registered")
     base = loop.registry.lineage_root(incumbent)
     base_reports: dict[str, Report] | None = version_reports(loop, base) if base.id != incumbent.id else None
-    sample, judged = golden_for_this_look(loop, len(earlier), incumbent_reports, candidate.reports, base_reports)
+    sides = Sides(incumbent_reports, candidate.reports, base_reports)
+    sample, sides = golden_for_this_look(loop, len(earlier), sides)
     trained_docs, golden = trained_on.documents, loop.sets[loop.golden]
     slice_ids = golden_slice_ids(loop, trained_docs)  # one cut of the golden set, for the gate and the history
-    verdict = ungated(loop, judge(loop, *judged, earlier, slice_ids=slice_ids))
+    verdict = ungated(loop, judge(loop, sides, earlier, slice_ids=slice_ids))
     golden_set = composition(golden.dataset, loop.held("golden"), trained_docs, golden.min_relevance)
     golden_set["judged"] = verdict.golden.comparison.n
     pause_point("judged")
     looks = count_look(loop, version, verdict, seq)
-    probes = write_evidence(run_dir, verdict, judged[1], judged[0], judged[2], loop.golden)
+    probes = write_evidence(run_dir, verdict, sides, loop.golden)
     coverage = act_on(loop, verdict, version, candidate, cycle)
     vs_base = against_base(loop, base_reports, candidate.reports)
-    slices = golden_slices(loop, judged[0], judged[1], slice_ids)
+    slices = golden_slices(loop, sides.incumbent, sides.candidate, slice_ids)
     return Decision(version, verdict, vs_base, looks, sample, golden_set, probes, coverage, slices)

@@ -18,8 +18,6 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
-
 from recft.data.domain_labels import check_domain, restrict_to_domain
 from recft.loop.intake.schedule import LoopConfigError
 from recft.loop.storage.registry import Registry
@@ -41,9 +39,9 @@ def registry_root(root: str | Path, domain: str | None) -> Path:
     return Path(root) / FOLDER / check_domain(domain) if domain else Path(root)
 
 
-def check_domain_adapter(cfg: DictConfig) -> str:
-    """``cfg.domain``, a usable name whose cycle makes query adapters."""
-    domain, kind = check_domain(cfg.domain), cfg.adapter.get("kind")
+def check_domain_adapter(domain: str, adapter_kind: str | None) -> str:
+    """``domain``, a usable name, whose cycle makes query adapters (``adapter.kind``)."""
+    domain, kind = check_domain(domain), adapter_kind
     if kind != "query_lora":
         raise DomainConfigError(
             f"domain={domain} needs adapter=query_lora (got {kind}): domains share the base "
@@ -52,12 +50,13 @@ def check_domain_adapter(cfg: DictConfig) -> str:
     return domain
 
 
-def scope(cfg: DictConfig, training: TrainingData, sets: dict[str, Source]) -> tuple[TrainingData, dict[str, Source]]:
-    """The cycle's training pairs and golden set cut to ``cfg.domain`` (probes stay whole: forgetting is
-    measured on what no domain trains on)."""
-    domain = check_domain_adapter(cfg)
-    golden = sets[cfg.data.name]
-    sets = {**sets, cfg.data.name: dataclasses.replace(golden, dataset=restrict_to_domain(golden.dataset, domain))}
+def scope(
+    domain: str, golden_name: str, training: TrainingData, sets: dict[str, Source]
+) -> tuple[TrainingData, dict[str, Source]]:
+    """The cycle's training pairs and golden set (``golden_name``) cut to ``domain`` (probes stay whole:
+    forgetting is measured on what no domain trains on)."""
+    golden = sets[golden_name]
+    sets = {**sets, golden_name: dataclasses.replace(golden, dataset=restrict_to_domain(golden.dataset, domain))}
     pairs = [p for p in training.pairs if p.domain in ("", domain)]
     return dataclasses.replace(training, pairs=pairs), sets
 

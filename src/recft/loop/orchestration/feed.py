@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from omegaconf import DictConfig
-
 from recft.common import console as console_module
 from recft.data.arrivals import CorpusIndex
 from recft.data.beir import DataError, Dataset
@@ -22,28 +20,27 @@ from recft.data.pairs import Pair
 from recft.data.sources import SourceSpec, load_source
 from recft.loop.intake.inbox import Consumed, Delivery, Inbox, add_negatives, consumed_files
 from recft.loop.intake.leakage import audit
-from recft.loop.intake.schedule import LoopConfigError, arrivals
+from recft.loop.intake.schedule import arrivals
 from recft.loop.orchestration.context import Loop
 from recft.loop.orchestration.cycle import run_cycle
 from recft.loop.orchestration.incumbent import query_embedder
+from recft.loop.orchestration.settings import LoopSettings
 from recft.loop.storage.history import append_history
 
 console = console_module.err
-TAKE = ("all", "next")  # arrivals.take: every new pair file in this run, or the oldest one
 
 
-def arrival_batches(cfg: DictConfig, pairs: list[Pair]) -> list[tuple[list[Pair], bool]]:
+def arrival_batches(settings: LoopSettings, pairs: list[Pair]) -> list[tuple[list[Pair], bool]]:
     """This run's cycles: (new pairs, whether an off-distribution batch was injected) per cycle."""
-    batches = arrivals(pairs, list(cfg.loop.schedule), cfg.seed)
-    if int(cfg.loop.cycles) > len(batches):
-        raise LoopConfigError(f"loop.cycles={cfg.loop.cycles} but loop.schedule has {len(batches)} arrival shares")
-    inject = cfg.loop.inject
+    loop, seed = settings.loop, settings.seed
+    batches = arrivals(pairs, list(loop.schedule), seed)
+    inject = loop.inject
     injected = []
     if inject:
-        injected = load_source(SourceSpec.from_config(inject.source, "loop.inject.source"), cfg.seed).pairs
+        injected = load_source(SourceSpec.from_config(inject["source"], "loop.inject.source"), seed).pairs
     cycles = []
-    for index in range(int(cfg.loop.cycles)):
-        with_batch = bool(inject) and index + 1 == int(inject.cycle)
+    for index in range(loop.cycles):
+        with_batch = bool(inject) and index + 1 == int(inject["cycle"])
         cycles.append((list(batches[index]) + (injected if with_batch else []), with_batch))
     return cycles
 
@@ -66,7 +63,7 @@ def audit_schedule(loop: Loop, new: list[Pair]) -> tuple[list[Pair], dict]:
     """The schedule's arrivals audited like an inbox file's (``arrivals.near_dup``): a training claim that
     copies a golden (sealed ones included) or probe query — SciFact's train 1291 is test 1292 word for
     word — never trains. The sealing then keeps copies of dev claims out as it does for files."""
-    near_dup = loop.cfg.arrivals.get("near_dup") if loop.cfg.get("arrivals") else None
+    near_dup = loop.settings.arrivals.near_dup
     if near_dup is None:
         return new, {}
     return audit(new, loop.sets, loop.golden, query_embedder(loop), float(near_dup))
@@ -76,8 +73,8 @@ def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
     """The simulation mode: the golden source's training split arriving in ``loop.schedule`` shares."""
     seen: list[Pair] = []
     lines = []
-    split = loop.cfg.data.train_split
-    for cycle, (new, injected) in enumerate(arrival_batches(loop.cfg, loop.training.pairs), start=first):
+    split = loop.settings.train_split
+    for cycle, (new, injected) in enumerate(arrival_batches(loop.settings, loop.training.pairs), start=first):
         new, leakage = audit_schedule(loop, new)
         seen += new
         console.rule(f"cycle {cycle}: {len(new)} new pairs, {len(seen)} seen")
@@ -94,7 +91,7 @@ def read_inbox(loop: Loop, inbox: Inbox, corpus: CorpusIndex, first: int) -> tup
     """The new files that read cleanly, and what was quarantined (or, with ``arrivals.strict``, refused)."""
     good, bad = inbox.read(corpus, loop.golden)
     problems = [problem for delivery in bad for problem in delivery.arrival.problems]
-    if bad and loop.cfg.arrivals.strict:
+    if bad and loop.settings.arrivals.strict:
         raise DataError(f"arrivals.strict=true and {len(bad)} file(s) have bad rows:\n" + "\n".join(problems))
     quarantined = inbox.quarantine(bad, first)
     for problem in problems:
@@ -102,28 +99,26 @@ def read_inbox(loop: Loop, inbox: Inbox, corpus: CorpusIndex, first: int) -> tup
     return good, quarantined
 
 
-def cycle_groups(cfg: DictConfig, inbox: Inbox, good: list[Delivery], first: int) -> tuple[list[list], list]:
+def cycle_groups(settings: LoopSettings, inbox: Inbox, good: list[Delivery], first: int) -> tuple[list[list], list]:
     """This run's cycles as groups of pair files (one group, or one per file with ``loop.per_file``;
     only the oldest with ``arrivals.take=next``), and the corpus deltas that join the first."""
     deltas = [d for d in good if d.is_corpus_delta]
     pair_files = [d for d in good if not d.is_corpus_delta]
     pair_files = inbox.set_aside_other_domains(pair_files, first - 1)
-    take = cfg.arrivals.take
-    if take not in TAKE:
-        raise LoopConfigError(f"arrivals.take must be all or next, got {take!r}")
-    pair_files = pair_files[:1] if take == "next" else pair_files  # the rest wait for the next run
+    if settings.arrivals.take == "next":
+        pair_files = pair_files[:1]  # the rest wait for the next run
     if not pair_files:
         return [], deltas
-    return ([[d] for d in pair_files] if cfg.loop.per_file else [pair_files]), deltas
+    return ([[d] for d in pair_files] if settings.loop.per_file else [pair_files]), deltas
 
 
 def audit_deliveries(loop: Loop, deliveries: list[Delivery]) -> dict[str, dict]:
     """Drop, from each arriving file, the pairs whose query copies a golden (sealed ones included) or
     probe query (equal, or near-duplicate by the incumbent's query tower); returns each file's audit."""
-    embed = query_embedder(loop)
+    embed, near_dup = query_embedder(loop), loop.settings.arrivals.near_dup
     reports = {}
     for delivery in deliveries:
-        kept, report = audit(delivery.arrival.pairs, loop.sets, loop.golden, embed, float(loop.cfg.arrivals.near_dup))
+        kept, report = audit(delivery.arrival.pairs, loop.sets, loop.golden, embed, near_dup)
         delivery.arrival.pairs = kept
         delivery.arrival.dropped.update({f"leakage: {why}": n for why, n in report["dropped"].items()})
         reports[delivery.path.name] = report
@@ -157,7 +152,7 @@ def inbox_cycle(
         training=dataclasses.replace(loop.training, negatives=so_far.negatives, corpus=corpus),
     ).with_golden(grown)  # with the sealed queries of record: the audit keeps their copies out too
     pairs_in = [d for d in group if not d.is_corpus_delta]
-    leakage = audit_deliveries(loop, pairs_in) if loop.cfg.arrivals.get("near_dup") is not None else {}
+    leakage = audit_deliveries(loop, pairs_in) if loop.settings.arrivals.near_dup is not None else {}
     for delivery in group:
         inbox.keep(delivery)  # the audited pairs, before the file can be marked consumed
     new = [pair for delivery in group for pair in delivery.arrival.pairs]
@@ -179,13 +174,14 @@ def run_inbox(loop: Loop, history_path: Path, first: int) -> list[dict]:
     """A team's own pair files: every file not yet consumed is an arrival (one cycle, or one per file).
     Corpus deltas join the first of this run's cycles; the golden set and the mining corpus are the
     corpus of record as it stands at each cycle."""
-    cfg, golden = loop.cfg, loop.sets[loop.golden]
-    inbox = Inbox(cfg.arrivals.path, loop.registry, cfg.arrivals.format, cfg.arrivals.columns, cfg.get("domain"))
+    settings, golden = loop.settings, loop.sets[loop.golden]
+    given = settings.arrivals
+    inbox = Inbox(given.path, loop.registry, given.format, given.columns, settings.domain)
     consumed = inbox.consumed()
     of_record = consumed.grow(golden.dataset)
     titles = dict(of_record.titles)
     good, quarantined = read_inbox(loop, inbox, CorpusIndex(of_record.corpus, titles), first)
-    groups, deltas = cycle_groups(cfg, inbox, good, first)
+    groups, deltas = cycle_groups(settings, inbox, good, first)
     if not groups:
         waiting = f" ({len(deltas)} corpus delta(s) wait for pairs)" if deltas else ""
         print(f"no new pairs since cycle {first - 1}{waiting}")

@@ -8,8 +8,6 @@ when it must.
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
-
 from recft.common import console as console_module
 from recft.data.growth import corpus_fingerprint
 from recft.data.sources import Source
@@ -32,9 +30,7 @@ def ensure_incumbent(loop: Loop) -> Version:
     incumbent = loop.registry.incumbent()
     if incumbent is not None:
         return incumbent
-    encoder = OmegaConf.to_container(loop.cfg.encoder, resolve=True)
-    data = OmegaConf.to_container(loop.cfg.data, resolve=True)  # what an export rebuilds the corpus from
-    config = {"encoder": encoder, "data": data, "seed": int(loop.cfg.seed)}
+    config = dict(loop.settings.recorded_with_base)  # what an export rebuilds the corpus from
     return loop.registry.add("base", kind="base", path=None, status="incumbent", config=config)
 
 
@@ -43,20 +39,20 @@ def version_reports(loop: Loop, version: Version, sets: dict[str, Source] | None
     settings (its ``evaluation_key``), else evaluated again (and stored) — a paired test needs both sides
     measured the same way."""
     folder = loop.registry.root / "reports" / version.id
-    encoder = configured_encoder_settings(loop.cfg.encoder)
+    encoder = configured_encoder_settings(loop.settings.encoder)
     reports, loaded = {}, None
     for name, source in (loop.sets if sets is None else sets).items():
         path = folder / f"{name}.json"
         if path.is_file():
             stored = Report.load(path)
-            if stored.config.get("evaluation_key") == evaluation_key(source, loop.settings, encoder):
+            if stored.config.get("evaluation_key") == evaluation_key(source, loop.eval_settings, encoder):
                 reports[name] = stored
                 continue
             console.print(f"{version.id}: stored {name} report was made under other settings; evaluating again")
-        loaded = loaded or load_version(loop.registry, version, loop.cfg.encoder)
+        loaded = loaded or load_version(loop.registry, version, loop.settings.encoder)
         loaded.encoder.eval()
         overrides = loaded.overrides if name in over_golden_corpus(loop.golden) else None
-        reports[name] = evaluate_set(loaded.encoder, source, loop.cache, loop.settings, overrides)
+        reports[name] = evaluate_set(loaded.encoder, source, loop.cache, loop.eval_settings, overrides)
         reports[name].save(path)
     return reports
 
@@ -65,7 +61,7 @@ def start_point(loop: Loop, incumbent: Version, reports: dict[str, Report]) -> S
     base = encoder_version(loop.registry, incumbent)
 
     def load(trainable: bool):
-        return load_version(loop.registry, base, loop.cfg.encoder, trainable).encoder
+        return load_version(loop.registry, base, loop.settings.encoder, trainable).encoder
 
     moved = NudgedCorpus.load(incumbent.path) if incumbent.path and has_overrides(incumbent.path) else None
     return StartPoint(base.kind, base.id, reports, load, moved)
@@ -73,7 +69,7 @@ def start_point(loop: Loop, incumbent: Version, reports: dict[str, Report]) -> S
 
 def query_embedder(loop: Loop):
     """``texts → unit vectors`` by the incumbent's query tower, through the cache (the audit's and sealing's)."""
-    encoder = load_version(loop.registry, ensure_incumbent(loop), loop.cfg.encoder).encoder
+    encoder = load_version(loop.registry, ensure_incumbent(loop), loop.settings.encoder).encoder
     encoder.eval()
 
     def embed(texts):
@@ -89,7 +85,7 @@ def serve_incumbent(loop: Loop) -> dict:
     served = serving_state(loop.registry)
     if served.get("version") == incumbent.id and served.get("corpus") == corpus_fingerprint(corpus):
         return unchanged(corpus, served)  # known without loading the incumbent
-    loaded = load_version(loop.registry, incumbent, loop.cfg.encoder)
+    loaded = load_version(loop.registry, incumbent, loop.settings.encoder)
     loaded.encoder.eval()
-    show = loop.settings.show_progress
+    show = loop.eval_settings.show_progress
     return blue_green_index(loop.registry, incumbent, loaded.encoder, corpus, loop.cache, loaded.overrides, show)

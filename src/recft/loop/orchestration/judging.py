@@ -8,10 +8,10 @@ model, and every protected golden slice — and where the look is counted on the
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from recft.common.hashing import stable_hash
-from recft.eval.slices import SliceSpec, build_slices, slice_deltas
+from recft.eval.slices import build_slices, slice_deltas
 from recft.loop.gate.looks import alpha_spent, golden_fingerprint, golden_sample, ledger_terms, next_level
 from recft.loop.gate.promotion import BaseVectors, Verdict, check_slice_names, decide
 from recft.loop.orchestration.context import Loop
@@ -20,7 +20,7 @@ from recft.loop.storage.registry import Version
 
 def golden_slice_ids(loop: Loop, trained_docs: set[str]) -> dict[str, set[str]]:
     """``eval.slices`` on the golden set of record: slice name → query ids (``seen`` against ``trained_docs``)."""
-    spec = SliceSpec.from_config(loop.cfg.eval.get("slices"))
+    spec = loop.settings.slices
     if not spec:
         return {}
     golden = loop.sets[loop.golden]
@@ -51,14 +51,22 @@ def protected_slices(loop: Loop, reference: dict | None, candidate: dict, slice_
     return {name: vectors for name, vectors in protected.items() if vectors[0]}
 
 
-def judge(
-    loop: Loop, incumbent: dict, candidate: dict, base: dict | None, looks: list[dict], slice_ids: Mapping = {}
-) -> Verdict:
+class Sides(NamedTuple):
+    """The reports a decision compares, by eval set name: the incumbent's, the candidate's, and the base
+    model's (None while the incumbent is the base)."""
+
+    incumbent: dict
+    candidate: dict
+    base: dict | None
+
+
+def judge(loop: Loop, sides: Sides, looks: list[dict], slice_ids: Mapping = {}) -> Verdict:
     """The gate on the golden set (at this look's share of α), every probe — against the incumbent
     and against the base model — each probe on its own ``gate_metric`` if it names one, and every
     protected golden slice (``gate.slices``, cut from ``slice_ids``: ``golden_slice_ids``) against the
     incumbent and the base model, as ``gate.slices_against`` says: held against the base, the slice cannot
     slide by a tolerance's worth at every promotion."""
+    incumbent, candidate, base = sides
     metric = loop.gate.metric
     probes, base_probes = {}, {}
     for name, source in loop.sets.items():
@@ -86,15 +94,15 @@ def judge(
     return verdict
 
 
-def golden_for_this_look(loop: Loop, look: int, *reports: dict | None) -> tuple[dict | None, list]:
+def golden_for_this_look(loop: Loop, look: int, sides: Sides) -> tuple[dict | None, Sides]:
     """With ``gate.golden_refresh``: every report's golden part cut to this look's fresh sample of the
     pool (and which sample it was, for the history line); otherwise the reports as they are."""
     size = loop.gate.golden_refresh
     if not size:
-        return None, list(reports)
+        return None, sides
     pool = sorted(loop.sets[loop.golden].dataset.queries)
-    ids = golden_sample(pool, int(size), look, loop.cfg.seed)
-    cut = [None if r is None else {**r, loop.golden: r[loop.golden].restricted(ids)} for r in reports]
+    ids = golden_sample(pool, int(size), look, loop.settings.seed)
+    cut = Sides(*(None if r is None else {**r, loop.golden: r[loop.golden].restricted(ids)} for r in sides))
     return {"queries": len(ids), "pool": len(pool), "index": look, "fingerprint": stable_hash("\n".join(ids))}, cut
 
 

@@ -81,16 +81,16 @@ def blue_green_index(
     }
 
 
-def log_version_artifact(cfg: DictConfig, version: Version, verdict: str, promoted: bool) -> None:
-    """With ``logger=wandb``: log the version as a W&B model artifact; the incumbent carries ``production``."""
-    if "wandb" not in cfg.logger or not version.path:
+def log_version_artifact(spec: DictConfig | None, folder: Path, version: Version, verdict: str, promoted: bool) -> None:
+    """With ``logger=wandb`` (``spec``: its node; None without W&B): log the version as a W&B model
+    artifact, the run's files in ``folder``; the incumbent carries ``production``."""
+    if spec is None or not version.path:
         return
     import wandb
 
-    spec = cfg.logger.wandb
     run = wandb.init(
         project=spec.project,
-        dir=str(cfg.output_dir),
+        dir=str(folder),
         mode="offline" if spec.offline else "online",
         job_type="cycle",
         group=spec.get("group"),

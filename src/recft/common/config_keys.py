@@ -1,0 +1,49 @@
+"""Reading one key of a composed config: there, of the right kind, or one line naming it.
+
+Every stage's settings object (``TrainSettings``, ``LoopSettings``, ``GateConfig``) reads its keys
+through here, so a key has one default — in its YAML file under ``conf/`` — and no second one in
+Python: a key that is not there is refused with ``<key> is not set``, never filled in quietly, and a
+value of the wrong kind is refused with the key, what it must be and what it was.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from recft.common.errors import ConfigError
+
+ABSENT = object()
+KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
+
+
+def convert(key: str, value: Any, kind: type | None, nullable: bool = False):
+    """``value`` as ``kind`` (int, float, bool, str; None: as it is), None where the key may be null.
+    A bool is never a number here and a number never a bool (``true`` for an epoch count is a typo); a
+    float may be written as a string (YAML reads ``1e-4`` as one)."""
+    if kind is None or (value is None and nullable):
+        return value
+    if kind is float and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    elif isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return kind(value)
+    what = KINDS.get(kind, kind.__name__) + (" or null" if nullable else "")
+    raise ConfigError(f"{key} must be {what}, got {value!r}")
+
+
+def read_key(cfg: DictConfig, key: str, kind: type | None = None, nullable: bool = False, home: str = "conf/"):
+    """``cfg``'s dotted ``key`` converted to ``kind``; a key that is not there has no fallback here:
+    its default belongs in ``home`` (the YAML file that defines it)."""
+    value = OmegaConf.select(cfg, key, default=ABSENT)
+    if value is ABSENT:
+        raise ConfigError(f"{key} is not set (its default belongs in {home})")
+    if isinstance(value, DictConfig) or OmegaConf.is_list(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    return convert(key, value, kind, nullable)
