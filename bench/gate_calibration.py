@@ -30,7 +30,7 @@ from recft.common.cpu import cpu_model  # noqa: E402
 from recft.eval.paired_tests import TESTS
 from recft.loop.gate.looks import alpha_for_look
 from recft.loop.gate.promotion import PROMOTED, GateConfig, check_probe, decide
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gate_calibration.json"
 SHAPES = {"sparse": 0.95, "dense": 0.79}  # share of exact zeros

@@ -45,7 +45,7 @@ from recft.loop.gate.dev_check import DevRule, dev_evidence
 from recft.loop.gate.looks import next_level
 from recft.loop.gate.promotion import BaseVectors, GateConfig, decide
 from recft.loop.gate.verdicts import PROMOTED
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_gate.json"

@@ -64,7 +64,7 @@ from recft.eval.paired_tests import one_sided_p
 from recft.eval.report import Report
 from recft.eval.stats import cohens_dz, paired_arrays
 from recft.loop.gate.looks import RULES, alpha_for_look, levels
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "loop_power.json"

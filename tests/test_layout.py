@@ -9,6 +9,7 @@ import ast
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 
 from conftest import REPO
 
@@ -100,14 +101,21 @@ def cycles() -> list[list[str]]:
     return found
 
 
-def test_the_cycle_finder_finds_a_cycle():
+@contextmanager
+def with_import(module: str, imported: str):
+    """``GRAPH`` as if ``module`` imported ``imported`` too, for the duration: each check must see a planted fault."""
     saved = dict(GRAPH)
+    GRAPH[module] = GRAPH[module] | {imported}
     try:
-        GRAPH["recft.data.beir"] = GRAPH["recft.data.beir"] | {"recft.data.pairs"}  # pairs imports beir
-        assert cycles() == [["recft.data.beir", "recft.data.pairs"]]
+        yield
     finally:
         GRAPH.clear()
         GRAPH.update(saved)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    with with_import("recft.data.beir", "recft.data.pairs"):  # pairs imports beir
+        assert cycles() == [["recft.data.beir", "recft.data.pairs"]]
 
 
 def test_no_import_cycle_lazy_imports_included():
@@ -141,13 +149,8 @@ def test_every_module_and_stage_package_has_a_stage():
 
 
 def test_the_stage_order_check_finds_an_import_of_a_later_stage():
-    saved = dict(GRAPH)
-    try:
-        GRAPH["recft.data.beir"] = GRAPH["recft.data.beir"] | {"recft.loop.gate.promotion"}
+    with with_import("recft.data.beir", "recft.loop.gate.promotion"):
         assert later_stage_imports() == {"recft.data.beir": {"recft.loop.gate.promotion"}}
-    finally:
-        GRAPH.clear()
-        GRAPH.update(saved)
 
 
 def test_no_module_imports_a_later_stage_lazy_imports_included():
@@ -182,13 +185,8 @@ def test_loop_imports_run_from_orchestration_down_to_the_gate_never_up():
 
 
 def test_the_loop_order_check_finds_storage_importing_orchestration():
-    saved = dict(GRAPH)
-    try:
-        GRAPH["recft.loop.storage.registry"] = GRAPH["recft.loop.storage.registry"] | {"recft.loop.orchestration.run"}
+    with with_import("recft.loop.storage.registry", "recft.loop.orchestration.run"):
         assert loop_layer_violations() == {"recft.loop.storage.registry": {"recft.loop.orchestration.run"}}
-    finally:
-        GRAPH.clear()
-        GRAPH.update(saved)
 
 
 def test_the_gate_statistics_do_no_io():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recft.eval.report import Report
 from recft.loop.gate.promotion import decide
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 ROWS = [("scifact", "ndcg@10"), ("trecdl", "ndcg@10"), ("nevir", "ndcg@10"), ("nevir", "paired_accuracy")]
 

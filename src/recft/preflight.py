@@ -43,7 +43,7 @@ def check_settings(cfg: DictConfig, command: str) -> None:
 
 def check_recipes(cfg: DictConfig) -> None:
     """Every recipe a cycle trains (``loop.recipes``): found, readable, and its settings valid."""
-    from recft.loop.orchestration.settings import OWN, declared
+    from recft.loop.orchestration.loop_settings import OWN, declared
     from recft.training.recipes import Recipe
 
     for ref in declared(cfg):
@@ -187,7 +187,7 @@ def check_cycle(cfg: DictConfig) -> None:
     """``LoopSettings`` — ``gate.*``, ``loop.*``, ``arrivals.*``, ``golden``, a cycle's ``dev``, ``domain`` — built
     as the cycle builds it; then what it names checked against the evaluation (metrics, slices) and the
     registry it will use."""
-    from recft.loop.orchestration.settings import LoopSettings
+    from recft.loop.orchestration.loop_settings import LoopSettings
 
     settings = LoopSettings.from_config(cfg)
     check_gate(cfg, settings.gate)

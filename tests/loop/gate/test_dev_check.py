@@ -8,7 +8,7 @@ from scipy import stats
 from recft.common.errors import ConfigError
 from recft.eval.report import Report
 from recft.loop.gate.dev_check import DevRule, dev_evidence, dev_reason, dev_strata
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 ONE_PLACE = 1 - 1 / np.log2(3)  # nDCG@10 of one relevant document dropping from rank 1 to rank 2
 

@@ -103,7 +103,7 @@ def test_the_ledgers_terms_are_fixed_at_its_first_look(tmp_path, override, term)
     is refused in one line naming the old term and a new registry.root. (Before, only the metric was
     checked: the kill test itself switched gate.alpha_spending between looks of one registry.)"""
     from recft.loop.gate.looks import check_ledger_terms, ledger_terms
-    from recft.loop.orchestration.settings import shipped_gate
+    from recft.loop.orchestration.loop_settings import shipped_gate
     from recft.loop.storage.registry import Registry
 
     registry = Registry(tmp_path)

@@ -17,7 +17,7 @@ from recft.loop.gate.promotion import (
     check_golden,
     decide,
 )
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 
 def vectors(n, mean_delta, sd=0.1, seed=0, base=0.5):

@@ -7,7 +7,7 @@ import numpy as np
 from recft.eval.report import Report
 from recft.loop.gate.promotion import SLICE, SLICE_VS_BASE
 from recft.loop.orchestration.judging import Sides, judge
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 
 
 def _loop(**gate) -> SimpleNamespace:

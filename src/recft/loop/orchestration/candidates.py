@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from recft.common.errors import instantiate
 from recft.data.sources import Source
 from recft.loop.orchestration.context import Loop
-from recft.loop.orchestration.settings import OWN
+from recft.loop.orchestration.loop_settings import OWN
 from recft.training.candidate import Candidate, StartPoint, TrainingData
 from recft.training.job import make_candidate
 from recft.training.recipes import Recipe

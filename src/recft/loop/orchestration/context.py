@@ -19,7 +19,7 @@ from recft.data.sources import Source
 from recft.eval.sets import EvalSettings
 from recft.loop.gate.promotion import GateConfig
 from recft.loop.intake.sealing import golden_of_record
-from recft.loop.orchestration.settings import LoopSettings
+from recft.loop.orchestration.loop_settings import LoopSettings
 from recft.loop.storage.registry import Registry
 from recft.model.cache import EmbeddingCache
 from recft.training.candidate import CandidateMaker, TrainingData
@@ -29,7 +29,7 @@ from recft.training.candidate import CandidateMaker, TrainingData
 class Loop:
     """What every cycle of one run shares."""
 
-    settings: LoopSettings  # every loop key, read once (recft.loop.orchestration.settings)
+    settings: LoopSettings  # every loop key, read once (recft.loop.orchestration.loop_settings)
     train_config: DictConfig  # what each recipe trains with: read by the training stage (TrainSettings), not here
     registry: Registry
     sets: dict[str, Source]

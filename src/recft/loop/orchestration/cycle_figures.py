@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from recft.common.figure_files import save_figure  # noqa: E402
 from recft.loop.gate import verdicts  # noqa: E402
 from recft.loop.gate.promotion import check_probe  # noqa: E402
-from recft.loop.orchestration.settings import shipped_gate
+from recft.loop.orchestration.loop_settings import shipped_gate
 from recft.loop.storage.history import read_history  # noqa: E402
 
 COLORS = {

@@ -24,7 +24,7 @@ from recft.loop.intake.schedule import arrivals
 from recft.loop.orchestration.context import Loop
 from recft.loop.orchestration.cycle import run_cycle
 from recft.loop.orchestration.incumbent import query_embedder
-from recft.loop.orchestration.settings import LoopSettings
+from recft.loop.orchestration.loop_settings import LoopSettings
 from recft.loop.storage.history import append_history
 
 console = console_module.err

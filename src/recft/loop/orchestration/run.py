@@ -18,7 +18,7 @@ from recft.loop.orchestration.context import Loop
 from recft.loop.orchestration.cycle_figures import cycle_figures
 from recft.loop.orchestration.domain_registries import scope
 from recft.loop.orchestration.feed import run_inbox, run_schedule
-from recft.loop.orchestration.settings import CYCLE_DEV, OWN, LoopSettings
+from recft.loop.orchestration.loop_settings import CYCLE_DEV, OWN, LoopSettings
 from recft.loop.storage.history import read_history
 from recft.loop.storage.registry import Registry
 from recft.model.cache import EmbeddingCache

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf, open_dict
 from recft.common.errors import RecftError
 from recft.loop.gate.promotion import GateConfig, GateError
 from recft.loop.orchestration.context import Loop
-from recft.loop.orchestration.settings import LoopSettings, shipped_gate
+from recft.loop.orchestration.loop_settings import LoopSettings, shipped_gate
 
 from conftest import REPO, compose
 
@@ -111,7 +111,7 @@ def test_a_loop_holds_settings_and_no_loop_module_reads_a_raw_loop_key():
     groups = {"registry", "arrivals", "golden", "loop", "dev", "gate", "cost", "domain"}
     readers = []
     for path in sorted((REPO / "src" / "recft" / "loop").rglob("*.py")):
-        if path.name == "settings.py":
+        if path.name == "loop_settings.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr in groups and isinstance(node.value, ast.Name):
