@@ -48,7 +48,8 @@ def version_reports(loop: Loop, version: Version, sets: dict[str, Source] | None
             if stored.config.get("evaluation_key") == evaluation_key(source, loop.eval_settings, encoder):
                 reports[name] = stored
                 continue
-            console.print(f"{version.id}: stored {name} report was made under other settings; evaluating again")
+            said = "made on other queries or corpus (the set grew) or under other settings"
+            console.print(f"{version.id}: stored {name} report was {said}; evaluating again")
         loaded = loaded or load_version(loop.registry, version, loop.settings.encoder)
         loaded.encoder.eval()
         overrides = loaded.overrides if name in over_golden_corpus(loop.golden) else None
