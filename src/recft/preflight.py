@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from recft.common.config_keys import one_of
 from recft.common.errors import ConfigError, instantiate
 
 COMMANDS = ("evaluate", "train", "cycle")
@@ -68,11 +69,6 @@ def number(key: str, value) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be a number, got {value!r}") from None
-
-
-def one_of(key: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
 
 
 def check_encoder(node) -> None:

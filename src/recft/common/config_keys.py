@@ -38,6 +38,20 @@ def convert(key: str, value: Any, kind: type | None, nullable: bool = False):
     raise ConfigError(f"{key} must be {what}, got {value!r}")
 
 
+def one_of(key: str, value, allowed) -> Any:
+    """``value`` when it is one of ``allowed``; else one line naming the key and what it may be."""
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    return value
+
+
+def at_least(key: str, value: int | None, low: int) -> int | None:
+    """``value`` (a whole number already read, or None for a key left null) unless it is below ``low``."""
+    if value is not None and value < low:
+        raise ConfigError(f"{key} must be a whole number >= {low}, got {value}")
+    return value
+
+
 def read_key(cfg: DictConfig, key: str, kind: type | None = None, nullable: bool = False, home: str = "conf/"):
     """``cfg``'s dotted ``key`` converted to ``kind``; a key that is not there has no fallback here:
     its default belongs in ``home`` (the YAML file that defines it)."""

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from recft.common.config_keys import read_key
+from recft.common.config_keys import at_least, read_key
 from recft.common.errors import ConfigError
 from recft.training.errors import CandidateError
 
@@ -102,9 +102,7 @@ class TrainSettings:
         if self.keep not in KEEP:
             raise CandidateError(f"train.keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
         for key in ("epochs", "batch_size", "validate_every_n_epochs", "patience"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ConfigError(f"train.{key} must be a whole number >= 1, got {value}")
+            at_least(f"train.{key}", getattr(self, key), 1)
         if self.lr is not None and not self.lr > 0:  # NUDGE trains nothing: no lr
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
 

@@ -37,7 +37,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from recft.common.config_keys import convert
+from recft.common.config_keys import at_least, convert
 from recft.common.errors import RecftError
 from recft.eval.paired_tests import TESTS, check_power, holm, one_sided_p, queries_needed
 from recft.eval.stats import PairedComparison, compare, paired_arrays
@@ -129,9 +129,7 @@ class GateConfig:
         if not 0.5 < self.confidence < 1:
             raise GateError(f"gate.confidence must be in (0.5, 1), got {self.confidence}")
         for key in ("min_queries", "n_resamples", "golden_refresh"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise GateError(f"gate.{key} must be a whole number >= 1, got {value}")
+            at_least(f"gate.{key}", getattr(self, key), 1)
         check_power(self.mde, self.power, self.alpha)
 
     @property

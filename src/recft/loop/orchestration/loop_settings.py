@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from recft.common.config import CONF_DIR
-from recft.common.config_keys import read_key
+from recft.common.config_keys import at_least, one_of, read_key
 from recft.data.arrivals import FORMATS
 from recft.eval.slices import SliceSpec
 from recft.loop.gate.dev_check import DevRule
@@ -43,18 +43,6 @@ CYCLE_DEV = (
 
 def key(cfg: DictConfig, name: str, kind: type | None = None, nullable: bool = False) -> Any:
     return read_key(cfg, name, kind, nullable, home=HOME)
-
-
-def one_of(name: str, value, allowed) -> Any:
-    if value not in allowed:
-        raise LoopConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
-    return value
-
-
-def at_least(name: str, value: int | None, low: int) -> int | None:
-    if value is not None and value < low:
-        raise LoopConfigError(f"{name} must be a whole number >= {low}, got {value}")
-    return value
 
 
 def declared(cfg: DictConfig) -> list[str]:
