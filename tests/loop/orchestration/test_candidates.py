@@ -104,7 +104,7 @@ def test_when_dev_hands_the_incumbent_back_no_candidate_is_gated_and_no_look_is_
 ):
     from recft.loop.orchestration.candidates import Trained
 
-    def incumbent_preferred(loop, start, data, sets, context, run_dir):
+    def incumbent_preferred(loop, start, data, sets, run_dir):
         row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
         return Trained("own", None, loop.train_config, 0.0, is_start=True), [row]
 
@@ -152,7 +152,7 @@ def test_a_candidate_dev_cannot_tell_from_the_incumbent_is_not_gated(
     """Measured, not assumed: a candidate whose dev Δ the screen's test cannot tell from 0 is SKIPPED."""
     from recft.loop.orchestration.candidates import Trained
 
-    def same_as_incumbent(loop, start, data, sets, context, run_dir):
+    def same_as_incumbent(loop, start, data, sets, run_dir):
         row = {"recipe": "own", "dev_gain": 0.0, "metric": "ndcg@10", "chosen": True}
         return Trained("own", SimpleNamespace(reports={"dev": start.reports["dev"]}), loop.train_config, 0.0), [row]
 

@@ -77,11 +77,12 @@ def with_cycle_patience(cfg: DictConfig, patience: int | None) -> DictConfig:
 
 
 def train_candidates(
-    loop: Loop, start: StartPoint, data: TrainingData, sets: Mapping[str, Source], context: dict, run_dir: Path
+    loop: Loop, start: StartPoint, data: TrainingData, sets: Mapping[str, Source], run_dir: Path
 ) -> tuple[Trained, list[dict]]:
-    """Train every declared recipe (``context``: MakeContext's golden, cache, settings); returns the
-    one dev chose and a row per recipe for the history line."""
+    """Train every declared recipe on the loop's golden set name, cache and evaluation settings; returns
+    the one dev chose and a row per recipe for the history line."""
     cfg, refs, metric = loop.train_config, list(loop.settings.loop.recipes), loop.settings.primary
+    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.eval_settings}
     if "dev" not in sets and len(refs) > 1:  # nothing to choose with: the cycle's own settings, or the first
         refs = [OWN] if OWN in refs else refs[:1]
     trained = []

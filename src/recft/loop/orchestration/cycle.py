@@ -125,9 +125,8 @@ def train_recipes(
     dev = loop.dev_source(entries)
     sets = {**loop.sets, "dev": dev} if dev else loop.sets
     start_reports = {**incumbent_reports, **(version_reports(loop, incumbent, {"dev": dev}) if dev else {})}
-    context = {"golden": loop.golden, "cache": loop.cache, "settings": loop.eval_settings}
     start = start_point(loop, incumbent, start_reports)
-    trained, recipes = train_candidates(loop, start, data, sets, context, run_dir)
+    trained, recipes = train_candidates(loop, start, data, sets, run_dir)
     line = {
         "queries": len(dev.dataset.queries) if dev else 0,
         **{name: len(ids) for name, ids in strata.items()},
