@@ -32,14 +32,14 @@ console = console_module.err
 
 def arrival_batches(settings: LoopSettings, pairs: list[Pair]) -> list[tuple[list[Pair], bool]]:
     """This run's cycles: (new pairs, whether an off-distribution batch was injected) per cycle."""
-    loop, seed = settings.loop, settings.seed
-    batches = arrivals(pairs, list(loop.schedule), seed)
-    inject = loop.inject
+    given, seed = settings.loop, settings.seed
+    batches = arrivals(pairs, list(given.schedule), seed)
+    inject = given.inject
     injected = []
     if inject:
         injected = load_source(SourceSpec.from_config(inject["source"], "loop.inject.source"), seed).pairs
     cycles = []
-    for index in range(loop.cycles):
+    for index in range(given.cycles):
         with_batch = bool(inject) and index + 1 == int(inject["cycle"])
         cycles.append((list(batches[index]) + (injected if with_batch else []), with_batch))
     return cycles
@@ -66,7 +66,7 @@ def audit_schedule(loop: Loop, new: list[Pair]) -> tuple[list[Pair], dict]:
     near_dup = loop.settings.arrivals.near_dup
     if near_dup is None:
         return new, {}
-    return audit(new, loop.sets, loop.golden, query_embedder(loop), float(near_dup))
+    return audit(new, loop.sets, loop.golden, query_embedder(loop), near_dup)
 
 
 def run_schedule(loop: Loop, history_path: Path, first: int) -> list[dict]:
