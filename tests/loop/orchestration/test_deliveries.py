@@ -38,3 +38,22 @@ def test_each_run_consumes_the_next_delivery_then_says_nothing_new(tiny_model_di
     assert "no new pairs since cycle 3" in capsys.readouterr().out
     consumed = Registry(tmp_path / "registry").arrivals()
     assert sorted(entry["file"] for entry in consumed.values()) == [f"2026-12-0{d}.jsonl" for d in (1, 2, 3)]
+
+
+def test_an_injected_batch_joins_the_cycle_it_names_and_only_that_one(tiny_train_beir, tmp_path):
+    """``loop.inject``'s source, read by ``LoopSettings`` as a plain mapping, is loaded and added to its cycle."""
+    from recft.data.pairs import Pair
+    from recft.loop.orchestration.feed import arrival_batches
+    from recft.loop.orchestration.loop_settings import LoopSettings
+
+    source = f"{{name: injected, path: '{tiny_train_beir}', split: train}}"
+    cfg = compose(
+        "cycle", f"output_dir={tmp_path}", "arrivals.path=null", "loop.cycles=3", "loop.schedule=[0.3,0.3,0.3]",
+        f"loop.inject={{cycle: 2, source: {source}}}",
+    )  # fmt: skip
+    pairs = [Pair(f"q{i}", f"query {i}", f"d{i}", f"passage {i}") for i in range(30)]
+    cycles = arrival_batches(LoopSettings.from_config(cfg), pairs)
+    assert [injected for _, injected in cycles] == [False, True, False]
+    sizes = [len(batch) for batch, _ in cycles]
+    assert sizes[0] == sizes[2] == 9 and sizes[1] == 9 + 12  # the tiny train split's 12 pairs join cycle 2
+    assert {p.source for p in cycles[1][0][9:]} == {"injected"}
